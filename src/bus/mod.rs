@@ -1,0 +1,111 @@
+//! The message bus between stages: topics, partitions, offsets, consumer groups.
+//!
+//! The embedded bus and Kafka implement the same traits, so stages do not know which one they
+//! talk to. Offsets follow Kafka's convention: a committed offset is the *next* offset to read.
+
+pub mod embedded;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use embedded::EmbeddedBus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("topic {0} does not exist")]
+    UnknownTopic(String),
+    #[error("consumer group {group} already has an active member on {topic}")]
+    GroupBusy { group: String, topic: String },
+    #[error("bus closed")]
+    Closed,
+    #[error("broker: {0}")]
+    Broker(String),
+}
+
+/// One message read from a partition.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Bytes>,
+    pub payload: Bytes,
+    /// Milliseconds since the epoch when the message was produced.
+    pub timestamp_ms: i64,
+}
+
+/// Next offset per partition (what a producer delivered, or what a group committed).
+pub type Offsets = BTreeMap<i32, i64>;
+
+/// Per partition view of one group on one topic, for lag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    pub high_watermark: i64,
+    /// None when the group never committed on this partition.
+    pub committed: Option<i64>,
+    /// Who consumes it now, when known.
+    pub member: Option<String>,
+}
+
+impl PartitionLag {
+    /// Messages not yet committed; never negative (some brokers under-report watermarks).
+    pub fn lag(&self) -> i64 {
+        (self.high_watermark - self.committed.unwrap_or(0)).max(0)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupLag {
+    pub group: String,
+    pub topic: String,
+    pub partitions: Vec<PartitionLag>,
+}
+
+impl GroupLag {
+    pub fn total(&self) -> i64 {
+        self.partitions.iter().map(PartitionLag::lag).sum()
+    }
+}
+
+/// Writes to one topic.
+#[async_trait]
+pub trait Producer: Send {
+    /// Queues a message; waits (back-pressure) while the bus is full.
+    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError>;
+    /// Waits until everything sent is delivered; returns the next offset per partition that
+    /// this producer has delivered up to (exact, from delivery reports).
+    async fn flush(&mut self) -> Result<Offsets, BusError>;
+}
+
+/// Reads one topic as a member of a consumer group.
+#[async_trait]
+pub trait Consumer: Send {
+    /// Up to `max` messages, waiting at most `timeout` for the first one.
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, BusError>;
+    /// Commits the next offsets to read for the given partitions.
+    async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError>;
+    /// Partitions currently assigned to this member.
+    fn assignment(&self) -> Vec<i32>;
+}
+
+/// A bus: creates producers and consumers and reports offsets for lag.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    fn describe(&self) -> String;
+    async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<(), BusError>;
+    async fn producer(&self, topic: &str) -> Result<Box<dyn Producer>, BusError>;
+    async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError>;
+    /// Lag of every known group on `topic`.
+    async fn lag(&self, topic: &str) -> Result<Vec<GroupLag>, BusError>;
+    /// The newest `n` messages of a topic across partitions, without joining a group
+    /// (the Feed pane's tail).
+    async fn tail(
+        &self,
+        topic: &str,
+        after: &Offsets,
+        max: usize,
+    ) -> Result<Vec<Message>, BusError>;
+}

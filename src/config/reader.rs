@@ -1,0 +1,159 @@
+//! Flattens the layered `config::Config` into `section -> key -> string` and offers typed,
+//! validated getters whose errors name the key, the value and the expected form.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use super::ConfigError;
+
+/// Raw values by section, then key (both lower-case).
+pub struct Reader {
+    sections: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Reader {
+    pub fn from_config(cfg: config::Config) -> Result<Reader, ConfigError> {
+        let top: BTreeMap<String, config::Value> = cfg
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let mut sections = BTreeMap::new();
+        for (name, value) in top {
+            let table = value.into_table().map_err(|_| {
+                ConfigError::Load(format!("{name} must be a [section], not a bare key"))
+            })?;
+            let name = name.to_lowercase();
+            if name == "stage" {
+                // `[stage.NAME]` arrives nested: each sub-table is a section of its own.
+                for (stage, value) in table {
+                    let mut keys = BTreeMap::new();
+                    if let Ok(inner) = value.into_table() {
+                        flatten("", inner, &mut keys);
+                    }
+                    sections.insert(format!("stage.{}", stage.to_lowercase()), keys);
+                }
+                continue;
+            }
+            let mut keys = BTreeMap::new();
+            flatten("", table, &mut keys);
+            sections.insert(name, keys);
+        }
+        Ok(Reader { sections })
+    }
+
+    /// Section names that start with `prefix` (e.g. `stage.`), without the prefix.
+    pub fn sections_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.sections
+            .keys()
+            .filter_map(|s| s.strip_prefix(prefix).map(str::to_string))
+            .collect()
+    }
+
+    pub fn section(&self, section: &str) -> Option<&BTreeMap<String, String>> {
+        self.sections.get(section)
+    }
+
+    /// Fails on keys of `section` that are not in `known`, so typos do not pass silently.
+    pub fn reject_unknown(&self, section: &str, known: &[&str]) -> Result<(), ConfigError> {
+        let Some(keys) = self.sections.get(section) else {
+            return Ok(());
+        };
+        match keys.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(ConfigError::UnknownKey {
+                key: format!("{section}.{k}"),
+                expected: known.join(", "),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn raw(&self, section: &str, key: &str) -> Option<&str> {
+        self.sections.get(section)?.get(key).map(|s| s.trim())
+    }
+
+    pub fn string(&self, section: &str, key: &str, default: &str) -> String {
+        self.raw(section, key).unwrap_or(default).to_string()
+    }
+
+    /// A number (or anything `FromStr`), checked against `valid`.
+    pub fn parse<T: FromStr + Copy>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+        expected: &str,
+        valid: impl Fn(T) -> bool,
+    ) -> Result<T, ConfigError> {
+        let Some(raw) = self.raw(section, key) else {
+            return Ok(default);
+        };
+        match raw.parse::<T>() {
+            Ok(v) if valid(v) => Ok(v),
+            _ => Err(ConfigError::invalid(
+                &format!("{section}.{key}"),
+                raw,
+                expected,
+            )),
+        }
+    }
+
+    pub fn bool(&self, section: &str, key: &str, default: bool) -> Result<bool, ConfigError> {
+        let Some(raw) = self.raw(section, key) else {
+            return Ok(default);
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(ConfigError::invalid(
+                &format!("{section}.{key}"),
+                raw,
+                "true or false",
+            )),
+        }
+    }
+
+    /// One of a fixed set of words (case-insensitive).
+    pub fn choice<T: Copy>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let Some(raw) = self.raw(section, key) else {
+            return Ok(default);
+        };
+        let lower = raw.to_ascii_lowercase();
+        options
+            .iter()
+            .find(|(name, _)| *name == lower)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                ConfigError::invalid(
+                    &format!("{section}.{key}"),
+                    raw,
+                    format!("one of {}", names.join(" | ")),
+                )
+            })
+    }
+}
+
+fn flatten(
+    prefix: &str,
+    table: config::Map<String, config::Value>,
+    out: &mut BTreeMap<String, String>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.to_lowercase()
+        } else {
+            format!("{prefix}.{}", k.to_lowercase())
+        };
+        match v.clone().into_table() {
+            Ok(inner) => flatten(&key, inner, out),
+            Err(_) => {
+                out.insert(key, v.into_string().unwrap_or_default());
+            }
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! One typed struct per config section, and the validation that builds them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::reader::Reader;
+use super::{ConfigError, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusKind {
+    Embedded,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+    Postgres,
+}
+
+impl fmt::Display for BusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BusKind::Embedded => "embedded",
+            BusKind::Kafka => "kafka",
+        })
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreKind::Embedded => "embedded",
+            StoreKind::Postgres => "postgres",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub bus: BusKind,
+    pub store: StoreKind,
+    pub partitions: i32,
+    pub bus_capacity: usize,
+    pub bus_capacity_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Synthetic,
+    Replay,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    pub kind: SourceKind,
+    pub path: Option<PathBuf>,
+    /// Tweets per second; 0 = as fast as possible.
+    pub rate: u64,
+    pub looping: bool,
+    /// Stop after this many tweets; 0 = no limit.
+    pub limit: u64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LakeSettings {
+    pub root: PathBuf,
+    pub roll_rows: usize,
+    pub roll_bytes: u64,
+    pub roll_seconds: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    pub topic: String,
+}
+
+/// PostgreSQL connection; `Debug` never shows the password.
+#[derive(Clone)]
+pub struct PostgresSettings {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub dir: PathBuf,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    OnFailure,
+    Always,
+}
+
+pub const RESTART_CHOICES: &[(&str, RestartPolicy)] = &[
+    ("no", RestartPolicy::No),
+    ("on_failure", RestartPolicy::OnFailure),
+    ("always", RestartPolicy::Always),
+];
+
+/// An external command run as a stage (`[stage.NAME]`).
+#[derive(Debug, Clone)]
+pub struct CommandSettings {
+    pub name: String,
+    pub command: String,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub restart: RestartPolicy,
+    pub depends_on: Vec<String>,
+    pub stop_timeout: Duration,
+}
+
+/// Built-in stage names; a command stage may not reuse them.
+pub const BUILTIN_STAGES: &[&str] = &["source", "bronze"];
+
+pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
+    r.reject_unknown(
+        "pipeline",
+        &[
+            "bus",
+            "store",
+            "partitions",
+            "bus_capacity",
+            "bus_capacity_bytes",
+        ],
+    )?;
+    r.reject_unknown("source", &["kind", "path", "rate", "loop", "limit", "seed"])?;
+    r.reject_unknown("lake", &["root", "roll_rows", "roll_bytes", "roll_seconds"])?;
+    r.reject_unknown("log", &["dir", "level"])?;
+    let pipeline = PipelineSettings {
+        bus: r.choice(
+            "pipeline",
+            "bus",
+            BusKind::Embedded,
+            &[("embedded", BusKind::Embedded), ("kafka", BusKind::Kafka)],
+        )?,
+        store: r.choice(
+            "pipeline",
+            "store",
+            StoreKind::Embedded,
+            &[
+                ("embedded", StoreKind::Embedded),
+                ("postgres", StoreKind::Postgres),
+            ],
+        )?,
+        partitions: r.parse(
+            "pipeline",
+            "partitions",
+            3,
+            "a whole number from 1 to 1024",
+            |v| (1..=1024).contains(&v),
+        )?,
+        bus_capacity: r.parse(
+            "pipeline",
+            "bus_capacity",
+            200_000,
+            "a whole number of messages >= 1",
+            |v| v >= 1,
+        )?,
+        bus_capacity_bytes: r.parse(
+            "pipeline",
+            "bus_capacity_bytes",
+            256 << 20,
+            "a whole number of bytes >= 65536",
+            |v| v >= 65536,
+        )?,
+    };
+    let source = parse_source(r)?;
+    let lake = LakeSettings {
+        root: PathBuf::from(r.string("lake", "root", "data/lake")),
+        roll_rows: r.parse(
+            "lake",
+            "roll_rows",
+            50_000,
+            "a whole number of rows >= 1",
+            |v| v >= 1,
+        )?,
+        roll_bytes: r.parse(
+            "lake",
+            "roll_bytes",
+            64 << 20,
+            "a whole number of bytes >= 1024",
+            |v| v >= 1024,
+        )?,
+        roll_seconds: Duration::from_secs_f64(r.parse(
+            "lake",
+            "roll_seconds",
+            5.0,
+            "a number of seconds > 0 (e.g. 5 or 0.5)",
+            |v: f64| v.is_finite() && v > 0.0 && v <= 86_400.0,
+        )?),
+    };
+    if lake.root.as_os_str().is_empty() {
+        return Err(ConfigError::invalid("lake.root", "", "a folder path"));
+    }
+    let kafka = KafkaSettings {
+        bootstrap_servers: r.string("kafka", "bootstrap_servers", "localhost:9092"),
+        topic: r.string("kafka", "topic", "twitter_data"),
+    };
+    if !valid_topic(&kafka.topic) {
+        return Err(ConfigError::invalid(
+            "kafka.topic",
+            &kafka.topic,
+            "a topic name of 1-249 characters from [a-zA-Z0-9._-]",
+        ));
+    }
+    let postgresql = PostgresSettings {
+        host: r.string("postgresql", "host", "localhost"),
+        port: r.parse(
+            "postgresql",
+            "port",
+            5432u16,
+            "a port number from 1 to 65535",
+            |v| v >= 1,
+        )?,
+        database: r.string("postgresql", "database", "sparkstreamingdb"),
+        user: r.string("postgresql", "user", "sparkstreaming"),
+        password: r.string("postgresql", "password", ""),
+    };
+    let level = r.string("log", "level", "info").to_ascii_lowercase();
+    if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+        return Err(ConfigError::invalid(
+            "log.level",
+            &level,
+            "one of error | warn | info | debug | trace",
+        ));
+    }
+    let log = LogSettings {
+        dir: PathBuf::from(r.string("log", "dir", "data/logs")),
+        level,
+    };
+    Ok(Settings {
+        pipeline,
+        source,
+        lake,
+        kafka,
+        postgresql,
+        log,
+        commands: parse_commands(r)?,
+        file: None,
+    })
+}
+
+fn parse_source(r: &Reader) -> Result<SourceSettings, ConfigError> {
+    let kind = r.choice(
+        "source",
+        "kind",
+        SourceKind::Synthetic,
+        &[
+            ("synthetic", SourceKind::Synthetic),
+            ("replay", SourceKind::Replay),
+        ],
+    )?;
+    let path = r
+        .raw("source", "path")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if kind == SourceKind::Replay {
+        match &path {
+            None => {
+                return Err(ConfigError::invalid(
+                    "source.path",
+                    "",
+                    "a JSONL file or a folder of .json tweets (source.kind = replay)",
+                ))
+            }
+            Some(p) if !p.exists() => {
+                return Err(ConfigError::invalid(
+                    "source.path",
+                    &p.display().to_string(),
+                    "an existing JSONL file or folder of .json tweets",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(SourceSettings {
+        kind,
+        path,
+        rate: r.parse(
+            "source",
+            "rate",
+            100,
+            "a whole number of tweets per second (0 = as fast as possible)",
+            |_| true,
+        )?,
+        looping: r.bool("source", "loop", false)?,
+        limit: r.parse(
+            "source",
+            "limit",
+            0,
+            "a whole number of tweets (0 = no limit)",
+            |_| true,
+        )?,
+        seed: r.parse("source", "seed", 42, "a whole number", |_| true)?,
+    })
+}
+
+fn parse_commands(r: &Reader) -> Result<Vec<CommandSettings>, ConfigError> {
+    let mut out = Vec::new();
+    for name in r.sections_with_prefix("stage.") {
+        let section = format!("stage.{name}");
+        r.reject_unknown(
+            &section,
+            &[
+                "command",
+                "cwd",
+                "env",
+                "restart",
+                "depends_on",
+                "stop_timeout",
+            ],
+        )?;
+        if !valid_stage_name(&name) || BUILTIN_STAGES.contains(&name.as_str()) {
+            return Err(ConfigError::invalid(
+                &format!("[{section}]"),
+                &name,
+                "a stage name of letters, digits, - and _ that is not a built-in stage",
+            ));
+        }
+        let command = r.string(&section, "command", "");
+        if command.is_empty() {
+            return Err(ConfigError::invalid(
+                &format!("{section}.command"),
+                "",
+                "a shell command to run",
+            ));
+        }
+        let env = split_list(&r.string(&section, "env", ""))
+            .into_iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    Ok((k.trim().to_string(), v.trim().to_string()))
+                }
+                _ => Err(ConfigError::invalid(
+                    &format!("{section}.env"),
+                    &pair,
+                    "comma-separated NAME=value pairs",
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(CommandSettings {
+            command,
+            cwd: r
+                .raw(&section, "cwd")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            env,
+            restart: r.choice(&section, "restart", RestartPolicy::No, RESTART_CHOICES)?,
+            depends_on: split_list(&r.string(&section, "depends_on", "")),
+            stop_timeout: Duration::from_secs_f64(r.parse(
+                &section,
+                "stop_timeout",
+                5.0,
+                "a number of seconds >= 0",
+                |v: f64| v.is_finite() && v >= 0.0,
+            )?),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn valid_stage_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Kafka's topic name rule.
+pub fn valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

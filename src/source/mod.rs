@@ -1,0 +1,11 @@
+//! Where tweets come from: generated (synthetic), replayed files, the X API.
+//! Sources produce raw JSON records; parsing happens downstream so bad records reach the
+//! dead-letter place with their bytes intact.
+
+pub mod key;
+pub mod pacer;
+pub mod replay;
+
+pub use key::tweet_key;
+pub use pacer::Pacer;
+pub use replay::Replay;

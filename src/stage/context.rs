@@ -1,0 +1,82 @@
+//! What every stage gets: the shared pipeline (settings, bus, lake) and its own run context.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{LogBuffer, StageMetrics};
+use crate::bus::{Bus, Offsets};
+use crate::config::Settings;
+use crate::lake::LakeLayout;
+
+/// Shared by all stages of one process.
+pub struct Pipeline {
+    pub settings: Settings,
+    pub bus: Arc<dyn Bus>,
+    pub layout: LakeLayout,
+    /// Where the tweet topic ends, once a finite source in this process has delivered all.
+    pub tweets_end: TopicEnd,
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings, bus: Arc<dyn Bus>) -> Arc<Pipeline> {
+        let layout = LakeLayout::new(settings.lake.root.clone());
+        Arc::new(Pipeline {
+            settings,
+            bus,
+            layout,
+            tweets_end: TopicEnd::default(),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.settings.kafka.topic
+    }
+}
+
+/// The exact end of a topic as delivered by its producer (from delivery reports), so
+/// consumers can drain to it without trusting a broker's high watermark.
+#[derive(Clone)]
+pub struct TopicEnd {
+    tx: Arc<watch::Sender<Option<Offsets>>>,
+}
+
+impl Default for TopicEnd {
+    fn default() -> Self {
+        TopicEnd {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl TopicEnd {
+    /// The producer starts a new run: the end is unknown again.
+    pub fn reset(&self) {
+        self.tx.send_replace(None);
+    }
+    pub fn finish(&self, offsets: Offsets) {
+        self.tx.send_replace(Some(offsets));
+    }
+    pub fn get(&self) -> Option<Offsets> {
+        self.tx.borrow().clone()
+    }
+    pub fn subscribe(&self) -> watch::Receiver<Option<Offsets>> {
+        self.tx.subscribe()
+    }
+    /// True when `positions` (next offsets read) reached the end on every partition.
+    pub fn reached(end: &Offsets, positions: &Offsets) -> bool {
+        end.iter()
+            .all(|(p, e)| *e <= 0 || positions.get(p).is_some_and(|pos| pos >= e))
+    }
+}
+
+/// One run of one stage.
+#[derive(Clone)]
+pub struct StageContext {
+    pub name: String,
+    pub cancel: CancellationToken,
+    pub metrics: Arc<StageMetrics>,
+    pub log: LogBuffer,
+    pub pipeline: Arc<Pipeline>,
+}

@@ -1,0 +1,56 @@
+//! Counters a running stage updates and the supervisor reads (lock-free on the hot path).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct StageMetrics {
+    input: AtomicU64,
+    output: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    detail: Mutex<String>,
+}
+
+impl StageMetrics {
+    pub fn add_in(&self, n: u64) {
+        self.input.fetch_add(n, Relaxed);
+    }
+    pub fn add_out(&self, n: u64) {
+        self.output.fetch_add(n, Relaxed);
+    }
+    pub fn input(&self) -> u64 {
+        self.input.load(Relaxed)
+    }
+    pub fn output(&self) -> u64 {
+        self.output.load(Relaxed)
+    }
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Relaxed)
+    }
+    /// Counts an error and remembers it as the last one.
+    pub fn error(&self, message: impl Into<String>) {
+        self.errors.fetch_add(1, Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.into());
+    }
+    /// Counts errors without replacing the last message (e.g. dead letters).
+    pub fn add_errors(&self, n: u64) {
+        self.errors.fetch_add(n, Relaxed);
+    }
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+    /// A short free-form state line (e.g. "connected", "backing off: ...").
+    pub fn set_detail(&self, detail: impl Into<String>) {
+        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = detail.into();
+    }
+    pub fn detail(&self) -> String {
+        self.detail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,49 @@
+//! Stages: the units the supervisor starts, stops and restarts.
+//!
+//! A stage is a name, its dependencies and one async `run` that returns when it is cancelled,
+//! fails, or has drained (its input is finished and everything it took is flushed).
+
+pub mod backoff;
+pub mod bronze;
+pub mod command;
+pub mod context;
+pub mod log_buffer;
+pub mod metrics;
+pub mod registry;
+pub mod source;
+pub mod status;
+pub mod supervisor;
+
+use async_trait::async_trait;
+
+pub use context::{Pipeline, StageContext, TopicEnd};
+pub use log_buffer::{LogBuffer, LogLine, LogStream};
+pub use metrics::StageMetrics;
+pub use status::{StageState, StageStatus};
+pub use supervisor::Supervisor;
+
+use crate::config::RestartPolicy;
+
+/// How a run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped on request, after flushing.
+    Cancelled,
+    /// Input finished and everything flushed and committed.
+    Drained,
+}
+
+#[async_trait]
+pub trait Stage: Send + Sync {
+    fn name(&self) -> &str;
+    /// "built-in" or "command": shown in the Stages pane.
+    fn kind(&self) -> &'static str;
+    /// Stages that must be running (or completed) before this one starts.
+    fn depends_on(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn restart_policy(&self) -> RestartPolicy {
+        RestartPolicy::OnFailure
+    }
+    async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit>;
+}

@@ -1,0 +1,22 @@
+//! The stages a process can run: built-ins plus the external commands from config.
+
+use std::sync::Arc;
+
+use super::bronze::BronzeStage;
+use super::command::CommandStage;
+use super::source::SourceStage;
+use super::Stage;
+use crate::config::Settings;
+
+pub fn build(settings: &Settings) -> Vec<Arc<dyn Stage>> {
+    let mut stages: Vec<Arc<dyn Stage>> = vec![
+        Arc::new(SourceStage),
+        Arc::new(BronzeStage {
+            bus: settings.pipeline.bus,
+        }),
+    ];
+    for c in &settings.commands {
+        stages.push(Arc::new(CommandStage::new(c.clone())));
+    }
+    stages
+}
