@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::bus::embedded::Retention;
+use crate::bus::kafka::KafkaBus;
 use crate::bus::{Bus, EmbeddedBus};
 use crate::config::{BusKind, Settings};
 use crate::stage::backoff::Backoff;
@@ -14,9 +15,7 @@ pub fn build_bus(settings: &Settings) -> anyhow::Result<Arc<dyn Bus>> {
             messages: settings.pipeline.bus_capacity,
             bytes: settings.pipeline.bus_capacity_bytes,
         }))),
-        BusKind::Kafka => anyhow::bail!(
-            "pipeline.bus = kafka: the Kafka bus is not part of this build yet (use embedded)"
-        ),
+        BusKind::Kafka => Ok(Arc::new(KafkaBus::new(settings.kafka.clone())?)),
     }
 }
 

@@ -4,11 +4,13 @@
 //! first, then the user's file, then the environment. Every value is then validated here, so a
 //! bad value fails with one line that names the key, the value and the expected form.
 
+mod kafka;
 mod reader;
 mod sections;
 
 use std::path::{Path, PathBuf};
 
+pub use kafka::KafkaSettings;
 pub use sections::*;
 
 use reader::Reader;

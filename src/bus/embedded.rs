@@ -180,7 +180,7 @@ impl Bus for EmbeddedBus {
             let from = after
                 .get(&(p as i32))
                 .copied()
-                .unwrap_or(hw)
+                .unwrap_or(0)
                 .max(hw - per_partition as i64)
                 .max(log.base);
             let skip = (from - log.base) as usize;

@@ -4,6 +4,7 @@
 //! talk to. Offsets follow Kafka's convention: a committed offset is the *next* offset to read.
 
 pub mod embedded;
+pub mod kafka;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -70,6 +71,18 @@ impl GroupLag {
     }
 }
 
+/// Broker reachability, as last seen by the clients of a bus (Kafka only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerHealth {
+    pub up: bool,
+    pub brokers: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+/// Called when a consumer is about to lose partitions in a rebalance: the stage makes what
+/// it holds durable and returns the offsets to commit before the partitions move.
+pub type RevokeHook = Box<dyn FnMut(&[i32]) -> Offsets + Send>;
+
 /// Writes to one topic.
 #[async_trait]
 pub trait Producer: Send {
@@ -78,6 +91,10 @@ pub trait Producer: Send {
     /// Waits until everything sent is delivered; returns the next offset per partition that
     /// this producer has delivered up to (exact, from delivery reports).
     async fn flush(&mut self) -> Result<Offsets, BusError>;
+    /// Why sends are waiting right now (e.g. the broker is unreachable), if they are.
+    fn waiting(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reads one topic as a member of a consumer group.
@@ -89,6 +106,8 @@ pub trait Consumer: Send {
     async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError>;
     /// Partitions currently assigned to this member.
     fn assignment(&self) -> Vec<i32>;
+    /// Installs the rebalance hook (buses without rebalances ignore it).
+    fn set_revoke_hook(&mut self, _hook: RevokeHook) {}
 }
 
 /// A bus: creates producers and consumers and reports offsets for lag.
@@ -100,12 +119,16 @@ pub trait Bus: Send + Sync {
     async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError>;
     /// Lag of every known group on `topic`.
     async fn lag(&self, topic: &str) -> Result<Vec<GroupLag>, BusError>;
-    /// The newest `n` messages of a topic across partitions, without joining a group
-    /// (the Feed pane's tail).
+    /// Messages after `after` (next offsets per partition; a missing partition means "the
+    /// newest few"), at most about `max`, without joining a group (the Feed pane's tail).
     async fn tail(
         &self,
         topic: &str,
         after: &Offsets,
         max: usize,
     ) -> Result<Vec<Message>, BusError>;
+    /// Broker connection state, for buses that have brokers.
+    fn broker_health(&self) -> Option<BrokerHealth> {
+        None
+    }
 }

@@ -72,12 +72,6 @@ pub struct LakeSettings {
     pub roll_seconds: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct KafkaSettings {
-    pub bootstrap_servers: String,
-    pub topic: String,
-}
-
 /// PostgreSQL connection; `Debug` never shows the password.
 #[derive(Clone)]
 pub struct PostgresSettings {
@@ -214,17 +208,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
     if lake.root.as_os_str().is_empty() {
         return Err(ConfigError::invalid("lake.root", "", "a folder path"));
     }
-    let kafka = KafkaSettings {
-        bootstrap_servers: r.string("kafka", "bootstrap_servers", "localhost:9092"),
-        topic: r.string("kafka", "topic", "twitter_data"),
-    };
-    if !valid_topic(&kafka.topic) {
-        return Err(ConfigError::invalid(
-            "kafka.topic",
-            &kafka.topic,
-            "a topic name of 1-249 characters from [a-zA-Z0-9._-]",
-        ));
-    }
+    let kafka = super::kafka::parse(r)?;
     let postgresql = PostgresSettings {
         host: r.string("postgresql", "host", "localhost"),
         port: r.parse(

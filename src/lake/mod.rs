@@ -5,6 +5,7 @@
 
 pub mod bronze;
 pub mod dead_letter;
+pub mod incremental;
 pub mod layout;
 pub mod read;
 pub mod rolling;

@@ -2,6 +2,7 @@
 //! Offsets are committed only after the file holding those messages is closed, synced and
 //! renamed, so a crash replays (never loses) what was not yet durable.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -62,47 +63,70 @@ impl Stage for BronzeStage {
             std::process::id(),
             rand::random::<u32>()
         );
-        let mut writer =
+        let writer =
             BronzeWriter::new(&p.layout, policy, prefix).context("opening the bronze writer")?;
+        // Shared with the rebalance hook, which flushes before partitions move to another
+        // member (Kafka), so two writers never both write a message.
+        let writer = Arc::new(Mutex::new(writer));
+        let hook_writer = writer.clone();
+        let hook_log = ctx.log.clone();
+        consumer.set_revoke_hook(Box::new(move |lost| {
+            let mut w = hook_writer.lock().unwrap_or_else(|e| e.into_inner());
+            match w.roll() {
+                Ok(rolled) => {
+                    hook_log.event(format!(
+                        "rebalance: flushed before losing partitions {lost:?}"
+                    ));
+                    rolled.commit
+                }
+                Err(e) => {
+                    hook_log.event(format!("rebalance flush failed: {e}"));
+                    Offsets::new()
+                }
+            }
+        }));
         let mut positions = Offsets::new();
         loop {
             let batch = tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => {
-                    flush(&mut writer, &mut *consumer, &ctx).await?;
+                    flush(&writer, &mut *consumer, &ctx).await?;
                     return Ok(Exit::Cancelled);
                 }
                 b = consumer.poll(BATCH, POLL) => b.context("polling the bus")?,
             };
             let now = chrono::Utc::now();
-            for m in &batch {
-                let meta = RecordMeta {
-                    topic: p.topic(),
-                    partition: m.partition,
-                    offset: m.offset,
-                    ingest_time: now,
-                };
-                match Tweet::parse(&m.payload) {
-                    Ok(tweet) => {
-                        writer.append(&tweet, &meta).context("writing bronze")?;
-                        ctx.metrics.add_out(1);
+            let roll = {
+                let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+                for m in &batch {
+                    let meta = RecordMeta {
+                        topic: p.topic(),
+                        partition: m.partition,
+                        offset: m.offset,
+                        ingest_time: now,
+                    };
+                    match Tweet::parse(&m.payload) {
+                        Ok(tweet) => {
+                            w.append(&tweet, &meta).context("writing bronze")?;
+                            ctx.metrics.add_out(1);
+                        }
+                        Err(e) => {
+                            w.dead_letter(&meta, &m.payload, &e.to_string())
+                                .context("writing the dead-letter file")?;
+                            ctx.metrics.add_errors(1);
+                        }
                     }
-                    Err(e) => {
-                        writer
-                            .dead_letter(&meta, &m.payload, &e.to_string())
-                            .context("writing the dead-letter file")?;
-                        ctx.metrics.add_errors(1);
-                    }
+                    positions.insert(m.partition, m.offset + 1);
                 }
-                positions.insert(m.partition, m.offset + 1);
-            }
-            ctx.metrics.add_in(batch.len() as u64);
-            if writer.should_roll(Instant::now()) {
-                flush(&mut writer, &mut *consumer, &ctx).await?;
+                ctx.metrics.add_in(batch.len() as u64);
+                w.should_roll(Instant::now())
+            };
+            if roll {
+                flush(&writer, &mut *consumer, &ctx).await?;
             }
             if let Some(end) = p.tweets_end.get() {
                 if TopicEnd::reached(&end, &positions) {
-                    flush(&mut writer, &mut *consumer, &ctx).await?;
+                    flush(&writer, &mut *consumer, &ctx).await?;
                     return Ok(Exit::Drained);
                 }
             }
@@ -112,14 +136,17 @@ impl Stage for BronzeStage {
 
 /// Makes everything appended durable, then commits its offsets.
 async fn flush(
-    writer: &mut BronzeWriter,
+    writer: &Mutex<BronzeWriter>,
     consumer: &mut dyn Consumer,
     ctx: &StageContext,
 ) -> anyhow::Result<()> {
-    if !writer.pending() {
-        return Ok(());
-    }
-    let rolled = writer.roll().context("closing the bronze file")?;
+    let rolled = {
+        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+        if !w.pending() {
+            return Ok(());
+        }
+        w.roll().context("closing the bronze file")?
+    };
     if let Some(file) = &rolled.file {
         tracing::debug!(path = %file.path.display(), rows = file.rows, "bronze file closed");
     }

@@ -17,6 +17,8 @@ pub struct Pipeline {
     pub layout: LakeLayout,
     /// Where the tweet topic ends, once a finite source in this process has delivered all.
     pub tweets_end: TopicEnd,
+    /// Stages of this process that completed (drained): downstream stages drain after them.
+    pub completed: Completed,
 }
 
 impl Pipeline {
@@ -27,6 +29,7 @@ impl Pipeline {
             bus,
             layout,
             tweets_end: TopicEnd::default(),
+            completed: Completed::default(),
         })
     }
 
@@ -68,6 +71,24 @@ impl TopicEnd {
     pub fn reached(end: &Offsets, positions: &Offsets) -> bool {
         end.iter()
             .all(|(p, e)| *e <= 0 || positions.get(p).is_some_and(|pos| pos >= e))
+    }
+}
+
+/// Names of the stages that completed in this process (cleared when one starts again).
+#[derive(Clone, Default)]
+pub struct Completed {
+    names: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl Completed {
+    pub fn mark(&self, name: &str) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+    }
+    pub fn clear(&self, name: &str) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).contains(name)
     }
 }
 

@@ -16,7 +16,7 @@ pub mod supervisor;
 
 use async_trait::async_trait;
 
-pub use context::{Pipeline, StageContext, TopicEnd};
+pub use context::{Completed, Pipeline, StageContext, TopicEnd};
 pub use log_buffer::{LogBuffer, LogLine, LogStream};
 pub use metrics::StageMetrics;
 pub use status::{StageState, StageStatus};

@@ -10,7 +10,7 @@ use crate::config::Settings;
 
 pub fn build(settings: &Settings) -> Vec<Arc<dyn Stage>> {
     let mut stages: Vec<Arc<dyn Stage>> = vec![
-        Arc::new(SourceStage),
+        Arc::new(SourceStage::default()),
         Arc::new(BronzeStage {
             bus: settings.pipeline.bus,
         }),

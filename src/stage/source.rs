@@ -9,7 +9,12 @@ use crate::config::SourceKind;
 use crate::source::{tweet_key, Pacer, Replay};
 use crate::tweet::synthetic::SyntheticTweets;
 
-pub struct SourceStage;
+#[derive(Default)]
+pub struct SourceStage {
+    /// Runs so far: a restarted synthetic source continues with fresh tweets (seed + run)
+    /// instead of repeating the same ids.
+    runs: std::sync::atomic::AtomicU64,
+}
 
 /// Where the next record comes from.
 enum Records {
@@ -53,7 +58,10 @@ impl Stage for SourceStage {
             .await
             .context("opening the producer")?;
         let mut records = match s.kind {
-            SourceKind::Synthetic => Records::Synthetic(SyntheticTweets::new(s.seed)),
+            SourceKind::Synthetic => {
+                let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Records::Synthetic(SyntheticTweets::new(s.seed.wrapping_add(run)))
+            }
             SourceKind::Replay => {
                 let path = s.path.as_deref().context("source.path is not set")?;
                 ctx.metrics.set_detail(format!("replay {}", path.display()));
@@ -67,6 +75,7 @@ impl Stage for SourceStage {
         let mut pacer = Pacer::new(s.rate);
         let mut buf = Vec::with_capacity(8192);
         let mut sent = 0u64;
+        let mut waiting_shown = false;
         loop {
             if s.limit > 0 && sent >= s.limit {
                 break;
@@ -93,6 +102,15 @@ impl Stage for SourceStage {
             pacer.sent();
             sent += 1;
             ctx.metrics.add_out(1);
+            if sent % 1024 == 0 {
+                if let Some(why) = producer.waiting() {
+                    ctx.metrics.set_detail(format!("backing off: {why}"));
+                    waiting_shown = true;
+                } else if waiting_shown {
+                    ctx.metrics.set_detail("");
+                    waiting_shown = false;
+                }
+            }
         }
         let end = producer.flush().await.context("flushing the producer")?;
         ctx.log

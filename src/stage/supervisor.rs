@@ -299,6 +299,7 @@ impl Runner {
         loop {
             let started = Instant::now();
             lock(&self.run).since = Some(started);
+            self.pipeline.completed.clear(&name);
             self.set(StageState::Running);
             self.log.event("started");
             tracing::info!(stage = %name, "started");
@@ -323,6 +324,7 @@ impl Runner {
                     self.log
                         .event("completed: input drained, everything flushed");
                     tracing::info!(stage = %name, "completed");
+                    self.pipeline.completed.mark(&name);
                     self.set(StageState::Completed);
                     return;
                 }

@@ -1,7 +1,132 @@
-//! The terminal control centre (being written).
+//! The terminal control centre: one screen, a pane per concern, driven by the keyboard.
+//!
+//! The event loop never blocks on I/O: stages run on their own tasks, panes read snapshots,
+//! and the filesystem / bus are read by background collectors (see `collect`). The screen is
+//! redrawn only when something changed, at most every tick.
+
+pub mod action;
+pub mod app;
+pub mod collect;
+pub mod command;
+pub mod feed;
+pub mod format;
+pub mod input;
+pub mod keymap;
+pub mod logs;
+pub mod panes;
+pub mod ui;
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::widgets::Paragraph;
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Settings;
+use app::App;
+use collect::Collectors;
 
-pub async fn run(_settings: Settings) -> anyhow::Result<()> {
-    anyhow::bail!("the TUI is not built yet: use `ssp-tui run source bronze`")
+/// Redraw at most this often (~12 fps), and only when something changed.
+const TICK: Duration = Duration::from_millis(80);
+/// Stage counters are re-read this often.
+const STAGE_REFRESH: Duration = Duration::from_millis(250);
+/// Stages started when the TUI opens.
+pub const AUTOSTART: &[&str] = &["source", "bronze"];
+/// How long quitting may wait for stages to flush.
+const SHUTDOWN: Duration = Duration::from_secs(30);
+
+/// Restores the terminal however the loop ends (the panic hook covers panics).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let sup = crate::app::build_supervisor(&settings)?;
+    let mut app = App::new(sup.clone());
+    for name in AUTOSTART {
+        if let Err(e) = sup.start(name) {
+            tracing::warn!(stage = name, error = %e, "autostart failed");
+        }
+    }
+    let mut collectors = Collectors::spawn(sup.pipeline());
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard;
+    let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
+    let _ = terminal.draw(|f| {
+        f.render_widget(
+            Paragraph::new("ssp-tui: stopping stages and flushing open lake files…"),
+            f.area(),
+        )
+    });
+    sup.shutdown(SHUTDOWN).await;
+    tracing::info!("all stages stopped; bye");
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    collectors: &mut Collectors,
+) -> anyhow::Result<()> {
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut last_stages = Instant::now();
+    let mut frames = 0u64;
+    let mut frames_since = Instant::now();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal.draw(|f| ui::draw(f, app))?;
+            frames += 1;
+            dirty = false;
+        }
+        if app.quit {
+            return Ok(());
+        }
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    app.handle_key(key);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            _ = tick.tick() => {
+                if last_stages.elapsed() >= STAGE_REFRESH {
+                    dirty |= app.refresh_stages();
+                    last_stages = Instant::now();
+                }
+                dirty |= app.refresh_logs();
+                dirty |= app.expire_message();
+                if collectors.lake.has_changed().unwrap_or(false) {
+                    app.lake = collectors.lake.borrow_and_update().clone();
+                    dirty = true;
+                }
+                let mut fresh = Vec::new();
+                while let Ok(t) = collectors.feed.try_recv() {
+                    fresh.push(t);
+                }
+                dirty |= app.push_tweets(fresh);
+                if frames_since.elapsed() >= Duration::from_secs(10) {
+                    let secs = frames_since.elapsed().as_secs_f64();
+                    tracing::info!(fps = format!("{:.1}", frames as f64 / secs), frames, "ui redraws");
+                    frames = 0;
+                    frames_since = Instant::now();
+                }
+            }
+            _ = term.recv() => app.quit = true,
+            _ = hangup.recv() => app.quit = true,
+        }
+    }
 }

@@ -112,9 +112,11 @@ async fn without_groups_retention_drops_the_oldest() {
     for i in 0..10u8 {
         p.send(None, &[i]).await.unwrap();
     }
-    let tail = b.tail("t", &Offsets::new(), 100).await.unwrap();
-    // Tail without a position starts at the end; from offset 0 it gets what is retained.
-    assert!(tail.is_empty());
+    // Without a position the tail gives the newest `max` messages.
+    let tail = b.tail("t", &Offsets::new(), 2).await.unwrap();
+    assert_eq!(tail.iter().map(|m| m.offset).collect::<Vec<_>>(), vec![8, 9]);
+    let tail = b.tail("t", &Offsets::from([(0, 10)]), 2).await.unwrap();
+    assert!(tail.is_empty(), "nothing after the end");
     let tail = b.tail("t", &Offsets::from([(0, 0)]), 100).await.unwrap();
     assert_eq!(
         tail.iter().map(|m| m.offset).collect::<Vec<_>>(),

@@ -1,0 +1,340 @@
+//! App state and the one place it changes: `update(Action)`. Keys become actions through the
+//! keymap; background data arrives through `refresh` from snapshots (never I/O here).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::KeyEvent;
+
+use super::action::{Action, PaneId};
+use super::command::{self, Command, Target};
+use super::feed::FeedState;
+use super::input::{InputKind, InputLine, InputOutcome};
+use super::keymap;
+use super::logs::LogView;
+use crate::lake::LakeStats;
+use crate::stage::{StageStatus, Supervisor};
+use crate::tweet::Tweet;
+
+/// How long a status message stays in the footer.
+const MESSAGE_FOR: Duration = Duration::from_secs(6);
+
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+    pub at: Instant,
+}
+
+pub struct App {
+    sup: Arc<Supervisor>,
+    pub panes: Vec<PaneId>,
+    pub focus: PaneId,
+    pub zoom: bool,
+    pub help: bool,
+    pub input: Option<InputLine>,
+    pub stages: Vec<StageStatus>,
+    pub selected: usize,
+    pub feed: FeedState,
+    pub lake: Option<LakeStats>,
+    pub logs: LogView,
+    pub message: Option<Message>,
+    pub quit: bool,
+    /// "bus: embedded · store: embedded".
+    pub mode: String,
+    pub lake_root: String,
+}
+
+impl App {
+    pub fn new(sup: Arc<Supervisor>) -> App {
+        let s = &sup.pipeline().settings;
+        let mode = format!("bus: {} · store: {}", s.pipeline.bus, s.pipeline.store);
+        let lake_root = s.lake.root.display().to_string();
+        let mut app = App {
+            stages: sup.snapshot(),
+            sup,
+            panes: PaneId::ALL.to_vec(),
+            focus: PaneId::Stages,
+            zoom: false,
+            help: false,
+            input: None,
+            selected: 0,
+            feed: FeedState::default(),
+            lake: None,
+            logs: LogView::default(),
+            message: None,
+            quit: false,
+            mode,
+            lake_root,
+        };
+        if let Some(first) = app.stages.first() {
+            app.logs.show(&first.name.clone());
+        }
+        app.refresh_logs();
+        app
+    }
+
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.sup
+    }
+
+    pub fn selected_stage(&self) -> Option<&str> {
+        self.stages.get(self.selected).map(|s| s.name.as_str())
+    }
+
+    fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.message = Some(Message {
+            text: text.into(),
+            error,
+            at: Instant::now(),
+        });
+    }
+
+    /// A key press: to the input line when one is open, else through the keymap.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if let Some(input) = &mut self.input {
+            let kind = input.kind;
+            match input.handle(key) {
+                InputOutcome::Editing(text) => {
+                    if kind == InputKind::Filter {
+                        self.feed.set_filter(Some(text));
+                    }
+                }
+                InputOutcome::Submit(text) => {
+                    self.input = None;
+                    match kind {
+                        InputKind::Filter => self.feed.set_filter(Some(text)),
+                        InputKind::Search => self.logs.set_search(Some(text)),
+                        InputKind::Command if !text.trim().is_empty() => {
+                            self.update(Action::Command(text))
+                        }
+                        InputKind::Command => {}
+                    }
+                }
+                InputOutcome::Cancel => {
+                    self.input = None;
+                    match kind {
+                        InputKind::Filter => self.feed.set_filter(None),
+                        InputKind::Search => self.logs.set_search(None),
+                        InputKind::Command => {}
+                    }
+                }
+            }
+            return;
+        }
+        if self.help {
+            // Any of ?, q, Esc closes the overlay; other keys are ignored while it is open.
+            if matches!(
+                key.code,
+                crossterm::event::KeyCode::Esc
+                    | crossterm::event::KeyCode::Char('?')
+                    | crossterm::event::KeyCode::Char('q')
+            ) {
+                self.help = false;
+            }
+            return;
+        }
+        if key.code == crossterm::event::KeyCode::Esc {
+            // Esc clears the focused pane's filter or search.
+            match self.focus {
+                PaneId::Feed => self.feed.set_filter(None),
+                PaneId::Logs => self.logs.set_search(None),
+                _ => {}
+            }
+            return;
+        }
+        if let Some(action) = keymap::lookup(self.focus, &key) {
+            self.update(action);
+        }
+    }
+
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::FocusNext => self.cycle_focus(1),
+            Action::FocusPrev => self.cycle_focus(-1),
+            Action::ToggleZoom => self.zoom = !self.zoom,
+            Action::ToggleHelp => self.help = !self.help,
+            Action::OpenCommandLine => self.input = Some(InputLine::new(InputKind::Command, "")),
+            Action::OpenFilter => {
+                let current = self.feed.filter().unwrap_or("").to_string();
+                self.input = Some(InputLine::new(InputKind::Filter, &current));
+            }
+            Action::OpenSearch => {
+                let current = self.logs.search.clone().unwrap_or_default();
+                self.input = Some(InputLine::new(InputKind::Search, &current));
+            }
+            Action::Up => self.scroll(-1),
+            Action::Down => self.scroll(1),
+            Action::PageUp => self.scroll(-10),
+            Action::PageDown => self.scroll(10),
+            Action::Top => match self.focus {
+                PaneId::Feed => self.feed.scroll = 0,
+                PaneId::Logs => self.logs.scroll = self.logs.lines.len().saturating_sub(1),
+                _ => self.selected = 0,
+            },
+            Action::Bottom => self.logs.scroll = 0,
+            Action::StartSelected => {
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.start(Target::Stage(n));
+                }
+            }
+            Action::StopSelected => {
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.stop(Target::Stage(n));
+                }
+            }
+            Action::RestartSelected => {
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.restart(Target::Stage(n));
+                }
+            }
+            Action::StartAll => self.start(Target::All),
+            Action::StopAll => self.stop(Target::All),
+            Action::OpenLogs => {
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.logs.show(&n);
+                    self.refresh_logs();
+                    self.focus = PaneId::Logs;
+                }
+            }
+            Action::TogglePause => self.feed.toggle_pause(),
+            Action::NextMatch => self.logs.jump(false),
+            Action::PrevMatch => self.logs.jump(true),
+            Action::Command(line) => match command::parse(&line) {
+                Ok(Command::Start(t)) => self.start(t),
+                Ok(Command::Stop(t)) => self.stop(t),
+                Ok(Command::Restart(t)) => self.restart(t),
+                Ok(Command::Quit) => self.quit = true,
+                Err(e) => self.say(e, true),
+            },
+        }
+    }
+
+    fn cycle_focus(&mut self, step: isize) {
+        let n = self.panes.len() as isize;
+        let i = self.panes.iter().position(|p| *p == self.focus).unwrap_or(0) as isize;
+        self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
+    }
+
+    fn scroll(&mut self, delta: isize) {
+        match self.focus {
+            PaneId::Stages => {
+                let max = self.stages.len().saturating_sub(1) as isize;
+                self.selected = (self.selected as isize + delta).clamp(0, max) as usize;
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.logs.show(&n);
+                    self.refresh_logs();
+                }
+            }
+            PaneId::Feed => {
+                if self.feed.paused() {
+                    self.feed.scroll_by(delta);
+                } else {
+                    self.say("press p to pause the feed, then scroll", false);
+                }
+            }
+            PaneId::Logs => self.logs.scroll_by(delta),
+            PaneId::Lake => {}
+        }
+    }
+
+    fn names(&self, target: &Target) -> Vec<String> {
+        match target {
+            Target::All => self.sup.names(),
+            Target::Stage(n) => vec![n.clone()],
+        }
+    }
+
+    fn start(&mut self, target: Target) {
+        let mut started = Vec::new();
+        for name in self.names(&target) {
+            match self.sup.start(&name) {
+                Ok(s) => started.extend(s),
+                Err(e) => return self.say(e.to_string(), true),
+            }
+        }
+        if started.is_empty() {
+            self.say("already running", false);
+        } else {
+            self.say(format!("started {}", started.join(", ")), false);
+        }
+        self.refresh_stages();
+    }
+
+    fn stop(&mut self, target: Target) {
+        let names = self.names(&target);
+        for name in &names {
+            if let Err(e) = self.sup.stop(name) {
+                return self.say(e.to_string(), true);
+            }
+        }
+        self.say(format!("stopping {} (flushing)", names.join(", ")), false);
+        self.refresh_stages();
+    }
+
+    fn restart(&mut self, target: Target) {
+        let names = self.names(&target);
+        for name in &names {
+            if let Err(e) = self.sup.restart(name) {
+                return self.say(e.to_string(), true);
+            }
+        }
+        self.say(format!("restarting {}", names.join(", ")), false);
+        self.refresh_stages();
+    }
+
+    /// Pulls the stage snapshot; true when it changed.
+    pub fn refresh_stages(&mut self) -> bool {
+        let fresh = self.sup.snapshot();
+        let changed = fresh != self.stages;
+        self.stages = fresh;
+        self.selected = self.selected.min(self.stages.len().saturating_sub(1));
+        changed
+    }
+
+    /// Re-reads the shown stage's log buffer if it has new lines; true when it changed.
+    pub fn refresh_logs(&mut self) -> bool {
+        let Some(name) = self.logs.stage.clone() else {
+            return false;
+        };
+        let Some(buffer) = self.sup.log(&name) else {
+            return false;
+        };
+        if buffer.pushed() == self.logs.pushed {
+            return false;
+        }
+        let before = self.logs.lines.len();
+        self.logs.pushed = buffer.pushed();
+        self.logs.lines = buffer.snapshot();
+        // Keep a scrolled-up view in place as new lines arrive below it.
+        if self.logs.scroll > 0 {
+            self.logs.scroll += self.logs.lines.len().saturating_sub(before);
+        }
+        true
+    }
+
+    pub fn push_tweets(&mut self, tweets: impl IntoIterator<Item = Tweet>) -> bool {
+        let before = self.feed.received;
+        for t in tweets {
+            self.feed.push(t);
+        }
+        self.feed.received != before && !self.feed.paused()
+    }
+
+    /// Drops an expired footer message; true when it did.
+    pub fn expire_message(&mut self) -> bool {
+        if self.message.as_ref().is_some_and(|m| m.at.elapsed() > MESSAGE_FOR) {
+            self.message = None;
+            return true;
+        }
+        false
+    }
+
+    /// Output rate of the source and bronze stages, for the header.
+    pub fn throughput(&self) -> f64 {
+        self.stages
+            .iter()
+            .find(|s| s.name == "source")
+            .map_or(0.0, |s| s.rate)
+    }
+}

@@ -1,0 +1,98 @@
+//! Background data collection for the panes: everything that touches the filesystem or the
+//! bus runs here, on its own tasks, and reaches the event loop through bounded channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Offsets;
+use crate::lake::{LakeStats, StatsScanner};
+use crate::stage::Pipeline;
+use crate::tweet::Tweet;
+
+/// Tweets in flight between the feed collector and the event loop; beyond that the
+/// collector drops (the feed is a view: the lake keeps every tweet).
+const FEED_CHANNEL: usize = 2048;
+/// Newest messages read per feed poll.
+const FEED_BATCH: usize = 200;
+
+pub struct Collectors {
+    pub lake: watch::Receiver<Option<LakeStats>>,
+    pub feed: mpsc::Receiver<Tweet>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Collectors {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Collectors {
+    pub fn spawn(pipeline: &Arc<Pipeline>) -> Collectors {
+        let cancel = CancellationToken::new();
+        let (lake_tx, lake) = watch::channel(None);
+        tokio::spawn(lake_stats(pipeline.clone(), lake_tx, cancel.clone()));
+        let (feed_tx, feed) = mpsc::channel(FEED_CHANNEL);
+        tokio::spawn(feed_tail(pipeline.clone(), feed_tx, cancel.clone()));
+        Collectors { lake, feed, cancel }
+    }
+}
+
+async fn lake_stats(
+    pipeline: Arc<Pipeline>,
+    tx: watch::Sender<Option<LakeStats>>,
+    cancel: CancellationToken,
+) {
+    let mut scanner = Some(StatsScanner::new(pipeline.layout.clone()));
+    loop {
+        let Some(mut s) = scanner.take() else { return };
+        let Ok((s, result)) = tokio::task::spawn_blocking(move || {
+            let r = s.scan();
+            (s, r)
+        })
+        .await
+        else {
+            return;
+        };
+        scanner = Some(s);
+        match result {
+            Ok(stats) => {
+                tx.send_if_modified(|old| {
+                    let changed = old.as_ref() != Some(&stats);
+                    *old = Some(stats);
+                    changed
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "lake stats scan failed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn feed_tail(pipeline: Arc<Pipeline>, tx: mpsc::Sender<Tweet>, cancel: CancellationToken) {
+    let mut positions = Offsets::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let Ok(messages) = pipeline.bus.tail(pipeline.topic(), &positions, FEED_BATCH).await else {
+            continue; // the topic does not exist until a source starts
+        };
+        for m in messages {
+            let pos = positions.entry(m.partition).or_insert(0);
+            *pos = (*pos).max(m.offset + 1);
+            if let Ok(t) = Tweet::parse(&m.payload) {
+                if tx.try_send(t).is_err() && tx.is_closed() {
+                    return;
+                }
+            }
+        }
+    }
+}

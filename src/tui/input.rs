@@ -1,0 +1,57 @@
+//! The one-line input (tui-textarea) used for the feed filter, log search and `:` commands.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use tui_textarea::TextArea;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Search,
+    Command,
+}
+
+impl InputKind {
+    pub fn prompt(self) -> &'static str {
+        match self {
+            InputKind::Filter => "filter: ",
+            InputKind::Search => "search: ",
+            InputKind::Command => ":",
+        }
+    }
+}
+
+pub struct InputLine {
+    pub kind: InputKind,
+    pub area: TextArea<'static>,
+}
+
+pub enum InputOutcome {
+    /// Still typing; the text so far.
+    Editing(String),
+    Submit(String),
+    Cancel,
+}
+
+impl InputLine {
+    pub fn new(kind: InputKind, initial: &str) -> Self {
+        let mut area = TextArea::new(vec![initial.to_string()]);
+        area.move_cursor(tui_textarea::CursorMove::End);
+        area.set_cursor_line_style(ratatui::style::Style::default());
+        InputLine { kind, area }
+    }
+
+    pub fn text(&self) -> String {
+        self.area.lines().first().cloned().unwrap_or_default()
+    }
+
+    pub fn handle(&mut self, key: KeyEvent) -> InputOutcome {
+        match key.code {
+            KeyCode::Enter => InputOutcome::Submit(self.text()),
+            KeyCode::Esc => InputOutcome::Cancel,
+            _ => {
+                self.area.input(key);
+                InputOutcome::Editing(self.text())
+            }
+        }
+    }
+}

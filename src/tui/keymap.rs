@@ -1,0 +1,156 @@
+//! Key bindings as data: the same table handles keys, draws the footer hints and the help
+//! overlay, so they cannot disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::{Action, PaneId};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+const fn k(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+const fn code(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub action: Action,
+    pub desc: &'static str,
+    /// Shown in the footer (the rest only in the help overlay).
+    pub hint: bool,
+}
+
+const fn bind(keys: &'static [Key], action: Action, desc: &'static str, hint: bool) -> Binding {
+    Binding {
+        keys,
+        action,
+        desc,
+        hint,
+    }
+}
+
+const UP: Binding = bind(&[k('k'), code(KeyCode::Up)], Action::Up, "up", false);
+const DOWN: Binding = bind(&[k('j'), code(KeyCode::Down)], Action::Down, "down", false);
+const PAGE_UP: Binding = bind(&[code(KeyCode::PageUp)], Action::PageUp, "page up", false);
+const PAGE_DOWN: Binding = bind(&[code(KeyCode::PageDown)], Action::PageDown, "page down", false);
+
+pub static GLOBAL: &[Binding] = &[
+    bind(&[k('q'), ctrl('c')], Action::Quit, "quit (stops stages, flushes)", true),
+    bind(&[code(KeyCode::Tab)], Action::FocusNext, "next pane", true),
+    bind(&[code(KeyCode::BackTab)], Action::FocusPrev, "previous pane", false),
+    bind(&[k('z')], Action::ToggleZoom, "zoom pane", true),
+    bind(&[k('?')], Action::ToggleHelp, "help", true),
+    bind(&[k(':')], Action::OpenCommandLine, "command", true),
+    bind(&[k('S')], Action::StartAll, "start all stages", false),
+    bind(&[k('X')], Action::StopAll, "stop all stages", false),
+];
+
+pub static STAGES: &[Binding] = &[
+    bind(&[k('s')], Action::StartSelected, "start", true),
+    bind(&[k('x')], Action::StopSelected, "stop", true),
+    bind(&[k('r')], Action::RestartSelected, "restart", true),
+    bind(&[code(KeyCode::Enter)], Action::OpenLogs, "logs", true),
+    bind(&[k('S')], Action::StartAll, "start all", true),
+    bind(&[k('X')], Action::StopAll, "stop all", true),
+    UP,
+    DOWN,
+];
+
+pub static FEED: &[Binding] = &[
+    bind(&[k('p')], Action::TogglePause, "pause/resume", true),
+    bind(&[k('/')], Action::OpenFilter, "filter (text or #tag)", true),
+    UP,
+    DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    bind(&[k('g'), code(KeyCode::Home)], Action::Top, "newest", false),
+];
+
+pub static LAKE: &[Binding] = &[];
+
+pub static LOGS: &[Binding] = &[
+    bind(&[k('/')], Action::OpenSearch, "search", true),
+    bind(&[k('n')], Action::NextMatch, "next match", true),
+    bind(&[k('N')], Action::PrevMatch, "previous match", false),
+    UP,
+    DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    bind(&[k('g'), code(KeyCode::Home)], Action::Top, "top", false),
+    bind(&[k('G'), code(KeyCode::End)], Action::Bottom, "bottom (follow)", true),
+];
+
+pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
+    match pane {
+        PaneId::Stages => STAGES,
+        PaneId::Feed => FEED,
+        PaneId::Lake => LAKE,
+        PaneId::Logs => LOGS,
+    }
+}
+
+fn matches(key: &Key, ev: &KeyEvent) -> bool {
+    let mods = ev.modifiers - KeyModifiers::SHIFT;
+    let want = key.modifiers - KeyModifiers::SHIFT;
+    match (key.code, ev.code) {
+        // Terminals report shifted letters as the upper-case char, with or without SHIFT.
+        (KeyCode::Char(a), KeyCode::Char(b)) => a == b && mods == want,
+        (a, b) => a == b && mods == want,
+    }
+}
+
+/// The focused pane's bindings win over the global ones.
+pub fn lookup(pane: PaneId, ev: &KeyEvent) -> Option<Action> {
+    pane_bindings(pane)
+        .iter()
+        .chain(GLOBAL.iter())
+        .find(|b| b.keys.iter().any(|key| matches(key, ev)))
+        .map(|b| b.action.clone())
+}
+
+pub fn key_label(key: &Key) -> String {
+    let base = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "Shift-Tab".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Esc => "Esc".into(),
+        other => format!("{other:?}"),
+    };
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{base}")
+    } else {
+        base
+    }
+}
+
+pub fn binding_label(b: &Binding) -> String {
+    b.keys.iter().map(key_label).collect::<Vec<_>>().join("/")
+}

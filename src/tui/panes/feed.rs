@@ -1,0 +1,71 @@
+//! Feed pane: newest tweets (author, time, text) with hashtags and mentions highlighted.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+use crate::tui::ui::pane_block;
+use crate::tweet::Tweet;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
+    let mut title = "Feed".to_string();
+    if app.feed.paused() {
+        title.push_str(" [paused]");
+    }
+    if let Some(filter) = app.feed.filter() {
+        title.push_str(&format!(" [filter: {filter} · {} match]", app.feed.matching_count()));
+    }
+    let block = pane_block(title, focused);
+    let inner = block.inner(area);
+    let rows = inner.height as usize;
+    let tweets = app.feed.visible(rows);
+    let lines: Vec<Line> = if tweets.is_empty() {
+        vec![Line::styled(
+            if app.feed.received == 0 {
+                "waiting for tweets… (start the source stage: select it and press s)"
+            } else {
+                "no tweet matches the filter"
+            },
+            Style::default().fg(Color::DarkGray),
+        )]
+    } else {
+        tweets.into_iter().map(tweet_line).collect()
+    };
+    f.render_widget(
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+/// `HH:MM:SS @author text`, with #tags in cyan and @mentions in magenta.
+pub fn tweet_line(t: &Tweet) -> Line<'static> {
+    let mut spans = vec![
+        Span::styled(
+            t.created_at
+                .map(|c| c.format("%H:%M:%S ").to_string())
+                .unwrap_or_else(|| "--:--:-- ".into()),
+            Style::default().fg(Color::DarkGray),
+        ),
+        Span::styled(
+            format!("@{} ", t.author.as_deref().unwrap_or("?")),
+            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+    ];
+    for (i, word) in t.text.split(' ').enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        let style = if word.starts_with('#') || word.starts_with('＃') {
+            Style::default().fg(Color::Cyan)
+        } else if word.starts_with('@') {
+            Style::default().fg(Color::Magenta)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(word.to_string(), style));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,67 @@
+//! Lake pane: files, rows, bytes, files per minute and newest file age per layer; dead letters.
+
+use std::time::SystemTime;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::Frame;
+
+use crate::lake::Layer;
+use crate::tui::app::App;
+use crate::tui::format;
+use crate::tui::ui::pane_block;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
+    let block = pane_block("Lake".into(), focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(stats) = &app.lake else {
+        f.render_widget(Paragraph::new("scanning…"), inner);
+        return;
+    };
+    let [table_area, dead_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let now = SystemTime::now();
+    let rows = Layer::ALL.iter().map(|layer| {
+        let l = stats.layer(*layer);
+        let age = l
+            .newest
+            .and_then(|t| now.duration_since(t).ok())
+            .map(format::duration)
+            .unwrap_or_else(|| "-".into());
+        Row::new(vec![
+            layer.name().to_string(),
+            format::count(l.files),
+            format::count(l.rows),
+            format::bytes(l.bytes),
+            l.files_last_minute.to_string(),
+            age,
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Min(6),
+        ],
+    )
+    .header(
+        Row::new(["layer", "files", "rows", "bytes", "f/min", "newest"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    );
+    f.render_widget(table, table_area);
+    let style = if stats.dead_letter > 0 {
+        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default().fg(Color::DarkGray)
+    };
+    f.render_widget(
+        Paragraph::new(format!("dead letters: {}", stats.dead_letter)).style(style),
+        dead_area,
+    );
+}

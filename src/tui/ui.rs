@@ -1,0 +1,192 @@
+//! Draws the whole screen from `App` state: header, panes (or the zoomed one), footer, help.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::action::PaneId;
+use super::app::App;
+use super::{keymap, panes};
+
+/// Below this the layout cannot be drawn sensibly.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!("terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT})");
+        f.render_widget(
+            Paragraph::new(msg)
+                .style(Style::default().fg(Color::Yellow))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, header, app);
+    let areas = pane_areas(body, app);
+    if app.zoom || !areas.iter().any(|(p, _)| *p == app.focus) {
+        draw_pane(f, body, app, app.focus);
+    } else {
+        for (pane, rect) in areas {
+            draw_pane(f, rect, app, pane);
+        }
+    }
+    draw_footer(f, footer, app);
+    if app.help {
+        panes::help::draw(f, area);
+    }
+}
+
+/// Where a pane sits: (row, weight) in the wide layout, and whether the narrow layout shows
+/// it (panes left out there are still reachable with Tab: a focused hidden pane is zoomed).
+fn placement(pane: PaneId) -> (usize, u16, bool) {
+    match pane {
+        PaneId::Stages => (0, 5, true),
+        PaneId::Lake => (0, 3, true),
+        PaneId::Feed => (1, 6, true),
+        PaneId::Logs => (1, 4, true),
+    }
+}
+
+/// Panes in up to three rows: the top row as tall as the stage table, the rest shared.
+fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
+    let wide = body.width >= 120;
+    let mut rows: [Vec<(PaneId, u16)>; 3] = Default::default();
+    for pane in &app.panes {
+        let (row, weight, narrow) = placement(*pane);
+        if wide {
+            rows[row].push((*pane, weight));
+        } else if narrow {
+            // Narrow: Stages alone on top, small panes in the middle, the feed below.
+            let row = match pane {
+                PaneId::Stages => 0,
+                PaneId::Feed => 2,
+                _ => 1,
+            };
+            rows[row].push((*pane, 1));
+        }
+    }
+    let stage_rows = app.stages.len() as u16 + 3;
+    let heights: Vec<Constraint> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(i, _)| match (i, wide) {
+            (0, true) => Constraint::Length(stage_rows.max(8).min(body.height / 2)),
+            (0, false) => Constraint::Length(stage_rows.min(body.height / 3)),
+            (1, false) => Constraint::Length(8.min(body.height / 3)),
+            (2, true) => Constraint::Percentage(35),
+            _ => Constraint::Min(3),
+        })
+        .collect();
+    let row_areas = Layout::vertical(heights).split(body);
+    let mut out = Vec::new();
+    for (row, area) in rows.iter().filter(|r| !r.is_empty()).zip(row_areas.iter()) {
+        let total: u32 = row.iter().map(|(_, w)| *w as u32).sum();
+        let cols = Layout::horizontal(
+            row.iter()
+                .map(|(_, w)| Constraint::Ratio(*w as u32, total))
+                .collect::<Vec<_>>(),
+        )
+        .split(*area);
+        out.extend(row.iter().map(|(p, _)| *p).zip(cols.iter().copied()));
+    }
+    out
+}
+
+/// The bordered block of a pane; its title always contains the pane's name.
+pub fn pane_block(title: String, focused: bool) -> Block<'static> {
+    let style = if focused {
+        Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default().fg(Color::DarkGray)
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(style)
+        .title(Span::styled(format!(" {title} "), style))
+}
+
+pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
+    let focused = app.focus == pane;
+    match pane {
+        PaneId::Stages => panes::stages::draw(f, area, app, focused),
+        PaneId::Feed => panes::feed::draw(f, area, app, focused),
+        PaneId::Lake => panes::lake::draw(f, area, app, focused),
+        PaneId::Logs => panes::logs::draw(f, area, app, focused),
+    }
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App) {
+    let running = app.stages.iter().filter(|s| s.state.is_active()).count();
+    let line = Line::from(vec![
+        Span::styled(" ssp-tui ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(format!(" {} ", app.mode)),
+        Span::styled(
+            format!("· {:.0} tweets/s ", app.throughput()),
+            Style::default().fg(Color::Green),
+        ),
+        Span::raw(format!(
+            "· {running}/{} stages running · feed {} · lake {}",
+            app.stages.len(),
+            super::format::count(app.feed.received),
+            app.lake_root
+        )),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
+    if let Some(input) = &mut app.input {
+        let [prompt, rest] = Layout::horizontal([
+            Constraint::Length(input.kind.prompt().len() as u16),
+            Constraint::Min(1),
+        ])
+        .areas(area);
+        f.render_widget(
+            Paragraph::new(input.kind.prompt()).style(Style::default().fg(Color::Yellow)),
+            prompt,
+        );
+        f.render_widget(&input.area, rest);
+        return;
+    }
+    if let Some(m) = &app.message {
+        let style = if m.error {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default().fg(Color::Green)
+        };
+        f.render_widget(Paragraph::new(m.text.clone()).style(style), area);
+        return;
+    }
+    let mut spans = Vec::new();
+    let hints = keymap::pane_bindings(app.focus)
+        .iter()
+        .chain(keymap::GLOBAL.iter())
+        .filter(|b| b.hint);
+    let mut seen = Vec::new();
+    for b in hints {
+        let label = keymap::binding_label(b);
+        if seen.contains(&label) {
+            continue;
+        }
+        spans.push(Span::styled(
+            format!(" {label} "),
+            Style::default().fg(Color::Black).bg(Color::DarkGray),
+        ));
+        spans.push(Span::raw(format!(" {}  ", b.desc)));
+        seen.push(label);
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
