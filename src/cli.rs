@@ -42,6 +42,26 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Labelled datasets (built by the `collect` stage, labelled in the Label pane).
+    Dataset {
+        #[command(subcommand)]
+        command: DatasetCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Versions with their split sizes and hand-label counts.
+    List,
+    /// Writes train / dev / test (and weak_train) as Parquet and JSONL plus a README.
+    Export {
+        /// Dataset version (default: the newest).
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+        /// Output folder (created if missing; files in it are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +76,47 @@ pub enum LakeCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Through a real Kafka broker ([kafka] bootstrap_servers): bare rdkafka producer /
+    /// consumer vs the source / bronze stages, the embedded bus, and end-to-end latency.
+    Kafka {
+        /// A JSONL file of tweets (cycled to --count).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        #[arg(long, default_value_t = 50_000)]
+        count: usize,
+        /// Tweets per second for the latency run.
+        #[arg(long, default_value_t = 1000)]
+        latency_rate: u64,
+        #[arg(long, default_value_t = 10)]
+        latency_seconds: u64,
+    },
+    /// Trending: aggregation tweets/s over a big bronze lake (both rules), and latency from
+    /// the bus to the store (p50 / p99) with bus and lake input. See scripts/bench-trending.sh.
+    Trending {
+        /// A JSONL file of tweets, repeated into a bronze lake (when the lake has none).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        repeat: usize,
+        /// Build (or reuse) the bronze lake here instead of a temp folder.
+        #[arg(long, value_name = "DIR")]
+        lake: Option<PathBuf>,
+        /// Timed runs per aggregation figure.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Probe tweets per latency run.
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        /// Background tweets per second during the latency runs.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        /// Bronze roll interval (seconds) for the lake-input latency run.
+        #[arg(long, default_value_t = 1.0)]
+        roll_seconds: f64,
+        /// Only the aggregation figures.
+        #[arg(long)]
+        no_latency: bool,
+    },
     /// Parse-only vs replay -> embedded bus -> bronze Parquet, on the same JSONL file.
     Ingest {
         /// A JSONL file of tweets.

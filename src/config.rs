@@ -5,13 +5,21 @@
 //! bad value fails with one line that names the key, the value and the expected form.
 
 mod kafka;
+mod learn;
+mod ner;
 mod reader;
 mod sections;
+mod store;
+mod trending;
+pub mod x_api;
 
 use std::path::{Path, PathBuf};
 
 pub use kafka::KafkaSettings;
+pub use learn::{LabelDef, LearnSettings, LearnStart, QueueOrder, ABSTAIN};
+pub use ner::{NerApi, NerSettings, NerStart};
 pub use sections::*;
+pub use trending::{TrendingInput, TrendingSettings, TrendingStart};
 
 use reader::Reader;
 
@@ -51,7 +59,13 @@ pub struct Settings {
     pub lake: LakeSettings,
     pub kafka: KafkaSettings,
     pub postgresql: PostgresSettings,
+    /// `[trending]`: the trending hashtags stage.
+    pub trending: TrendingSettings,
     pub log: LogSettings,
+    /// `[ner]`: the NER stage's backend (a spaCy service, or the built-in rules).
+    pub ner: NerSettings,
+    /// `[learn]`: label set and keys, dataset collection, active learning, classification.
+    pub learn: LearnSettings,
     /// External command stages (`[stage.NAME]` sections), in name order.
     pub commands: Vec<CommandSettings>,
     /// The file that was read on top of the defaults, if any.
@@ -104,6 +118,7 @@ impl Settings {
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         let reader = Reader::from_config(built)?;
         let mut settings = sections::parse(&reader)?;
+        x_api::resolve(&mut settings.source, env)?;
         settings.file = file;
         Ok(settings)
     }

@@ -5,13 +5,20 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_trending;
+pub mod bench_kafka;
 pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod headless;
+pub mod dataset_export;
 pub mod lake;
+pub mod learn;
 pub mod logging;
+pub mod nlp;
 pub mod source;
 pub mod stage;
+pub mod store;
+pub mod trending;
 pub mod tui;
 pub mod tweet;

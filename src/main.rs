@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ssp_tui::cli::{BenchCommand, Cli, Command, LakeCommand};
+use ssp_tui::cli::{BenchCommand, Cli, Command, DatasetCommand, LakeCommand};
 use ssp_tui::config::Settings;
 use ssp_tui::{app, bench, headless, lake, logging, tui};
 
@@ -60,6 +60,64 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             } else {
                 print!("{}", stats_table(&stats));
             }
+            Ok(0)
+        }
+        Some(Command::Bench {
+            command:
+                BenchCommand::Kafka {
+                    input,
+                    count,
+                    latency_rate,
+                    latency_seconds,
+                },
+        }) => {
+            let b = ssp_tui::bench_kafka::KafkaBench {
+                input: &input,
+                count,
+                latency_rate,
+                latency_seconds,
+            };
+            runtime.block_on(ssp_tui::bench_kafka::run(&settings, b))?;
+            Ok(0)
+        }
+        Some(Command::Dataset { command }) => match command {
+            DatasetCommand::List => {
+                print!("{}", runtime.block_on(ssp_tui::dataset_export::list(&settings))?);
+                Ok(0)
+            }
+            DatasetCommand::Export { version, out } => {
+                let s = runtime.block_on(ssp_tui::dataset_export::export(&settings, version, &out))?;
+                println!("exported dataset v{} to {}", s.version, s.dir.display());
+                for (split, n) in &s.counts {
+                    println!("  {split:<10} {n:>7} rows");
+                }
+                Ok(0)
+            }
+        },
+        Some(Command::Bench {
+            command:
+                BenchCommand::Trending {
+                    input,
+                    repeat,
+                    lake,
+                    runs,
+                    probes,
+                    rate,
+                    roll_seconds,
+                    no_latency,
+                },
+        }) => {
+            let b = ssp_tui::bench_trending::TrendingBench {
+                input: &input,
+                repeat: repeat.max(1),
+                lake,
+                runs,
+                probes,
+                rate,
+                roll_seconds,
+                skip_latency: no_latency,
+            };
+            runtime.block_on(ssp_tui::bench_trending::run(&settings, b))?;
             Ok(0)
         }
         Some(Command::Bench {

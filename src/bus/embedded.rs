@@ -165,6 +165,15 @@ impl Bus for EmbeddedBus {
             .collect())
     }
 
+    async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError> {
+        let t = self.topic(topic)?;
+        Ok(t.partitions
+            .iter()
+            .enumerate()
+            .map(|(p, log)| (p as i32, lock(log).high_watermark()))
+            .collect())
+    }
+
     async fn tail(
         &self,
         topic: &str,
@@ -347,6 +356,10 @@ impl Consumer for EmbeddedConsumer {
 
     fn assignment(&self) -> Vec<i32> {
         (0..self.topic.partitions.len() as i32).collect()
+    }
+
+    fn positions(&self) -> Offsets {
+        self.positions.clone()
     }
 }
 

@@ -106,6 +106,10 @@ pub trait Consumer: Send {
     async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError>;
     /// Partitions currently assigned to this member.
     fn assignment(&self) -> Vec<i32>;
+    /// Next offset to read per assigned partition, where known.
+    fn positions(&self) -> Offsets {
+        Offsets::new()
+    }
     /// Installs the rebalance hook (buses without rebalances ignore it).
     fn set_revoke_hook(&mut self, _hook: RevokeHook) {}
 }
@@ -127,6 +131,8 @@ pub trait Bus: Send + Sync {
         after: &Offsets,
         max: usize,
     ) -> Result<Vec<Message>, BusError>;
+    /// Next offset per partition (the high watermark).
+    async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError>;
     /// Broker connection state, for buses that have brokers.
     fn broker_health(&self) -> Option<BrokerHealth> {
         None

@@ -50,6 +50,8 @@ pub struct PipelineSettings {
 pub enum SourceKind {
     Synthetic,
     Replay,
+    /// The X API v2 filtered stream (see `source::x_api`).
+    XApi,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ pub struct SourceSettings {
     /// Stop after this many tweets; 0 = no limit.
     pub limit: u64,
     pub seed: u64,
+    /// `kind = x_api`: base URL, token (never shown), rules, stall timeout.
+    pub x_api: super::x_api::XApiSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +84,10 @@ pub struct PostgresSettings {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// `postgres://user:password@host:port/db`; overrides the keys above when set.
+    pub url: Option<String>,
+    /// Schema of ssp-tui's tables.
+    pub schema: String,
 }
 
 impl fmt::Debug for PostgresSettings {
@@ -90,6 +98,8 @@ impl fmt::Debug for PostgresSettings {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &"***")
+            .field("url", &self.url.as_ref().map(|_| "***"))
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -126,7 +136,7 @@ pub struct CommandSettings {
 }
 
 /// Built-in stage names; a command stage may not reuse them.
-pub const BUILTIN_STAGES: &[&str] = &["source", "bronze"];
+pub const BUILTIN_STAGES: &[&str] = &["source", "bronze", "ner", "trending", "collect", "classify"];
 
 pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
     r.reject_unknown(
@@ -139,7 +149,14 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
             "bus_capacity_bytes",
         ],
     )?;
-    r.reject_unknown("source", &["kind", "path", "rate", "loop", "limit", "seed"])?;
+    r.reject_unknown(
+        "source",
+        &[
+            &["kind", "path", "rate", "loop", "limit", "seed"][..],
+            super::x_api::KEYS,
+        ]
+        .concat(),
+    )?;
     r.reject_unknown("lake", &["root", "roll_rows", "roll_bytes", "roll_seconds"])?;
     r.reject_unknown("log", &["dir", "level"])?;
     let pipeline = PipelineSettings {
@@ -221,6 +238,8 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         database: r.string("postgresql", "database", "sparkstreamingdb"),
         user: r.string("postgresql", "user", "sparkstreaming"),
         password: r.string("postgresql", "password", ""),
+        url: super::store::url(r),
+        schema: super::store::schema(r)?,
     };
     let level = r.string("log", "level", "info").to_ascii_lowercase();
     if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
@@ -240,7 +259,10 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         lake,
         kafka,
         postgresql,
+        trending: super::trending::parse(r)?,
         log,
+        ner: super::ner::parse(r)?,
+        learn: super::learn::parse(r)?,
         commands: parse_commands(r)?,
         file: None,
     })
@@ -254,6 +276,7 @@ fn parse_source(r: &Reader) -> Result<SourceSettings, ConfigError> {
         &[
             ("synthetic", SourceKind::Synthetic),
             ("replay", SourceKind::Replay),
+            ("x_api", SourceKind::XApi),
         ],
     )?;
     let path = r
@@ -298,6 +321,7 @@ fn parse_source(r: &Reader) -> Result<SourceSettings, ConfigError> {
             |_| true,
         )?,
         seed: r.parse("source", "seed", 42, "a whole number", |_| true)?,
+        x_api: super::x_api::parse(r)?,
     })
 }
 

@@ -150,6 +150,8 @@ pub struct BronzeWriter {
     dead: DeadLetter,
     dead_since_roll: u64,
     commit: BTreeMap<i32, i64>,
+    /// Topic of the records held (for the footer).
+    topic: Option<String>,
     pending_since: Option<Instant>,
     failed: Option<String>,
 }
@@ -166,6 +168,7 @@ impl BronzeWriter {
             dead: DeadLetter::new(layout, prefix),
             dead_since_roll: 0,
             commit: BTreeMap::new(),
+            topic: None,
             pending_since: None,
             failed: None,
         })
@@ -212,6 +215,11 @@ impl BronzeWriter {
                 .is_some_and(|t| now.saturating_duration_since(t) >= policy.max_age)
     }
 
+    /// Rows the open file (and the builders) hold.
+    pub fn rows(&self) -> u64 {
+        self.files.open_rows() + self.columns.rows as u64
+    }
+
     /// Rows or dead letters not yet made durable.
     pub fn pending(&self) -> bool {
         self.pending_since.is_some()
@@ -222,7 +230,19 @@ impl BronzeWriter {
     pub fn roll(&mut self) -> Result<Rolled, LakeError> {
         self.check()?;
         self.flush()?;
-        let file = self.files.close().map_err(|e| self.fail(e))?;
+        // The footer records the offsets this file makes durable, so a writer that dies
+        // between the rename and its commit can be recovered (see `recover`).
+        let metadata = match &self.topic {
+            Some(topic) if !self.commit.is_empty() => vec![(
+                super::recover::FOOTER_KEY.to_string(),
+                super::recover::footer_value(topic, &self.commit),
+            )],
+            _ => Vec::new(),
+        };
+        let file = self
+            .files
+            .close_with_metadata(metadata)
+            .map_err(|e| self.fail(e))?;
         if let Err(e) = self.dead.sync() {
             let context = self
                 .dead
@@ -239,6 +259,9 @@ impl BronzeWriter {
     }
 
     fn seen(&mut self, meta: &RecordMeta) {
+        if self.topic.as_deref() != Some(meta.topic) {
+            self.topic = Some(meta.topic.to_string());
+        }
         let next = self.commit.entry(meta.partition).or_insert(meta.offset + 1);
         *next = (*next).max(meta.offset + 1);
         self.pending_since.get_or_insert_with(Instant::now);

@@ -8,8 +8,10 @@ pub mod dead_letter;
 pub mod incremental;
 pub mod layout;
 pub mod read;
+pub mod recover;
 pub mod rolling;
 pub mod schema;
+pub mod silver;
 pub mod stats;
 
 pub use bronze::{BronzeWriter, RecordMeta, Rolled};

@@ -136,9 +136,21 @@ impl RollingParquet {
 
     /// Finishes the open file and makes it durable under its final name; `None` if nothing is open.
     pub fn close(&mut self) -> Result<Option<ClosedFile>, LakeError> {
-        let Some(open) = self.open.take() else {
+        self.close_with_metadata(Vec::new())
+    }
+
+    /// As [`close`](Self::close), adding key-value pairs to the Parquet footer first.
+    pub fn close_with_metadata(
+        &mut self,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Option<ClosedFile>, LakeError> {
+        let Some(mut open) = self.open.take() else {
             return Ok(None);
         };
+        for (k, v) in metadata {
+            open.writer
+                .append_key_value_metadata(parquet::file::metadata::KeyValue::new(k, v));
+        }
         let OpenFile {
             writer,
             tmp,

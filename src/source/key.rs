@@ -1,29 +1,19 @@
-//! The message key of a raw tweet (its id), read without building the whole tweet.
+//! The message key of a raw tweet (its id), found without parsing the tweet: the key only
+//! spreads tweets over partitions (the same id always lands on the same one), so a fast scan
+//! is enough; the full parse happens once, downstream.
 
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct V1Id<'a> {
-    #[serde(borrow)]
-    id_str: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    data: Option<V2Id<'a>>,
-}
-
-#[derive(Deserialize)]
-struct V2Id<'a> {
-    #[serde(borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// The tweet id (v1.1 `id_str`, v2 `data.id`) or None when the record is not a readable tweet.
+/// The tweet id: the first `"id_str":"…"` (v1.1, where the tweet's own id comes before the
+/// nested user's) or `"id":"…"` (v2 `data.id`, a string there); None when neither is found.
 pub fn tweet_key(json: &[u8]) -> Option<String> {
-    let parsed: V1Id = serde_json::from_slice(json).ok()?;
-    parsed
-        .id_str
-        .or_else(|| parsed.data.and_then(|d| d.id))
-        .map(|c| c.into_owned())
-        .filter(|s| !s.is_empty())
+    find_string_value(json, b"\"id_str\":\"").or_else(|| find_string_value(json, b"\"id\":\""))
+}
+
+fn find_string_value(json: &[u8], needle: &[u8]) -> Option<String> {
+    let start = json.windows(needle.len()).position(|w| w == needle)? + needle.len();
+    let len = json[start..].iter().take(32).position(|b| *b == b'"')?;
+    let id = &json[start..start + len];
+    (!id.is_empty() && id.iter().all(u8::is_ascii_digit))
+        .then(|| String::from_utf8_lossy(id).into_owned())
 }
 
 #[cfg(test)]
@@ -43,5 +33,6 @@ mod tests {
         assert_eq!(tweet_key(b"{not json"), None);
         assert_eq!(tweet_key(b""), None);
         assert_eq!(tweet_key(br#"{"text":"no id"}"#), None);
+        assert_eq!(tweet_key(br#"{"id_str":"12abc"}"#), None);
     }
 }

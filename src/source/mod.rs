@@ -5,6 +5,7 @@
 pub mod key;
 pub mod pacer;
 pub mod replay;
+pub mod x_api;
 
 pub use key::tweet_key;
 pub use pacer::Pacer;

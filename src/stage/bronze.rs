@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use super::{Exit, Stage, StageContext, TopicEnd};
 use crate::bus::{Consumer, Offsets};
 use crate::config::BusKind;
+use crate::lake::recover::durable_offsets;
 use crate::lake::{BronzeWriter, RecordMeta, RollPolicy};
 use crate::tweet::Tweet;
 
@@ -63,6 +64,10 @@ impl Stage for BronzeStage {
             std::process::id(),
             rand::random::<u32>()
         );
+        // Temp files of writers killed long ago are garbage (never visible to readers).
+        if let Err(e) = crate::lake::remove_stale_temp_files(&p.layout.bronze()) {
+            tracing::debug!(error = %e, "cleaning stale temp files");
+        }
         let writer =
             BronzeWriter::new(&p.layout, policy, prefix).context("opening the bronze writer")?;
         // Shared with the rebalance hook, which flushes before partitions move to another
@@ -85,20 +90,38 @@ impl Stage for BronzeStage {
                 }
             }
         }));
-        let mut positions = Offsets::new();
+        // Where this run starts: a partition with nothing new must still count as reached.
+        let mut positions = consumer.positions();
+        // Kafka outlives this process: skip what earlier runs made durable but did not commit.
+        let mut skip_below = match self.bus {
+            BusKind::Kafka => recover(&ctx).await?,
+            BusKind::Embedded => Offsets::new(),
+        };
+        let mut skipped = Offsets::new();
+        let mut broker_down_shown = false;
         loop {
+            // Never read past the row limit of the open file: files roll at exactly roll_rows.
+            let room = {
+                let w = writer.lock().unwrap_or_else(|e| e.into_inner());
+                (lake.roll_rows as u64).saturating_sub(w.rows()).clamp(1, BATCH as u64) as usize
+            };
             let batch = tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => {
                     flush(&writer, &mut *consumer, &ctx).await?;
                     return Ok(Exit::Cancelled);
                 }
-                b = consumer.poll(BATCH, POLL) => b.context("polling the bus")?,
+                b = consumer.poll(room, POLL) => b.context("polling the bus")?,
             };
             let now = chrono::Utc::now();
             let roll = {
                 let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
                 for m in &batch {
+                    if skip_below.get(&m.partition).is_some_and(|s| m.offset < *s) {
+                        skipped.insert(m.partition, m.offset + 1);
+                        positions.insert(m.partition, m.offset + 1);
+                        continue;
+                    }
                     let meta = RecordMeta {
                         topic: p.topic(),
                         partition: m.partition,
@@ -121,8 +144,31 @@ impl Stage for BronzeStage {
                 ctx.metrics.add_in(batch.len() as u64);
                 w.should_roll(Instant::now())
             };
+            if !skipped.is_empty() {
+                consumer.commit(&skipped).await.context("committing recovered offsets")?;
+                skipped.clear();
+                skip_below.retain(|p, s| positions.get(p).is_none_or(|pos| pos < s));
+            }
             if roll {
                 flush(&writer, &mut *consumer, &ctx).await?;
+            }
+            if batch.is_empty() {
+                match p.bus.broker_health() {
+                    Some(h) if !h.up => {
+                        let why = h.last_error.unwrap_or_else(|| "no connection".into());
+                        ctx.metrics.set_detail(format!("backing off: broker unreachable: {why}"));
+                        broker_down_shown = true;
+                    }
+                    _ if broker_down_shown => {
+                        ctx.metrics.set_detail("");
+                        broker_down_shown = false;
+                    }
+                    _ => {}
+                }
+                for (part, pos) in consumer.positions() {
+                    let e = positions.entry(part).or_insert(pos);
+                    *e = (*e).max(pos);
+                }
             }
             if let Some(end) = p.tweets_end.get() {
                 if TopicEnd::reached(&end, &positions) {
@@ -161,4 +207,35 @@ async fn flush(
         .await
         .context("committing offsets")?;
     Ok(())
+}
+
+/// Offsets that bronze files already cover (from their footers), where they are ahead of
+/// nothing the topic has not reached: a file claiming offsets beyond the high watermark is
+/// from an earlier incarnation of the topic and is ignored.
+async fn recover(ctx: &StageContext) -> anyhow::Result<Offsets> {
+    let p = &ctx.pipeline;
+    let dir = p.layout.bronze();
+    let topic = p.topic().to_string();
+    let durable = tokio::task::spawn_blocking(move || durable_offsets(&dir, &topic))
+        .await?
+        .context("reading bronze footers")?;
+    if durable.is_empty() {
+        return Ok(durable);
+    }
+    let hw = p.bus.high_watermarks(p.topic()).await.context("reading watermarks")?;
+    let mut out = Offsets::new();
+    for (part, next) in durable {
+        match hw.get(&part) {
+            Some(h) if next <= *h => {
+                out.insert(part, next);
+            }
+            _ => ctx.log.event(format!(
+                "ignoring lake offsets of partition {part} (beyond the topic's end: recreated topic?)"
+            )),
+        }
+    }
+    if !out.is_empty() {
+        ctx.log.event(format!("recovered durable offsets {out:?}: not writing those again"));
+    }
+    Ok(out)
 }

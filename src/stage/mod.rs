@@ -5,14 +5,18 @@
 
 pub mod backoff;
 pub mod bronze;
+pub mod classify;
+pub mod collect;
 pub mod command;
 pub mod context;
 pub mod log_buffer;
 pub mod metrics;
+pub mod ner;
 pub mod registry;
 pub mod source;
 pub mod status;
 pub mod supervisor;
+pub mod trending;
 
 use async_trait::async_trait;
 

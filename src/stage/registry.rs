@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use super::bronze::BronzeStage;
+use super::classify::ClassifyStage;
+use super::collect::CollectStage;
 use super::command::CommandStage;
+use super::ner::NerStage;
 use super::source::SourceStage;
+use super::trending::TrendingStage;
 use super::Stage;
 use crate::config::Settings;
 
@@ -14,6 +18,10 @@ pub fn build(settings: &Settings) -> Vec<Arc<dyn Stage>> {
         Arc::new(BronzeStage {
             bus: settings.pipeline.bus,
         }),
+        Arc::new(NerStage::new(settings)),
+        Arc::new(TrendingStage::new(settings)),
+        Arc::new(CollectStage::new(settings)),
+        Arc::new(ClassifyStage::new(settings)),
     ];
     for c in &settings.commands {
         stages.push(Arc::new(CommandStage::new(c.clone())));

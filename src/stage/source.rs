@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::{Exit, Stage, StageContext};
 use crate::bus::Producer;
 use crate::config::SourceKind;
+use crate::source::x_api::XApiSource;
 use crate::source::{tweet_key, Pacer, Replay};
 use crate::tweet::synthetic::SyntheticTweets;
 
@@ -20,6 +21,8 @@ pub struct SourceStage {
 enum Records {
     Synthetic(SyntheticTweets),
     Replay(Replay),
+    /// The live X filtered stream: never ends; its errors are fatal (it retries by itself).
+    XApi(Box<XApiSource>),
 }
 
 impl Records {
@@ -30,6 +33,7 @@ impl Records {
                 Ok(true)
             }
             Records::Replay(r) => Ok(r.next(buf).await.context("reading the replay input")?),
+            Records::XApi(x) => x.next(buf).await.map(|()| true),
         }
     }
 }
@@ -71,11 +75,25 @@ impl Stage for SourceStage {
                         .with_context(|| format!("opening {}", path.display()))?,
                 )
             }
+            SourceKind::XApi => Records::XApi(Box::new(XApiSource::new(
+                &s.x_api,
+                ctx.metrics.clone(),
+                ctx.log.clone(),
+            )?)),
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!("source kind {other:?} is not wired into the source stage yet"),
         };
-        let mut pacer = Pacer::new(s.rate);
+        // A live stream is never slowed down (X drops clients that read too slowly).
+        let rate = if s.kind == SourceKind::XApi {
+            0
+        } else {
+            s.rate
+        };
+        let mut pacer = Pacer::new(rate);
         let mut buf = Vec::with_capacity(8192);
         let mut sent = 0u64;
         let mut waiting_shown = false;
+        let base_detail = ctx.metrics.detail();
         loop {
             if s.limit > 0 && sent >= s.limit {
                 break;
@@ -90,14 +108,36 @@ impl Stage for SourceStage {
             if ctx.cancel.is_cancelled() {
                 return stop(&mut *producer).await;
             }
-            if !records.next(&mut buf).await? {
+            let more = tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => return stop(&mut *producer).await,
+                r = records.next(&mut buf) => r?,
+            };
+            if !more {
                 break;
             }
             let key = tweet_key(&buf);
-            tokio::select! {
-                biased;
-                _ = ctx.cancel.cancelled() => return stop(&mut *producer).await,
-                r = producer.send(key.as_deref().map(str::as_bytes), &buf) => r.context("sending to the bus")?,
+            let cancelled = {
+                let send = producer.send(key.as_deref().map(str::as_bytes), &buf);
+                tokio::pin!(send);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = ctx.cancel.cancelled() => break true,
+                        r = &mut send => {
+                            r.context("sending to the bus")?;
+                            break false;
+                        }
+                        // A send that waits is back-pressure: say why.
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                            ctx.metrics.set_detail(format!("backing off: {}", waiting_reason(p)));
+                            waiting_shown = true;
+                        }
+                    }
+                }
+            };
+            if cancelled {
+                return stop(&mut *producer).await;
             }
             pacer.sent();
             sent += 1;
@@ -107,12 +147,13 @@ impl Stage for SourceStage {
                     ctx.metrics.set_detail(format!("backing off: {why}"));
                     waiting_shown = true;
                 } else if waiting_shown {
-                    ctx.metrics.set_detail("");
+                    ctx.metrics.set_detail(base_detail.clone());
                     waiting_shown = false;
                 }
             }
         }
         let end = producer.flush().await.context("flushing the producer")?;
+        ctx.metrics.set_detail(base_detail);
         ctx.log
             .event(format!("input finished after {sent} records"));
         p.tweets_end.finish(end);
@@ -123,4 +164,15 @@ impl Stage for SourceStage {
 async fn stop(producer: &mut dyn Producer) -> anyhow::Result<Exit> {
     producer.flush().await.context("flushing the producer")?;
     Ok(Exit::Cancelled)
+}
+
+/// Why a send is waiting: the broker is away, or the bus is full (a slow consumer group).
+fn waiting_reason(p: &crate::stage::Pipeline) -> String {
+    match p.bus.broker_health() {
+        Some(h) if !h.up => format!(
+            "broker unreachable: {}",
+            h.last_error.unwrap_or_else(|| "no connection".into())
+        ),
+        _ => "bus full: waiting for consumers to commit".to_string(),
+    }
 }

@@ -30,6 +30,20 @@ pub enum SupervisorError {
     Cycle(String),
 }
 
+/// A stage error that restarting cannot fix (e.g. a rejected credential): the stage is marked
+/// failed and not restarted, whatever its restart policy. Return it (or any error whose chain
+/// contains it) from `Stage::run`: `Err(Fatal("bad token".into()).into())`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
+
+impl Fatal {
+    /// True when `e` or an error in its chain is a [`Fatal`].
+    pub fn is_in(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.downcast_ref::<Fatal>().is_some())
+    }
+}
+
 pub struct Supervisor {
     pipeline: Arc<Pipeline>,
     backoff: Backoff,
@@ -317,6 +331,7 @@ impl Runner {
             if started.elapsed() >= HEALTHY_RUN {
                 attempt = 0;
             }
+            let fatal = matches!(&outcome, Err(e) if Fatal::is_in(e));
             // (why the run ended, whether that counts as a failure)
             let ended = match outcome {
                 Ok(Exit::Cancelled) => None,
@@ -346,12 +361,16 @@ impl Runner {
                 tracing::warn!(stage = %name, error = %reason, "failed");
             }
             self.log.event(format!("ended: {reason}"));
-            let restart = match policy {
-                RestartPolicy::No => false,
-                RestartPolicy::OnFailure => failed,
-                RestartPolicy::Always => true,
-            };
+            let restart = !fatal
+                && match policy {
+                    RestartPolicy::No => false,
+                    RestartPolicy::OnFailure => failed,
+                    RestartPolicy::Always => true,
+                };
             if !restart {
+                if fatal {
+                    self.log.event("not restarted: the error is fatal");
+                }
                 self.set(StageState::Failed);
                 return;
             }

@@ -7,10 +7,21 @@ pub enum PaneId {
     Feed,
     Lake,
     Logs,
+    Lag,
+    Ner,
+    Trending,
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 4] = [PaneId::Stages, PaneId::Feed, PaneId::Lake, PaneId::Logs];
+    pub const ALL: [PaneId; 7] = [
+        PaneId::Stages,
+        PaneId::Feed,
+        PaneId::Lake,
+        PaneId::Lag,
+        PaneId::Logs,
+        PaneId::Ner,
+        PaneId::Trending,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -18,6 +29,9 @@ impl PaneId {
             PaneId::Feed => "Feed",
             PaneId::Lake => "Lake",
             PaneId::Logs => "Logs",
+            PaneId::Lag => "Lag",
+            PaneId::Ner => "NER",
+            PaneId::Trending => "Trending",
         }
     }
 }
@@ -48,6 +62,10 @@ pub enum Action {
     OpenSearch,
     NextMatch,
     PrevMatch,
+    /// Lag pane: per-partition detail of the selected group, and back.
+    ToggleDetail,
+    /// Trending pane: all-time counts or the sliding window.
+    ToggleTrendingWindow,
     /// A typed `:` command (`start bronze`, `stop all`, `quit`...).
     Command(String),
 }

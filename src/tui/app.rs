@@ -11,8 +11,10 @@ use super::command::{self, Command, Target};
 use super::feed::FeedState;
 use super::input::{InputKind, InputLine, InputOutcome};
 use super::keymap;
+use super::lag::LagView;
 use super::logs::LogView;
 use crate::lake::LakeStats;
+use crate::nlp::NerStatus;
 use crate::stage::{StageStatus, Supervisor};
 use crate::tweet::Tweet;
 
@@ -31,12 +33,21 @@ pub struct App {
     pub focus: PaneId,
     pub zoom: bool,
     pub help: bool,
+    /// Lines the help overlay is scrolled by.
+    pub help_scroll: u16,
     pub input: Option<InputLine>,
     pub stages: Vec<StageStatus>,
     pub selected: usize,
     pub feed: FeedState,
     pub lake: Option<LakeStats>,
     pub logs: LogView,
+    pub lag: LagView,
+    /// The `ner` stage's latest published status (NER pane).
+    pub ner: Option<NerStatus>,
+    /// The top hashtags read from the store (Trending pane).
+    pub trending: Option<crate::trending::TrendingView>,
+    /// Trending pane shows the sliding window (else all-time counts).
+    pub trending_window: bool,
     pub message: Option<Message>,
     pub quit: bool,
     /// "bus: embedded · store: embedded".
@@ -56,11 +67,16 @@ impl App {
             focus: PaneId::Stages,
             zoom: false,
             help: false,
+            help_scroll: 0,
             input: None,
             selected: 0,
             feed: FeedState::default(),
             lake: None,
             logs: LogView::default(),
+            lag: LagView::default(),
+            ner: None,
+            trending: None,
+            trending_window: false,
             message: None,
             quit: false,
             mode,
@@ -122,14 +138,15 @@ impl App {
             return;
         }
         if self.help {
-            // Any of ?, q, Esc closes the overlay; other keys are ignored while it is open.
-            if matches!(
-                key.code,
-                crossterm::event::KeyCode::Esc
-                    | crossterm::event::KeyCode::Char('?')
-                    | crossterm::event::KeyCode::Char('q')
-            ) {
-                self.help = false;
+            // ?, q or Esc close the overlay, j / k scroll it; other keys are ignored.
+            use crossterm::event::KeyCode;
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
+                KeyCode::Char('j') | KeyCode::Down => self.help_scroll += 1,
+                KeyCode::Char('k') | KeyCode::Up => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                _ => {}
             }
             return;
         }
@@ -153,7 +170,10 @@ impl App {
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::ToggleZoom => self.zoom = !self.zoom,
-            Action::ToggleHelp => self.help = !self.help,
+            Action::ToggleHelp => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
             Action::OpenCommandLine => self.input = Some(InputLine::new(InputKind::Command, "")),
             Action::OpenFilter => {
                 let current = self.feed.filter().unwrap_or("").to_string();
@@ -198,6 +218,8 @@ impl App {
                 }
             }
             Action::TogglePause => self.feed.toggle_pause(),
+            Action::ToggleDetail => self.lag.detail = !self.lag.detail,
+            Action::ToggleTrendingWindow => self.trending_window = !self.trending_window,
             Action::NextMatch => self.logs.jump(false),
             Action::PrevMatch => self.logs.jump(true),
             Action::Command(line) => match command::parse(&line) {
@@ -234,7 +256,8 @@ impl App {
                 }
             }
             PaneId::Logs => self.logs.scroll_by(delta),
-            PaneId::Lake => {}
+            PaneId::Lag => self.lag.move_selection(delta),
+            PaneId::Lake | PaneId::Ner | PaneId::Trending => {}
         }
     }
 

@@ -12,6 +12,8 @@ use crate::lake::{LakeStats, StatsScanner};
 use crate::stage::Pipeline;
 use crate::tweet::Tweet;
 
+use super::lag::LagSnapshot;
+
 /// Tweets in flight between the feed collector and the event loop; beyond that the
 /// collector drops (the feed is a view: the lake keeps every tweet).
 const FEED_CHANNEL: usize = 2048;
@@ -20,7 +22,12 @@ const FEED_BATCH: usize = 200;
 
 pub struct Collectors {
     pub lake: watch::Receiver<Option<LakeStats>>,
+    pub lag: watch::Receiver<LagSnapshot>,
+    /// The `ner` stage's status file, re-read twice a second.
+    pub ner: watch::Receiver<Option<crate::nlp::NerStatus>>,
     pub feed: mpsc::Receiver<Tweet>,
+    /// Top hashtags read from the store about once a second (Trending pane).
+    pub trending: watch::Receiver<Option<crate::trending::TrendingView>>,
     cancel: CancellationToken,
 }
 
@@ -37,7 +44,30 @@ impl Collectors {
         tokio::spawn(lake_stats(pipeline.clone(), lake_tx, cancel.clone()));
         let (feed_tx, feed) = mpsc::channel(FEED_CHANNEL);
         tokio::spawn(feed_tail(pipeline.clone(), feed_tx, cancel.clone()));
-        Collectors { lake, feed, cancel }
+        let (lag_tx, lag) = watch::channel(LagSnapshot::default());
+        tokio::spawn(lag_watch(pipeline.clone(), lag_tx, cancel.clone()));
+        let (ner_tx, ner) = watch::channel(None);
+        tokio::spawn(crate::nlp::status::watch_status_file(
+            crate::nlp::status::status_path(&pipeline.layout),
+            ner_tx,
+            Duration::from_millis(500),
+            cancel.clone(),
+        ));
+        let (trending_tx, trending) = watch::channel(None);
+        tokio::spawn(crate::trending::watch::watch_top(
+            pipeline.settings.clone(),
+            trending_tx,
+            Duration::from_secs(1),
+            cancel.clone(),
+        ));
+        Collectors {
+            lake,
+            lag,
+            ner,
+            feed,
+            trending,
+            cancel,
+        }
     }
 }
 
@@ -93,6 +123,45 @@ async fn feed_tail(pipeline: Arc<Pipeline>, tx: mpsc::Sender<Tweet>, cancel: Can
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Consumer-group lag and broker health, about every second.
+async fn lag_watch(
+    pipeline: Arc<Pipeline>,
+    tx: watch::Sender<LagSnapshot>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let bus = pipeline.bus.describe();
+        let snapshot = match pipeline.bus.lag(pipeline.topic()).await {
+            Ok(groups) => LagSnapshot {
+                groups,
+                broker: pipeline.bus.broker_health(),
+                error: None,
+                bus,
+            },
+            Err(crate::bus::BusError::UnknownTopic(t)) => LagSnapshot {
+                broker: pipeline.bus.broker_health(),
+                error: Some(format!("topic {t} not created yet")),
+                bus,
+                ..Default::default()
+            },
+            Err(e) => LagSnapshot {
+                broker: pipeline.bus.broker_health(),
+                error: Some(e.to_string()),
+                bus,
+                ..Default::default()
+            },
+        };
+        // Sent every time (not only on change): the sparkline is a time series.
+        if tx.send(snapshot).is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

@@ -110,9 +110,7 @@ impl Filter {
 
     fn matches(&self, t: &Tweet) -> bool {
         if let Some(tag) = &self.tag {
-            if t.hashtags.iter().any(|h| h.to_lowercase() == *tag) {
-                return true;
-            }
+            return t.hashtags.iter().any(|h| h.to_lowercase() == *tag);
         }
         t.text.to_lowercase().contains(&self.needle)
             || t.author

@@ -88,6 +88,22 @@ pub static FEED: &[Binding] = &[
 
 pub static LAKE: &[Binding] = &[];
 
+pub static LAG: &[Binding] = &[
+    bind(&[code(KeyCode::Enter)], Action::ToggleDetail, "partitions of the group", true),
+    UP,
+    DOWN,
+];
+
+/// The NER pane only shows (it has no keys of its own).
+pub static NER: &[Binding] = &[];
+
+pub static TRENDING: &[Binding] = &[bind(
+    &[k('w')],
+    Action::ToggleTrendingWindow,
+    "all time / window",
+    true,
+)];
+
 pub static LOGS: &[Binding] = &[
     bind(&[k('/')], Action::OpenSearch, "search", true),
     bind(&[k('n')], Action::NextMatch, "next match", true),
@@ -106,6 +122,9 @@ pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
         PaneId::Feed => FEED,
         PaneId::Lake => LAKE,
         PaneId::Logs => LOGS,
+        PaneId::Lag => LAG,
+        PaneId::Ner => NER,
+        PaneId::Trending => TRENDING,
     }
 }
 

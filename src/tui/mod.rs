@@ -12,6 +12,7 @@ pub mod feed;
 pub mod format;
 pub mod input;
 pub mod keymap;
+pub mod lag;
 pub mod logs;
 pub mod panes;
 pub mod ui;
@@ -32,7 +33,7 @@ const TICK: Duration = Duration::from_millis(80);
 /// Stage counters are re-read this often.
 const STAGE_REFRESH: Duration = Duration::from_millis(250);
 /// Stages started when the TUI opens.
-pub const AUTOSTART: &[&str] = &["source", "bronze"];
+pub const AUTOSTART: &[&str] = &["source", "bronze", "ner", "trending"];
 /// How long quitting may wait for stages to flush.
 const SHUTDOWN: Duration = Duration::from_secs(30);
 
@@ -109,8 +110,21 @@ async fn event_loop(
                 }
                 dirty |= app.refresh_logs();
                 dirty |= app.expire_message();
+                if collectors.lag.has_changed().unwrap_or(false) {
+                    let snapshot = collectors.lag.borrow_and_update().clone();
+                    app.lag.update(snapshot);
+                    dirty = true;
+                }
+                if collectors.ner.has_changed().unwrap_or(false) {
+                    app.ner = collectors.ner.borrow_and_update().clone();
+                    dirty = true;
+                }
                 if collectors.lake.has_changed().unwrap_or(false) {
                     app.lake = collectors.lake.borrow_and_update().clone();
+                    dirty = true;
+                }
+                if collectors.trending.has_changed().unwrap_or(false) {
+                    app.trending = collectors.trending.borrow_and_update().clone();
                     dirty = true;
                 }
                 let mut fresh = Vec::new();

@@ -10,6 +10,9 @@ use super::action::PaneId;
 use super::app::App;
 use super::{keymap, panes};
 
+/// Width the Stages table needs to show every column.
+pub const STAGES_MIN_WIDTH: u16 = 84;
+
 /// Below this the layout cannot be drawn sensibly.
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
@@ -43,7 +46,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
     draw_footer(f, footer, app);
     if app.help {
-        panes::help::draw(f, area);
+        panes::help::draw(f, area, app.help_scroll);
     }
 }
 
@@ -54,7 +57,10 @@ fn placement(pane: PaneId) -> (usize, u16, bool) {
         PaneId::Stages => (0, 5, true),
         PaneId::Lake => (0, 3, true),
         PaneId::Feed => (1, 6, true),
-        PaneId::Logs => (1, 4, true),
+        PaneId::Logs => (2, 4, true),
+        PaneId::Lag => (1, 3, false),
+        PaneId::Ner => (2, 5, false),
+        PaneId::Trending => (1, 3, false),
     }
 }
 
@@ -95,7 +101,11 @@ fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
         let total: u32 = row.iter().map(|(_, w)| *w as u32).sum();
         let cols = Layout::horizontal(
             row.iter()
-                .map(|(_, w)| Constraint::Ratio(*w as u32, total))
+                .map(|(p, w)| match (p, wide) {
+                    // The stage table needs its columns; the others share the rest.
+                    (PaneId::Stages, true) => Constraint::Min(STAGES_MIN_WIDTH),
+                    _ => Constraint::Ratio(*w as u32, total),
+                })
                 .collect::<Vec<_>>(),
         )
         .split(*area);
@@ -125,6 +135,9 @@ pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
         PaneId::Feed => panes::feed::draw(f, area, app, focused),
         PaneId::Lake => panes::lake::draw(f, area, app, focused),
         PaneId::Logs => panes::logs::draw(f, area, app, focused),
+        PaneId::Lag => panes::lag::draw(f, area, app, focused),
+        PaneId::Ner => panes::ner::draw(f, area, app, focused),
+        PaneId::Trending => panes::trending::draw(f, area, app, focused),
     }
 }
 

@@ -8,8 +8,15 @@ use chrono::{DateTime, Utc};
 /// Parses one v1.1 or v2 tweet JSON document.
 pub fn parse(json: &[u8]) -> Result<Tweet, TweetError> {
     let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(json);
-    if json.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = json.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(TweetError::Empty);
+    };
+    // serde's derived structs also accept arrays (fields by position): only objects are tweets.
+    if *first != b'{' {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+            Ok(_) => Err(TweetError::NotAnObject),
+            Err(e) => Err(TweetError::InvalidJson(e.to_string())),
+        };
     }
     let raw: RawTweet = serde_json::from_slice(json).map_err(|e| {
         let first = json.iter().find(|b| !b.is_ascii_whitespace());

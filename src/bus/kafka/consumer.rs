@@ -150,6 +150,11 @@ impl Consumer for KafkaConsumer {
         let mut out = Vec::new();
         match tokio::time::timeout(timeout, self.consumer.recv()).await {
             Err(_) => return Ok(out),
+            // Broker trouble is transient: report it, deliver nothing, keep polling.
+            Ok(Err(e @ KafkaError::MessageConsumption(_))) => {
+                ctx.health.error(e.to_string());
+                return Ok(out);
+            }
             Ok(Err(e)) => return Err(BusError::Broker(e.to_string())),
             Ok(Ok(m)) => {
                 ctx.health.mark_up();
@@ -217,6 +222,21 @@ impl Consumer for KafkaConsumer {
             .iter()
             .copied()
             .collect()
+    }
+
+    fn positions(&self) -> Offsets {
+        self.consumer
+            .position()
+            .map(|tpl| {
+                tpl.elements()
+                    .iter()
+                    .filter_map(|e| match e.offset() {
+                        Offset::Offset(o) => Some((e.partition(), o)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn set_revoke_hook(&mut self, hook: RevokeHook) {

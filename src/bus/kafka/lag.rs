@@ -11,7 +11,7 @@ use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, HealthCell};
-use crate::bus::{BusError, GroupLag, Message, PartitionLag};
+use crate::bus::{BusError, GroupLag, Message, Offsets, PartitionLag};
 use crate::config::KafkaSettings;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -51,6 +51,21 @@ impl LagReader {
         tokio::task::spawn_blocking(move || inner.lag(&topic))
             .await
             .map_err(|e| BusError::Broker(e.to_string()))?
+    }
+
+    pub async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError> {
+        let inner = self.inner.clone();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Offsets::new();
+            for p in inner.partitions(&topic)? {
+                let (_, high) = inner.meta.fetch_watermarks(&topic, p, TIMEOUT).map_err(broker)?;
+                out.insert(p, high);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| BusError::Broker(e.to_string()))?
     }
 
     pub async fn tail(&self, topic: &str, max: usize) -> Result<Vec<Message>, BusError> {

@@ -145,6 +145,10 @@ impl Bus for KafkaBus {
         self.lag.lag(topic).await
     }
 
+    async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError> {
+        self.lag.high_watermarks(topic).await
+    }
+
     async fn tail(
         &self,
         topic: &str,

@@ -314,3 +314,57 @@ async fn failing_command_is_reported_with_its_exit_status() {
         "{status:?}"
     );
 }
+
+/// Always fails with a `Fatal` error (wrapped in context): never restarted, whatever the policy.
+struct FatalStage {
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl Stage for FatalStage {
+    fn name(&self) -> &str {
+        "fatal"
+    }
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+    fn restart_policy(&self) -> RestartPolicy {
+        RestartPolicy::Always
+    }
+    async fn run(&self, _ctx: StageContext) -> anyhow::Result<Exit> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Err(anyhow::Error::new(Fatal("bad token (HTTP 401)".into())).context("connecting"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn fatal_error_fails_the_stage_without_restarting() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let sup = Supervisor::new(
+        pipeline(),
+        vec![Arc::new(FatalStage { runs: runs.clone() })],
+        Backoff::default(),
+    );
+    sup.start("fatal").unwrap();
+    wait_for(&sup, "fatal", StageState::Failed).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "a fatal error is not retried"
+    );
+    let status = &sup.snapshot()[0];
+    assert_eq!(status.state, StageState::Failed);
+    assert_eq!(status.restarts, 0);
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("connecting: bad token (HTTP 401)")
+    );
+    assert!(sup
+        .log("fatal")
+        .unwrap()
+        .snapshot()
+        .iter()
+        .any(|l| l.text.contains("not restarted")));
+    assert!(!Fatal::is_in(&anyhow::anyhow!("plain")));
+}

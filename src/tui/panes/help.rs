@@ -44,10 +44,25 @@ pub fn lines() -> Vec<Line<'static>> {
     out
 }
 
-pub fn draw(f: &mut Frame, area: Rect) {
+/// The overlay: one column, or two side by side when it would not fit the height;
+/// `scroll` (j / k while open) moves through what still does not fit.
+pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
     let text = lines();
-    let h = (text.len() as u16 + 2).min(area.height);
-    let w = 64.min(area.width);
+    let two = text.len() as u16 + 2 > area.height && area.width >= 100;
+    let columns: Vec<Vec<Line>> = if two {
+        // Split at a section boundary near the middle.
+        let mid = text.len() / 2;
+        let cut = (mid..text.len())
+            .find(|&i| text[i].style.fg == Some(Color::Cyan))
+            .unwrap_or(mid);
+        let (a, b) = text.split_at(cut);
+        vec![a.to_vec(), b.to_vec()]
+    } else {
+        vec![text]
+    };
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
+    let h = (tallest + 2).min(area.height);
+    let w = (64 * columns.len() as u16).min(area.width);
     let [_, mid, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(h),
@@ -61,10 +76,19 @@ pub fn draw(f: &mut Frame, area: Rect) {
     ])
     .areas(mid);
     f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" Help: keys (? or Esc closes) ")),
-        rect,
-    );
+    let more = if tallest + 2 > h { " · j/k scroll" } else { "" };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" Help: keys (? or Esc closes{more}) "));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    let cols = Layout::horizontal(vec![Constraint::Fill(1); columns.len()]).split(inner);
+    for (lines, col) in columns.into_iter().zip(cols.iter()) {
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .scroll((scroll, 0)),
+            *col,
+        );
+    }
 }

@@ -23,6 +23,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let [table_area, dead_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let now = SystemTime::now();
+    // Columns that fit, most important first; numbers are never cut.
+    let all: [(&str, u16); 6] = [
+        ("layer", 7),
+        ("files", 7),
+        ("rows", 8),
+        ("bytes", 9),
+        ("f/min", 6),
+        ("newest", 7),
+    ];
+    let mut width = 0;
+    let shown = all
+        .iter()
+        .take_while(|(_, w)| {
+            width += w + 1;
+            width <= table_area.width + 1
+        })
+        .count()
+        .max(1);
     let rows = Layer::ALL.iter().map(|layer| {
         let l = stats.layer(*layer);
         let age = l
@@ -30,30 +48,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             .and_then(|t| now.duration_since(t).ok())
             .map(format::duration)
             .unwrap_or_else(|| "-".into());
-        Row::new(vec![
+        let cells = [
             layer.name().to_string(),
             format::count(l.files),
             format::count(l.rows),
             format::bytes(l.bytes),
             l.files_last_minute.to_string(),
             age,
-        ])
+        ];
+        Row::new(cells.into_iter().take(shown).collect::<Vec<_>>())
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(6),
-            Constraint::Min(6),
-        ],
-    )
-    .header(
-        Row::new(["layer", "files", "rows", "bytes", "f/min", "newest"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    );
+    let table = Table::new(rows, all.iter().take(shown).map(|(_, w)| Constraint::Length(*w)))
+        .header(
+            Row::new(all.iter().take(shown).map(|(h, _)| *h))
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+        );
     f.render_widget(table, table_area);
     let style = if stats.dead_letter > 0 {
         Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)

@@ -2,6 +2,9 @@
 
 pub mod feed;
 pub mod help;
+pub mod lag;
 pub mod lake;
 pub mod logs;
+pub mod ner;
 pub mod stages;
+pub mod trending;

@@ -29,7 +29,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             .last_error
             .as_ref()
             .filter(|_| s.state != StageState::Running || s.detail.is_empty())
-            .map(|e| format!("last error: {e}"))
+            .cloned()
             .unwrap_or_else(|| s.detail.clone());
         let note_style = if s.state == StageState::Failed || s.state == StageState::BackingOff {
             Style::default().fg(Color::Red)
@@ -55,11 +55,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let widths = [
         Constraint::Length(10),
         Constraint::Length(11),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
         Constraint::Length(6),
-        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(4),
         Constraint::Length(3),
         Constraint::Min(10),
     ];

@@ -1,0 +1,198 @@
+//! `[ner]`: which NER backend the `ner` stage uses and how it talks to it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::reader::Reader;
+use super::ConfigError;
+
+/// The NER service's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NerApi {
+    /// The playground's Flask service: one text per request, `{"res": "<python dict>"}`.
+    SpacySeed,
+    /// ssp-tui's batched API: `POST /ner {"texts": [...]}`.
+    Ssp,
+}
+
+impl fmt::Display for NerApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NerApi::SpacySeed => "spacy-seed",
+            NerApi::Ssp => "ssp",
+        })
+    }
+}
+
+/// Where a first start of the `ner` stage begins in bronze (a checkpoint always wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NerStart {
+    Beginning,
+    Now,
+}
+
+#[derive(Debug, Clone)]
+pub struct NerSettings {
+    /// The NER service; `None` = the built-in rules tagger.
+    pub url: Option<String>,
+    pub api: NerApi,
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Texts per request (`ssp` API; the seed API always sends one).
+    pub batch_size: usize,
+    /// Further attempts for a failed request before its tweets are recorded with the error.
+    pub retries: u32,
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+    pub max_response_bytes: usize,
+    pub start: NerStart,
+    /// Stages started before `ner` (e.g. the command stage running the service).
+    pub depends_on: Vec<String>,
+    /// Extra gazetteer for the rules tagger (`name<TAB>LABEL` lines).
+    pub gazetteer: Option<PathBuf>,
+    /// The NER pane's "top entities" window.
+    pub window: Duration,
+}
+
+const KEYS: &[&str] = &[
+    "url",
+    "api",
+    "timeout",
+    "concurrency",
+    "batch_size",
+    "retries",
+    "backoff",
+    "backoff_max",
+    "max_response_bytes",
+    "start",
+    "depends_on",
+    "gazetteer",
+    "window_minutes",
+];
+
+fn seconds(r: &Reader, key: &str, default: f64, min: f64) -> Result<Duration, ConfigError> {
+    let v = r.parse(
+        "ner",
+        key,
+        default,
+        &format!("a number of seconds >= {min}"),
+        |v: f64| v.is_finite() && v >= min && v <= 86_400.0,
+    )?;
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub(super) fn parse(r: &Reader) -> Result<NerSettings, ConfigError> {
+    r.reject_unknown("ner", KEYS)?;
+    let url = r
+        .raw("ner", "url")
+        .filter(|u| !u.is_empty())
+        .map(str::to_string);
+    if let Some(u) = &url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() <= 8 {
+            return Err(ConfigError::invalid(
+                "ner.url",
+                u,
+                "an http(s) URL of the NER service (e.g. http://127.0.0.1:5000), or empty for the built-in rules",
+            ));
+        }
+    }
+    let api = r.choice(
+        "ner",
+        "api",
+        NerApi::Ssp,
+        &[("ssp", NerApi::Ssp), ("spacy-seed", NerApi::SpacySeed)],
+    )?;
+    let timeout = seconds(r, "timeout", 10.0, 0.05)?;
+    let backoff = seconds(r, "backoff", 0.25, 0.0)?;
+    let backoff_max = seconds(r, "backoff_max", 10.0, 0.0)?;
+    if backoff_max < backoff {
+        return Err(ConfigError::invalid(
+            "ner.backoff_max",
+            &backoff_max.as_secs_f64().to_string(),
+            "a number of seconds >= ner.backoff",
+        ));
+    }
+    let gazetteer = r
+        .raw("ner", "gazetteer")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Some(p) = &gazetteer {
+        if !p.is_file() {
+            return Err(ConfigError::invalid(
+                "ner.gazetteer",
+                &p.display().to_string(),
+                "an existing file of name<TAB>LABEL lines",
+            ));
+        }
+    }
+    Ok(NerSettings {
+        url,
+        api,
+        timeout,
+        concurrency: r.parse(
+            "ner",
+            "concurrency",
+            4,
+            "a whole number of requests from 1 to 256",
+            |v| (1..=256).contains(&v),
+        )?,
+        batch_size: r.parse(
+            "ner",
+            "batch_size",
+            32,
+            "a whole number of texts per request from 1 to 10000",
+            |v| (1..=10_000).contains(&v),
+        )?,
+        retries: r.parse(
+            "ner",
+            "retries",
+            3,
+            "a whole number of retries from 0 to 100",
+            |v| v <= 100,
+        )?,
+        backoff,
+        backoff_max,
+        max_response_bytes: r.parse(
+            "ner",
+            "max_response_bytes",
+            4 << 20,
+            "a whole number of bytes >= 1024",
+            |v| v >= 1024,
+        )?,
+        start: r.choice(
+            "ner",
+            "start",
+            NerStart::Beginning,
+            &[("beginning", NerStart::Beginning), ("now", NerStart::Now)],
+        )?,
+        depends_on: r
+            .string("ner", "depends_on", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        gazetteer,
+        window: Duration::from_secs(
+            r.parse(
+                "ner",
+                "window_minutes",
+                10u64,
+                "a whole number of minutes from 1 to 1440",
+                |v| (1..=1440).contains(&v),
+            )? * 60,
+        ),
+    })
+}
+
+impl NerSettings {
+    /// A short description of the backend: `spacy http://… (ssp)` or `rules`.
+    pub fn backend_label(&self) -> String {
+        match &self.url {
+            Some(u) => format!("spacy {u} ({})", self.api),
+            None => "rules".to_string(),
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Label events and where they are kept: the [`LabelStore`] trait, with an embedded
+//! implementation here (append-only, fsync'd log per dataset version) and a PostgreSQL one in
+//! [`super::pg`].
+//!
+//! Every hand label is an event (text id, label, the label it replaced, who, when, optional
+//! note); undo is an event too, naming the label event it takes back and the label it
+//! restores. The current label of a text is the label of its last event. `append` returns only
+//! once the event is durable: the Label pane moves on after that, never before.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{self, Dataset, Split};
+use crate::config::ABSTAIN;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Label,
+    Undo,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Label => "label",
+            EventKind::Undo => "undo",
+        }
+    }
+}
+
+/// An event before it is committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub version: u32,
+    pub text_id: i64,
+    pub split: Split,
+    pub kind: EventKind,
+    /// `Label`: the label given. `Undo`: the label restored.
+    pub label: i32,
+    /// `Label`: the text's label before. `Undo`: the label taken back.
+    pub prev_label: i32,
+    /// `Undo`: the sequence number of the label event it takes back.
+    pub undoes: Option<u64>,
+    pub who: String,
+    pub at_ms: i64,
+    pub note: Option<String>,
+}
+
+/// A committed event: its sequence number (1-based, commit order within a version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelEvent {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: NewEvent,
+}
+
+/// Errors of a label store; none carries a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelStoreError {
+    /// The database cannot be reached (down, refused, bad credentials, timeout).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Sql(String),
+    #[error("{0}")]
+    Io(String),
+    /// Bad names or settings.
+    #[error("{0}")]
+    Config(String),
+    /// The version exists already, or does not exist.
+    #[error("{0}")]
+    Version(String),
+    /// The stored log is damaged somewhere other than a torn last record.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<std::io::Error> for LabelStoreError {
+    fn from(e: std::io::Error) -> Self {
+        LabelStoreError::Io(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, LabelStoreError>;
+
+/// Datasets and their labels.
+#[async_trait]
+pub trait LabelStore: Send + Sync {
+    /// Where it is, for people (never a password).
+    fn describe(&self) -> String;
+    /// Dataset versions it holds, ascending.
+    async fn versions(&self) -> Result<Vec<u32>>;
+    /// Publishes version `ds.version` with its weak labels (one per row of `ds.rows`, in
+    /// label values); fails if the version exists (versions are never overwritten).
+    async fn create_version(&self, ds: &Dataset, slabels: &[i32]) -> Result<()>;
+    async fn load_version(&self, version: u32) -> Result<Dataset>;
+    /// Commits one event durably and returns it with its sequence number.
+    async fn append(&self, event: NewEvent) -> Result<LabelEvent>;
+    /// Every event of a version, in commit order.
+    async fn events(&self, version: u32) -> Result<Vec<LabelEvent>>;
+    /// The label per text id as stored (PostgreSQL: the split tables' `label` column;
+    /// embedded: folded from the log). Texts never labelled are absent or `-1`.
+    async fn stored_labels(&self, version: u32) -> Result<BTreeMap<i64, i32>>;
+}
+
+/// The current label per text id after `events` (texts whose label went back to -1 kept).
+pub fn fold(events: &[LabelEvent]) -> BTreeMap<i64, i32> {
+    let mut out = BTreeMap::new();
+    for e in events {
+        out.insert(e.event.text_id, e.event.label);
+    }
+    out
+}
+
+/// The label event an undo takes back now: the newest label event not undone yet.
+pub fn undo_target(events: &[LabelEvent]) -> Option<&LabelEvent> {
+    let undone: std::collections::HashSet<u64> =
+        events.iter().filter_map(|e| e.event.undoes).collect();
+    events
+        .iter()
+        .rev()
+        .find(|e| e.event.kind == EventKind::Label && !undone.contains(&e.seq))
+}
+
+/// The labelled texts only (label != -1).
+pub fn labelled(events: &[LabelEvent]) -> BTreeMap<i64, i32> {
+    fold(events).into_iter().filter(|(_, l)| *l != ABSTAIN).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// CRC-32 (IEEE), for the log's records.
+
+fn crc_table() -> &'static [u32; 256] {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0u32; 256];
+        for (i, e) in t.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+            *e = c;
+        }
+        t
+    })
+}
+
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let t = crc_table();
+    let mut c = 0xffff_ffffu32;
+    for b in bytes {
+        c = t[((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    c ^ 0xffff_ffff
+}
+
+// ---------------------------------------------------------------------------------------
+// Embedded store.
+
+/// Datasets as Parquet under `<lake>/datasets/v<N>/`, label events in
+/// `<store>/labels/v<N>.log`: one `crc32-hex json` line per event, appended with one write and
+/// `fdatasync`ed before `append` returns. A torn last line (a crash mid-write) is cut off when
+/// the log is opened; damage anywhere else is an error, never silently skipped.
+pub struct EmbeddedLabelStore {
+    lake_root: PathBuf,
+    dir: PathBuf,
+    logs: Mutex<BTreeMap<u32, Arc<Mutex<Log>>>>,
+}
+
+struct Log {
+    file: File,
+    events: Vec<LabelEvent>,
+}
+
+impl EmbeddedLabelStore {
+    /// `store_dir` is the embedded store's folder (`<lake>/store`).
+    pub fn new(lake_root: &Path, store_dir: &Path) -> EmbeddedLabelStore {
+        EmbeddedLabelStore {
+            lake_root: lake_root.to_path_buf(),
+            dir: store_dir.join("labels"),
+            logs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn log_path(&self, version: u32) -> PathBuf {
+        self.dir.join(format!("v{version}.log"))
+    }
+
+    fn log(&self, version: u32) -> Result<Arc<Mutex<Log>>> {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = logs.get(&version) {
+            return Ok(l.clone());
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let log = Arc::new(Mutex::new(open_log(&self.log_path(version))?));
+        logs.insert(version, log.clone());
+        Ok(log)
+    }
+}
+
+/// Reads (and repairs a torn tail of) a log file, leaving it open for appends.
+fn open_log(path: &Path) -> Result<Log> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let mut events = Vec::new();
+    let mut good = 0usize;
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let end = bytes[pos..].iter().position(|b| *b == b'\n').map(|i| pos + i);
+        let parsed = end.and_then(|end| parse_record(&bytes[pos..end]));
+        match (end, parsed) {
+            (Some(end), Some(ev)) => {
+                events.push(ev);
+                pos = end + 1;
+                good = pos;
+            }
+            (end, _) => {
+                let is_last = end.is_none_or(|e| e + 1 == bytes.len());
+                if !is_last {
+                    return Err(LabelStoreError::Corrupt(format!(
+                        "{}: damaged record at byte {pos} (not the last one): refusing to guess",
+                        path.display()
+                    )));
+                }
+                tracing::warn!(path = %path.display(), bytes = bytes.len() - pos, "cutting off a torn last label record");
+                file.set_len(good as u64)?;
+                file.sync_all()?;
+                break;
+            }
+        }
+    }
+    file.seek(SeekFrom::End(0))?;
+    Ok(Log { file, events })
+}
+
+fn parse_record(line: &[u8]) -> Option<LabelEvent> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (crc, json) = line.split_once(' ')?;
+    let crc = u32::from_str_radix(crc, 16).ok()?;
+    (crc32(json.as_bytes()) == crc).then(|| serde_json::from_str(json).ok())?
+}
+
+fn record(ev: &LabelEvent) -> Result<Vec<u8>> {
+    let json = serde_json::to_string(ev).map_err(|e| LabelStoreError::Io(e.to_string()))?;
+    Ok(format!("{:08x} {json}\n", crc32(json.as_bytes())).into_bytes())
+}
+
+impl Log {
+    fn append(&mut self, event: NewEvent) -> Result<LabelEvent> {
+        let ev = LabelEvent {
+            seq: self.events.len() as u64 + 1,
+            event,
+        };
+        self.file.write_all(&record(&ev)?)?;
+        self.file.sync_data()?;
+        self.events.push(ev.clone());
+        Ok(ev)
+    }
+}
+
+#[async_trait]
+impl LabelStore for EmbeddedLabelStore {
+    fn describe(&self) -> String {
+        format!("embedded ({})", self.dir.display())
+    }
+
+    async fn versions(&self) -> Result<Vec<u32>> {
+        let root = self.lake_root.clone();
+        tokio::task::spawn_blocking(move || dataset::lake_versions(&root))
+            .await
+            .map_err(|e| LabelStoreError::Io(e.to_string()))?
+            .map_err(Into::into)
+    }
+
+    async fn create_version(&self, ds: &Dataset, slabels: &[i32]) -> Result<()> {
+        let root = self.lake_root.clone();
+        let ds = ds.clone();
+        let slabels = slabels.to_vec();
+        tokio::task::spawn_blocking(move || dataset::write_version(&root, &ds, &slabels))
+            .await
+            .map_err(|e| LabelStoreError::Io(e.to_string()))?
+            .map(|_| ())
+            .map_err(|e| LabelStoreError::Version(format!("{e:#}")))
+    }
+
+    async fn load_version(&self, version: u32) -> Result<Dataset> {
+        let root = self.lake_root.clone();
+        tokio::task::spawn_blocking(move || dataset::read_version(&root, version))
+            .await
+            .map_err(|e| LabelStoreError::Io(e.to_string()))?
+            .map_err(|e| LabelStoreError::Version(format!("{e:#}")))
+    }
+
+    async fn append(&self, event: NewEvent) -> Result<LabelEvent> {
+        let log = self.log(event.version)?;
+        tokio::task::spawn_blocking(move || log.lock().unwrap_or_else(|e| e.into_inner()).append(event))
+            .await
+            .map_err(|e| LabelStoreError::Io(e.to_string()))?
+    }
+
+    async fn events(&self, version: u32) -> Result<Vec<LabelEvent>> {
+        let log = self.log(version)?;
+        let events = log.lock().unwrap_or_else(|e| e.into_inner()).events.clone();
+        Ok(events)
+    }
+
+    async fn stored_labels(&self, version: u32) -> Result<BTreeMap<i64, i32>> {
+        Ok(fold(&self.events(version).await?))
+    }
+}
+
+/// Opens the configured label store: embedded (the default) or PostgreSQL.
+pub fn open(settings: &crate::config::Settings) -> Result<Arc<dyn LabelStore>> {
+    match settings.pipeline.store {
+        crate::config::StoreKind::Embedded => Ok(Arc::new(EmbeddedLabelStore::new(
+            &settings.lake.root,
+            &settings.lake.root.join("store"),
+        ))),
+        crate::config::StoreKind::Postgres => Ok(Arc::new(super::pg::PgLabelStore::new(settings)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(text_id: i64, label: i32) -> NewEvent {
+        NewEvent {
+            version: 0,
+            text_id,
+            split: Split::Train,
+            kind: EventKind::Label,
+            label,
+            prev_label: -1,
+            undoes: None,
+            who: "t".into(),
+            at_ms: 1,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[tokio::test]
+    async fn appends_survive_reopen_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        let a = s.append(ev(1, 1)).await.unwrap();
+        let b = s.append(ev(2, 0)).await.unwrap();
+        assert_eq!((a.seq, b.seq), (1, 2));
+        let path = s.log_path(0);
+        drop(s);
+        // A torn write: half a record, no newline.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"deadbeef {\"seq\":3,").unwrap();
+        drop(f);
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        let events = s.events(0).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(fold(&events), BTreeMap::from([(1, 1), (2, 0)]));
+        let c = s.append(ev(3, 1)).await.unwrap();
+        assert_eq!(c.seq, 3);
+        drop(s);
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        assert_eq!(s.events(0).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn damage_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        s.append(ev(1, 1)).await.unwrap();
+        s.append(ev(2, 1)).await.unwrap();
+        let path = s.log_path(0);
+        drop(s);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[12] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        assert!(matches!(s.events(0).await, Err(LabelStoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn undo_targets_the_newest_label_not_undone() {
+        let mk = |seq, kind, undoes| LabelEvent {
+            seq,
+            event: NewEvent {
+                kind,
+                undoes,
+                ..ev(seq as i64, 1)
+            },
+        };
+        let events = vec![
+            mk(1, EventKind::Label, None),
+            mk(2, EventKind::Label, None),
+            mk(3, EventKind::Undo, Some(2)),
+        ];
+        assert_eq!(undo_target(&events).map(|e| e.seq), Some(1));
+    }
+}

@@ -1,0 +1,234 @@
+//! The `collect` stage: bronze tweets -> a new dataset version (the seed's
+//! `raw_tweet_dataset_<N>` and its splits).
+//!
+//! It reads complete bronze files (from the beginning, or only files completed after it
+//! started: `[learn] collect_from`) until it has `collect_size` unique texts, then builds the
+//! version (de-duplicate, seeded shuffle, exact split sizes: see `learn::dataset`), stores it
+//! (embedded: Parquet under `<lake>/datasets/v<N>`; PostgreSQL: the seed's tables, and the
+//! Parquet files too), saves a first model trained on the weak labels for `classify`, and
+//! completes. Each run makes one new version; an existing version is never overwritten. A
+//! stop before the end writes nothing.
+//!
+//! If `bronze` completes in this process before `collect_size` is reached (a finite replay),
+//! the version is built from what was collected, provided the fixed splits can be filled.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arrow::array::{Array, StringArray, TimestampMillisecondArray};
+use async_trait::async_trait;
+
+use super::{Exit, Stage, StageContext};
+use crate::config::{BusKind, LearnStart, Settings, StoreKind};
+use crate::lake::incremental::{LakeTail, StartAt};
+use crate::lake::read_batches;
+use crate::learn::dataset::{self, RawTweet, SplitSpec};
+use crate::learn::lf::{Keywords, LabelingFunctions};
+use crate::learn::model::{model_path, ModelMeta};
+use crate::learn::{labels, Session};
+
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct CollectStage {
+    settings: Settings,
+}
+
+impl CollectStage {
+    pub fn new(settings: &Settings) -> CollectStage {
+        CollectStage {
+            settings: settings.clone(),
+        }
+    }
+}
+
+/// Reads `(id_str, created_at, author, text)` of every row of a bronze file.
+pub fn read_bronze_tweets(path: &Path) -> anyhow::Result<Vec<RawTweet>> {
+    let mut out = Vec::new();
+    for b in read_batches(path)? {
+        let id = b
+            .column_by_name("id_str")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .context("bronze column id_str")?;
+        let text = b
+            .column_by_name("text")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .context("bronze column text")?;
+        let author = b
+            .column_by_name("author")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
+        let created = b
+            .column_by_name("created_at")
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMillisecondArray>());
+        for i in 0..b.num_rows() {
+            out.push(RawTweet {
+                tweet_id: id.value(i).to_string(),
+                created_at: created.and_then(|c| c.is_valid(i).then(|| c.value(i))),
+                author: author.and_then(|a| a.is_valid(i).then(|| a.value(i).to_string())),
+                text: text.value(i).to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Stage for CollectStage {
+    fn name(&self) -> &str {
+        "collect"
+    }
+
+    fn kind(&self) -> &'static str {
+        "built-in"
+    }
+
+    /// With the embedded bus the stream (source, bronze) must run in this process.
+    fn depends_on(&self) -> Vec<String> {
+        match self.settings.pipeline.bus {
+            BusKind::Embedded => vec!["bronze".to_string()],
+            BusKind::Kafka => Vec::new(),
+        }
+    }
+
+    /// One run makes one version: never restarted by itself.
+    fn restart_policy(&self) -> crate::config::RestartPolicy {
+        crate::config::RestartPolicy::No
+    }
+
+    async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        let learn = &self.settings.learn;
+        let root = self.settings.lake.root.clone();
+        let store = labels::open(&self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let lfs = LabelingFunctions::new(
+            &Keywords::from_settings(learn.keywords_dir.as_deref())
+                .context("reading the keyword groups")?,
+        );
+        let mut versions = store
+            .versions()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing dataset versions: {e}"))?;
+        versions.extend(dataset::lake_versions(&root).unwrap_or_default());
+        let version = versions.iter().max().map_or(0, |v| v + 1);
+        let spec = SplitSpec::from_settings(learn);
+        let size = learn.collect_size;
+        ctx.log.event(format!(
+            "collecting dataset v{version}: {size} unique texts from bronze ({}), store {}",
+            match learn.collect_from {
+                LearnStart::Beginning => "from the beginning",
+                LearnStart::Now => "files completed from now on",
+            },
+            store.describe()
+        ));
+        let start = match learn.collect_from {
+            LearnStart::Beginning => StartAt::Beginning,
+            LearnStart::Now => StartAt::Now,
+        };
+        let bronze = ctx.pipeline.layout.bronze();
+        let mut tail = {
+            let b = bronze.clone();
+            tokio::task::spawn_blocking(move || LakeTail::new(b, None, start)).await??
+        };
+        let mut raw: Vec<RawTweet> = Vec::new();
+        let mut unique: HashSet<String> = HashSet::new();
+        'collect: loop {
+            if ctx.cancel.is_cancelled() {
+                ctx.log.event(format!(
+                    "stopped with {} of {size} unique texts: nothing written",
+                    unique.len()
+                ));
+                return Ok(Exit::Cancelled);
+            }
+            let bronze_done = ctx.pipeline.completed.contains("bronze");
+            let pending = {
+                let files = tail.pending();
+                files.context("listing bronze files")?
+            };
+            if pending.is_empty() {
+                if bronze_done {
+                    ctx.log.event(format!(
+                        "bronze completed with {} unique texts (wanted {size}): building from those",
+                        unique.len()
+                    ));
+                    break 'collect;
+                }
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                continue;
+            }
+            for (key, path) in pending {
+                if ctx.cancel.is_cancelled() {
+                    continue 'collect;
+                }
+                let tweets = tokio::task::spawn_blocking(move || read_bronze_tweets(&path))
+                    .await?
+                    .with_context(|| format!("reading bronze file {key}"))?;
+                tail.mark(key);
+                ctx.metrics.add_in(tweets.len() as u64);
+                for t in tweets {
+                    let text = t.text.trim();
+                    if !text.is_empty() {
+                        unique.insert(text.to_string());
+                    }
+                    raw.push(t);
+                    if unique.len() >= size {
+                        break 'collect;
+                    }
+                }
+                ctx.metrics.set_detail(format!(
+                    "v{version}: {}/{size} unique texts ({} tweets read)",
+                    unique.len(),
+                    raw.len()
+                ));
+            }
+        }
+        ctx.metrics.set_detail(format!("v{version}: building the splits…"));
+        let learn2 = learn.clone();
+        let lfs2 = lfs.clone();
+        let (ds, slabels) = tokio::task::spawn_blocking(move || {
+            let ds = dataset::build(version, raw, spec)?;
+            let slabels = crate::learn::initial_slabels(&ds, &learn2, &lfs2);
+            Ok::<_, dataset::DatasetError>((ds, slabels))
+        })
+        .await??;
+        store
+            .create_version(&ds, &slabels)
+            .await
+            .map_err(|e| anyhow::anyhow!("storing dataset v{version}: {e}"))?;
+        if self.settings.pipeline.store == StoreKind::Postgres {
+            // The seed also wrote its tables as Parquet files.
+            let (r, d, s) = (root.clone(), ds.clone(), slabels.clone());
+            tokio::task::spawn_blocking(move || dataset::write_version(&r, &d, &s))
+                .await?
+                .context("writing the dataset's Parquet files")?;
+        }
+        let m = dataset::Manifest::of(&ds);
+        let summary = format!(
+            "dataset v{version}: {} tweets, {} unique texts: test {}, dev {}, weak-train {}, train {}",
+            m.raw, m.unique, m.test, m.dev, m.weak_train, m.train
+        );
+        ctx.log.event(summary.clone());
+        ctx.metrics.add_out(m.unique as u64);
+        ctx.metrics.set_detail(summary);
+        // A first model from the weak labels, so `classify` can start before any hand label.
+        let learn2 = learn.clone();
+        let path = model_path(&root);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let s = Session::new(ds, Vec::new(), &learn2, &lfs);
+            let meta = ModelMeta {
+                version,
+                hand_labels: 0,
+                updates: s.model.updates,
+                dev_accuracy: None,
+                saved_at_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            s.model.save(&path, &meta)?;
+            Ok(())
+        })
+        .await?
+        .context("saving the first model")?;
+        Ok(Exit::Drained)
+    }
+}

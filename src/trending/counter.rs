@@ -1,0 +1,218 @@
+//! The hot path: counting hashtag occurrences by case-insensitive key, with per-spelling
+//! counts (for the display form) and per-bucket counts (for the sliding window).
+
+use super::hash::FxHashMap;
+use super::rule::{tag_key, HashtagRule, NO_TAGS};
+
+/// Counts of one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub count: u64,
+    /// Spellings as produced by the rule, with their counts (usually one or two).
+    pub spellings: Vec<(Box<str>, u64)>,
+    /// (bucket start in epoch ms, count), for occurrences recent enough to matter for the window.
+    pub buckets: Vec<(i64, u64)>,
+}
+
+impl Entry {
+    #[inline]
+    fn add(&mut self, spelling: &str, n: u64, bucket: Option<i64>) {
+        self.count += n;
+        match self.spellings.iter_mut().find(|(s, _)| &**s == spelling) {
+            Some((_, c)) => *c += n,
+            None => self.spellings.push((spelling.into(), n)),
+        }
+        if let Some(b) = bucket {
+            add_bucket(&mut self.buckets, b, n);
+        }
+    }
+
+    fn merge(&mut self, other: Entry) {
+        self.count += other.count;
+        for (s, n) in other.spellings {
+            match self.spellings.iter_mut().find(|(x, _)| *x == s) {
+                Some((_, c)) => *c += n,
+                None => self.spellings.push((s, n)),
+            }
+        }
+        for (b, n) in other.buckets {
+            add_bucket(&mut self.buckets, b, n);
+        }
+    }
+}
+
+#[inline]
+fn add_bucket(buckets: &mut Vec<(i64, u64)>, b: i64, n: u64) {
+    // Input arrives in time order, so the last bucket is nearly always the one.
+    if let Some((last, c)) = buckets.last_mut() {
+        if *last == b {
+            *c += n;
+            return;
+        }
+    }
+    match buckets.iter_mut().find(|(x, _)| *x == b) {
+        Some((_, c)) => *c += n,
+        None => buckets.push((b, n)),
+    }
+}
+
+/// Occurrence counts of a set of tweets: a delta to add to the store.
+#[derive(Debug, Clone)]
+pub struct Counter {
+    rule: HashtagRule,
+    bucket_ms: i64,
+    /// Occurrences before this bucket start count all-time only (too old for any window).
+    min_bucket: i64,
+    map: FxHashMap<Box<str>, Entry>,
+    /// Tweets seen.
+    pub tweets: u64,
+    /// Tag occurrences counted (without the seed rule's `no tags`).
+    pub occurrences: u64,
+}
+
+impl Counter {
+    /// `bucket_ms` is the window's bucket width; occurrences older than `min_bucket_ms` (epoch
+    /// ms) are counted all-time only.
+    pub fn new(rule: HashtagRule, bucket_ms: i64, min_bucket_ms: i64) -> Counter {
+        Counter {
+            rule,
+            bucket_ms: bucket_ms.max(1),
+            min_bucket: min_bucket_ms,
+            map: FxHashMap::default(),
+            tweets: 0,
+            occurrences: 0,
+        }
+    }
+
+    /// An empty counter with the same settings.
+    pub fn empty_like(&self) -> Counter {
+        Counter::new(self.rule, self.bucket_ms, self.min_bucket)
+    }
+
+    pub fn rule(&self) -> HashtagRule {
+        self.rule
+    }
+
+    pub fn bucket_ms(&self) -> i64 {
+        self.bucket_ms
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty() && self.tweets == 0
+    }
+
+    /// Distinct keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The bucket an event time falls in, or `None` when too old for the window.
+    #[inline]
+    pub fn bucket_of(&self, at_ms: Option<i64>) -> Option<i64> {
+        let at = at_ms?;
+        let b = at.div_euclid(self.bucket_ms) * self.bucket_ms;
+        (b >= self.min_bucket).then_some(b)
+    }
+
+    /// One tweet: its hashtag list (Twitter rule) or text (seed rule), and its event time.
+    #[inline]
+    pub fn add_tweet<'a, I>(&mut self, hashtags: I, text: &'a str, at_ms: Option<i64>)
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let bucket = self.bucket_of(at_ms);
+        self.tweets += 1;
+        let rule = self.rule;
+        rule.for_each_tag(hashtags, text, |tag| self.add_in_bucket(tag, 1, bucket));
+    }
+
+    /// `n` occurrences of one spelling in a given bucket.
+    #[inline]
+    pub fn add_in_bucket(&mut self, spelling: &str, n: u64, bucket: Option<i64>) {
+        if spelling != NO_TAGS || self.rule != HashtagRule::Seed {
+            self.occurrences += n;
+        }
+        let key = tag_key(spelling);
+        match self.map.get_mut(&*key) {
+            Some(e) => e.add(spelling, n, bucket),
+            None => {
+                let mut e = Entry::default();
+                e.add(spelling, n, bucket);
+                self.map.insert(key.into_owned().into_boxed_str(), e);
+            }
+        }
+    }
+
+    /// Adds everything `other` counted.
+    pub fn merge(&mut self, other: Counter) {
+        self.tweets += other.tweets;
+        self.occurrences += other.occurrences;
+        let (mut big, small) = if other.map.len() > self.map.len() {
+            (other.map, std::mem::take(&mut self.map))
+        } else {
+            (std::mem::take(&mut self.map), other.map)
+        };
+        for (k, e) in small {
+            match big.get_mut(&k) {
+                Some(x) => x.merge(e),
+                None => {
+                    big.insert(k, e);
+                }
+            }
+        }
+        self.map = big;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.map.iter().map(|(k, e)| (&**k, e))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Every key with its count (tests, benchmarks).
+    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.iter().map(|(k, e)| (k.to_string(), e.count)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_keys_spellings_and_buckets() {
+        let mut c = Counter::new(HashtagRule::Twitter, 1000, 5000);
+        c.add_tweet(["AI", "Rust"], "", Some(5_500));
+        c.add_tweet(["ai"], "", Some(6_100));
+        c.add_tweet(["AI"], "", Some(1_000)); // too old for the window
+        c.add_tweet(std::iter::empty(), "", None);
+        assert_eq!(c.tweets, 4);
+        assert_eq!(c.occurrences, 4);
+        let ai = c.get("ai").unwrap();
+        assert_eq!(ai.count, 3);
+        let want: Vec<(Box<str>, u64)> = vec![("AI".into(), 2), ("ai".into(), 1)];
+        assert_eq!(ai.spellings, want);
+        assert_eq!(ai.buckets, vec![(5000, 1), (6000, 1)]);
+
+        let mut d = c.empty_like();
+        d.add_tweet(["Ai", "go"], "", Some(6_900));
+        c.merge(d);
+        let ai = c.get("ai").unwrap();
+        assert_eq!(ai.count, 4);
+        assert_eq!(ai.buckets, vec![(5000, 1), (6000, 2)]);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.tweets, 5);
+    }
+
+    #[test]
+    fn seed_rule_counts_no_tags_apart() {
+        let mut c = Counter::new(HashtagRule::Seed, 1000, 0);
+        c.add_tweet(std::iter::empty(), "plain", Some(0));
+        c.add_tweet(std::iter::empty(), "a #B #b", Some(0));
+        assert_eq!(c.get(NO_TAGS).unwrap().count, 1);
+        assert_eq!(c.get("#b").unwrap().count, 2);
+        assert_eq!(c.occurrences, 2);
+    }
+}

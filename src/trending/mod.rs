@@ -1,0 +1,24 @@
+//! Trending hashtags: counting hashtag occurrences all-time and over a sliding window, grouped
+//! case-insensitively with a display form (the most frequent spelling), under Twitter's rule or
+//! the original playground's (`seed`) rule. See [`rule`] for both rules.
+//!
+//! * [`counter`]: the hot path (a [`Counter`] is the delta of one flush);
+//! * [`lake`]: counting bronze Parquet files (projected columns, parallel files);
+//! * [`window`]: the committed window state and building store batches.
+//!
+//! The stage that runs this is [`crate::stage::trending`]; the tables live in
+//! [`crate::store`].
+
+pub mod counter;
+pub mod gold;
+pub mod hash;
+pub mod lake;
+pub mod rule;
+pub mod watch;
+pub mod window;
+
+pub use counter::{Counter, Entry};
+pub use lake::{count_file, count_files, FileCount};
+pub use rule::{display_form, tag_key, HashtagRule, NO_TAGS};
+pub use window::{Window, WindowSpec};
+pub use watch::TrendingView;

@@ -1,0 +1,138 @@
+//! Helpers for the tests against a real Kafka-protocol broker. The broker's address comes
+//! from `SSP_TEST_KAFKA_BOOTSTRAP` (scripts/test.sh starts one); under CI a missing broker is
+//! a failure, locally the test is skipped loudly.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ssp_tui::tweet::SyntheticTweets;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ssp-tui");
+
+pub fn bootstrap() -> Option<String> {
+    match std::env::var("SSP_TEST_KAFKA_BOOTSTRAP") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("SSP_TEST_KAFKA_BOOTSTRAP is not set: scripts/test.sh starts the broker")
+        }
+        _ => {
+            eprintln!("SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP (scripts/test.sh does) to run Kafka tests");
+            None
+        }
+    }
+}
+
+/// A topic / group name unique to this test run.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Writes `n` synthetic tweets (seeded) as JSONL; returns their ids in order.
+pub fn write_tweets(path: &Path, n: usize, seed: u64) -> Vec<String> {
+    let mut gen = SyntheticTweets::new(seed);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut ids = Vec::new();
+    let t0 = chrono::Utc::now();
+    for _ in 0..n {
+        let json = gen.next_json(t0);
+        let t = ssp_tui::tweet::Tweet::parse(&json).unwrap();
+        ids.push(t.id);
+        f.write_all(&json).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+    ids
+}
+
+/// Environment for a process (or `Settings`) of a Kafka pipeline on `topic`.
+pub fn kafka_env(bootstrap: &str, topic: &str, dir: &Path) -> Vec<(String, String)> {
+    [
+        ("SSP__PIPELINE__BUS", "kafka".to_string()),
+        ("SSP__PIPELINE__PARTITIONS", "3".to_string()),
+        ("SSP__KAFKA__BOOTSTRAP_SERVERS", bootstrap.to_string()),
+        ("SSP__KAFKA__TOPIC", topic.to_string()),
+        ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
+        ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+pub fn spawn(args: &[&str], env: &[(String, String)], dir: &Path, log: &str) -> Child {
+    let out = std::fs::File::create(dir.join(log)).unwrap();
+    Command::new(BIN)
+        .args(args)
+        .envs(env.iter().cloned())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a child, killing it (and failing) after `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn sigterm(child: &Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+}
+
+/// Rows in complete bronze files (what readers see).
+pub fn bronze_ids(dir: &Path) -> Vec<String> {
+    ssp_tui::lake::read_bronze_rows(&dir.join("lake/bronze"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id_str)
+        .collect()
+}
+
+/// Polls until bronze holds at least `n` rows or `limit` passes; returns the last count.
+pub fn wait_rows(dir: &Path, n: usize, limit: Duration) -> usize {
+    let t0 = Instant::now();
+    loop {
+        let rows = bronze_ids(dir).len();
+        if rows >= n || t0.elapsed() > limit {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+pub fn assert_exactly_once(dir: &Path, ids: &[String]) {
+    let mut got = bronze_ids(dir);
+    let total = got.len();
+    got.sort();
+    got.dedup();
+    let mut want = ids.to_vec();
+    want.sort();
+    assert_eq!(got.len(), want.len(), "distinct tweets in bronze");
+    assert_eq!(got, want, "bronze holds exactly the produced tweets");
+    assert_eq!(total, ids.len(), "no tweet written twice");
+}
+
+pub fn repo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config.ini")
+}
