@@ -6,6 +6,8 @@
 #
 # Idempotent: a server already running from the same data folder is reused. Nothing is
 # installed here (scripts/test.sh installs the `postgresql` package when it is missing).
+# The role gets CREATEDB and CREATEROLE (a test creates a throw-away role to try wrong
+# credentials); the server runs with fsync=off: it is for tests, not for data you keep.
 #
 # Environment (all optional):
 #   SSP_PG_DIR       data folder             (default /tmp/ssp-test-pg)

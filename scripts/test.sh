@@ -55,4 +55,4 @@ export SSP_TEST_PG_URL
 echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"
 
 log "cargo test"
-cargo test --locked --all-targets "$@"
+cargo test --locked --all-targets --no-fail-fast "$@"

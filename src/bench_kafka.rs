@@ -24,7 +24,10 @@ pub struct KafkaBench<'a> {
 
 pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     let raw = std::fs::read(b.input).with_context(|| format!("reading {}", b.input.display()))?;
-    let lines: Vec<&[u8]> = raw.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = raw
+        .split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     anyhow::ensure!(!lines.is_empty(), "{} has no lines", b.input.display());
     let payloads: Vec<&[u8]> = lines.iter().cycle().take(b.count).copied().collect();
     let mb = payloads.iter().map(|p| p.len()).sum::<usize>() as f64 / 1e6;
@@ -40,6 +43,7 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     s.source.limit = 0;
     s.source.looping = false;
     s.commands.clear();
+    s.kafka.group_prefix = format!("bench-{stamp}");
     println!(
         "broker {} · {} tweets, {mb:.1} MB ({:.1} KB/tweet)",
         s.kafka.bootstrap_servers,
@@ -52,7 +56,11 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     let bus = KafkaBus::new(s.kafka.clone())?;
     bus.ensure_topic(&bare_topic, s.pipeline.partitions).await?;
     let bare_rate = bare_produce(&s, &bare_topic, &payloads)?;
-    println!("bare rdkafka producer       : {:>9.0} tweets/s {:>7.1} MB/s", bare_rate, bare_rate * mb / b.count as f64);
+    println!(
+        "bare rdkafka producer       : {:>9.0} tweets/s {:>7.1} MB/s",
+        bare_rate,
+        bare_rate * mb / b.count as f64
+    );
 
     // The source stage: replay -> Kafka.
     s.kafka.topic = format!("bench_stage_{stamp}");
@@ -71,13 +79,32 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
 
     // Bare consumer on the same topic.
     let bare_c = bare_consume(&s, &s.kafka.topic, b.count)?;
-    println!("bare rdkafka consumer       : {:>9.0} tweets/s {:>7.1} MB/s", bare_c, bare_c * mb / b.count as f64);
+    println!(
+        "bare rdkafka consumer       : {:>9.0} tweets/s {:>7.1} MB/s",
+        bare_c,
+        bare_c * mb / b.count as f64
+    );
 
     // The bronze stage drains the same topic (the source's delivered offsets are known).
-    let t = Instant::now();
+    // Timed from its first message, like the bare consumer (the group join is not counted).
     sup.start("bronze")?;
+    let first = loop {
+        let input = sup
+            .snapshot()
+            .iter()
+            .find(|x| x.name == "bronze")
+            .map_or(0, |x| x.input);
+        if input > 0 {
+            break Instant::now();
+        }
+        anyhow::ensure!(
+            sup.state("bronze") != Some(StageState::Failed),
+            "bronze failed"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
     wait_done(&sup, "bronze").await?;
-    let bronze_rate = b.count as f64 / t.elapsed().as_secs_f64();
+    let bronze_rate = b.count as f64 / first.elapsed().as_secs_f64();
     println!(
         "bronze stage <- kafka       : {:>9.0} tweets/s {:>7.1} MB/s  ({:.2}x bare consumer)",
         bronze_rate,
@@ -94,7 +121,10 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     sup_e.start("bronze")?;
     wait_done(&sup_e, "bronze").await?;
     let embedded = b.count as f64 / t.elapsed().as_secs_f64();
-    println!("embedded bus, source->bronze: {embedded:>9.0} tweets/s {:>7.1} MB/s", embedded * mb / b.count as f64);
+    println!(
+        "embedded bus, source->bronze: {embedded:>9.0} tweets/s {:>7.1} MB/s",
+        embedded * mb / b.count as f64
+    );
 
     latency(&s, dir.path(), &lines, &b).await
 }
@@ -115,7 +145,11 @@ fn bare_produce(s: &Settings, topic: &str, payloads: &[&[u8]]) -> anyhow::Result
         .set("acks", &s.kafka.acks)
         .set("compression.type", &s.kafka.compression)
         .set("linger.ms", s.kafka.linger_ms.to_string())
-        .set("queue.buffering.max.messages", s.kafka.buffer_messages.to_string());
+        .set(
+            "queue.buffering.max.messages",
+            s.kafka.buffer_messages.to_string(),
+        )
+        .set("queue.buffering.max.kbytes", "65536");
     let p: ThreadedProducer<DefaultProducerContext> = c.create()?;
     let t = Instant::now();
     for (i, payload) in payloads.iter().enumerate() {
@@ -157,14 +191,20 @@ fn bare_consume(s: &Settings, topic: &str, n: usize) -> anyhow::Result<f64> {
 
 /// Sends at a fixed rate with the send time in each tweet's id, runs bronze alongside, and
 /// measures when each tweet became visible in a complete bronze file (the file's mtime).
-async fn latency(s: &Settings, dir: &Path, lines: &[&[u8]], b: &KafkaBench<'_>) -> anyhow::Result<()> {
+async fn latency(
+    s: &Settings,
+    dir: &Path,
+    lines: &[&[u8]],
+    b: &KafkaBench<'_>,
+) -> anyhow::Result<()> {
     let mut s = s.clone();
     s.kafka.topic = format!("bench_latency_{}", chrono::Utc::now().format("%H%M%S"));
     s.lake.root = dir.join("lake-latency");
     let sup = app::build_supervisor(&s)?;
     sup.start("bronze")?;
     let bus = sup.pipeline().bus.clone();
-    bus.ensure_topic(&s.kafka.topic, s.pipeline.partitions).await?;
+    bus.ensure_topic(&s.kafka.topic, s.pipeline.partitions)
+        .await?;
     let mut producer = bus.producer(&s.kafka.topic).await?;
     tokio::time::sleep(Duration::from_secs(3)).await; // the group joins
     let n = (b.latency_rate * b.latency_seconds) as usize;
@@ -174,10 +214,14 @@ async fn latency(s: &Settings, dir: &Path, lines: &[&[u8]], b: &KafkaBench<'_>) 
             tokio::time::sleep(w).await;
         }
         let mut tweet: serde_json::Value = serde_json::from_slice(lines[i % lines.len()])?;
-        let sent_us = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_micros();
+        let sent_us = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)?
+            .as_micros();
         let id = format!("{sent_us}{i:06}");
         tweet["id_str"] = serde_json::Value::String(id.clone());
-        producer.send(Some(id.as_bytes()), &serde_json::to_vec(&tweet)?).await?;
+        producer
+            .send(Some(id.as_bytes()), &serde_json::to_vec(&tweet)?)
+            .await?;
         pacer.sent();
     }
     producer.flush().await?;
@@ -187,7 +231,9 @@ async fn latency(s: &Settings, dir: &Path, lines: &[&[u8]], b: &KafkaBench<'_>) 
     while Instant::now() < deadline {
         latencies.clear();
         for f in crate::lake::list_complete_files(&bronze)? {
-            let visible = std::fs::metadata(&f)?.modified()?.duration_since(SystemTime::UNIX_EPOCH)?;
+            let visible = std::fs::metadata(&f)?
+                .modified()?
+                .duration_since(SystemTime::UNIX_EPOCH)?;
             for batch in crate::lake::read_batches(&f)? {
                 let ids = batch
                     .column_by_name("id_str")
@@ -205,7 +251,11 @@ async fn latency(s: &Settings, dir: &Path, lines: &[&[u8]], b: &KafkaBench<'_>) 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     sup.shutdown(Duration::from_secs(30)).await;
-    anyhow::ensure!(latencies.len() >= n, "only {} of {n} tweets became visible", latencies.len());
+    anyhow::ensure!(
+        latencies.len() >= n,
+        "only {} of {n} tweets became visible",
+        latencies.len()
+    );
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(

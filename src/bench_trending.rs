@@ -83,10 +83,20 @@ pub async fn run(settings: &Settings, b: TrendingBench<'_>) -> anyhow::Result<()
                 let mut top: Vec<(String, u64)> = c
                     .iter()
                     .filter(|(k, _)| *k != crate::trending::NO_TAGS)
-                    .map(|(k, e)| (rule.stored(k), e.count))
+                    .map(|(k, e)| {
+                        let shown = crate::trending::display_form(
+                            e.spellings.iter().map(|(s, n)| (&**s, *n)),
+                        )
+                        .unwrap_or(k);
+                        (rule.stored(shown), e.count)
+                    })
                     .collect();
                 top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                let shown: Vec<String> = top.iter().take(5).map(|(k, n)| format!("{k} {n}")).collect();
+                let shown: Vec<String> = top
+                    .iter()
+                    .take(5)
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect();
                 println!("  top 5: {}", shown.join(", "));
             }
         }
@@ -225,7 +235,10 @@ async fn latency(
         if n < b.probes && Instant::now() >= next_probe {
             let tag = format!("probe_{run}_{n}");
             producer
-                .send(Some(tag.as_bytes()), &probe_json(9_000_000_000 + n as u64, &tag))
+                .send(
+                    Some(tag.as_bytes()),
+                    &probe_json(9_000_000_000 + n as u64, &tag),
+                )
                 .await?;
             producer.flush().await?;
             sent.insert(format!("#{tag}"), Instant::now());
@@ -253,11 +266,17 @@ async fn latency(
     let status = sup.snapshot().into_iter().find(|x| x.name == "trending");
     sup.shutdown(Duration::from_secs(10)).await;
     if let Err(e) = drop_bench_tables(&s).await {
-        println!("  (could not drop the bench tables {}_*: {e})", s.trending.table);
+        println!(
+            "  (could not drop the bench tables {}_*: {e})",
+            s.trending.table
+        );
     }
     lat.sort_by(f64::total_cmp);
     let how = match input {
-        TrendingInput::Bus => format!("bus input, flush every {:.2} s", s.trending.flush.as_secs_f64()),
+        TrendingInput::Bus => format!(
+            "bus input, flush every {:.2} s",
+            s.trending.flush.as_secs_f64()
+        ),
         TrendingInput::Lake => format!("lake input, bronze roll every {:.2} s", b.roll_seconds),
     };
     println!(

@@ -2,7 +2,7 @@
 //!
 //! Export writes, for the chosen version (default: the newest), `train`, `dev`, `test` and
 //! `weak_train` as Parquet and JSONL with `text_id`, `tweet_id`, `text`, `label` (hand label,
-//! -1 = none), `slabel` (weak label from the LFs, -1 = abstain) and `probability` (the model's
+//! -1 = none), `slabel` (weak label from the LFs' accuracy-weighted vote) and `probability` (the model's
 //! probability of the positive label), plus a `README.md` with counts, label distribution,
 //! the model's and the weak labeller's dev scores and the LF summary.
 //!
@@ -54,11 +54,17 @@ pub fn export_schema() -> SchemaRef {
 fn batch(rows: &[ExportRow]) -> anyhow::Result<RecordBatch> {
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.text_id))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.tweet_id.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.text.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.tweet_id.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.text.as_str()),
+        )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.label))),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.slabel))),
-        Arc::new(Float32Array::from_iter_values(rows.iter().map(|r| r.probability))),
+        Arc::new(Float32Array::from_iter_values(
+            rows.iter().map(|r| r.probability),
+        )),
     ];
     Ok(RecordBatch::try_new(export_schema(), cols)?)
 }
@@ -68,12 +74,30 @@ pub fn read_parquet(path: &Path) -> anyhow::Result<Vec<ExportRow>> {
     let mut out = Vec::new();
     for b in crate::lake::read_batches(path)? {
         let c = |n: &str| b.column_by_name(n).with_context(|| format!("column {n}"));
-        let text_id = c("text_id")?.as_any().downcast_ref::<Int64Array>().context("text_id")?;
-        let tweet_id = c("tweet_id")?.as_any().downcast_ref::<StringArray>().context("tweet_id")?;
-        let text = c("text")?.as_any().downcast_ref::<StringArray>().context("text")?;
-        let label = c("label")?.as_any().downcast_ref::<Int32Array>().context("label")?;
-        let slabel = c("slabel")?.as_any().downcast_ref::<Int32Array>().context("slabel")?;
-        let p = c("probability")?.as_any().downcast_ref::<Float32Array>().context("probability")?;
+        let text_id = c("text_id")?
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .context("text_id")?;
+        let tweet_id = c("tweet_id")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .context("tweet_id")?;
+        let text = c("text")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .context("text")?;
+        let label = c("label")?
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .context("label")?;
+        let slabel = c("slabel")?
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .context("slabel")?;
+        let p = c("probability")?
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .context("probability")?;
         for i in 0..b.num_rows() {
             out.push(ExportRow {
                 text_id: text_id.value(i),
@@ -147,7 +171,13 @@ pub fn export_rows(s: &Session) -> Vec<(Split, Vec<ExportRow>)> {
         .collect()
 }
 
-fn readme(s: &Session, settings: &Settings, store: &str, rows: &[(Split, Vec<ExportRow>)]) -> String {
+fn readme(
+    s: &Session,
+    settings: &Settings,
+    store: &str,
+    rows: &[(Split, Vec<ExportRow>)],
+    lfs: &LabelingFunctions,
+) -> String {
     let learn = &settings.learn;
     let mut out = String::new();
     let _ = writeln!(out, "# ssp-tui dataset v{}\n", s.version);
@@ -163,11 +193,23 @@ fn readme(s: &Session, settings: &Settings, store: &str, rows: &[(Split, Vec<Exp
             .join(", "),
         learn.positive_name()
     );
-    let _ = writeln!(out, "| split | rows | hand-labelled | {} | weak {} | weak {} | weak abstain | files |", 
-        learn.labels.iter().map(|l| format!("label {}", l.name)).collect::<Vec<_>>().join(" | "),
+    let _ = writeln!(
+        out,
+        "| split | rows | hand-labelled | {} | weak {} | weak {} | no LF voted | files |",
+        learn
+            .labels
+            .iter()
+            .map(|l| format!("label {}", l.name))
+            .collect::<Vec<_>>()
+            .join(" | "),
         learn.positive_name(),
-        learn.label_name(learn.negative));
-    let _ = writeln!(out, "| --- | ---: | ---: | {}---: | ---: | ---: | --- |", "---: | ".repeat(learn.labels.len()));
+        learn.label_name(learn.negative)
+    );
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | {}---: | ---: | ---: | --- |",
+        "---: | ".repeat(learn.labels.len())
+    );
     for (split, r) in rows {
         let hand = r.iter().filter(|x| x.label != ABSTAIN).count();
         let per: Vec<String> = learn
@@ -177,7 +219,14 @@ fn readme(s: &Session, settings: &Settings, store: &str, rows: &[(Split, Vec<Exp
             .collect();
         let wp = r.iter().filter(|x| x.slabel == learn.positive).count();
         let wn = r.iter().filter(|x| x.slabel == learn.negative).count();
-        let wa = r.iter().filter(|x| x.slabel == ABSTAIN).count();
+        let wa = r
+            .iter()
+            .filter(|x| {
+                lfs.votes(&x.text)
+                    .iter()
+                    .all(|v| *v == crate::learn::lf::ABSTAIN)
+            })
+            .count();
         let _ = writeln!(
             out,
             "| {split} | {} | {hand} | {} | {wp} | {wn} | {wa} | `{split}.parquet`, `{split}.jsonl` |",
@@ -188,13 +237,8 @@ fn readme(s: &Session, settings: &Settings, store: &str, rows: &[(Split, Vec<Exp
     let (m, w) = s.dev_scores();
     let _ = writeln!(
         out,
-        "\nOn the {} hand-labelled dev texts: model accuracy {:.3}, F1 {:.3}; weak labels accuracy {:.3}, F1 {:.3} (abstain counted as {}).\n",
-        m.n,
-        m.accuracy,
-        m.f1,
-        w.accuracy,
-        w.f1,
-        learn.label_name(learn.negative)
+        "\nOn the {} hand-labelled dev texts: model accuracy {:.3}, F1 {:.3}; weak labels accuracy {:.3}, F1 {:.3}.\n",
+        m.n, m.accuracy, m.f1, w.accuracy, w.f1
     );
     let _ = writeln!(
         out,
@@ -207,7 +251,11 @@ fn readme(s: &Session, settings: &Settings, store: &str, rows: &[(Split, Vec<Exp
 }
 
 /// Exports `version` (default: the newest) into `out`.
-pub async fn export(settings: &Settings, version: Option<u32>, out: &Path) -> anyhow::Result<ExportSummary> {
+pub async fn export(
+    settings: &Settings,
+    version: Option<u32>,
+    out: &Path,
+) -> anyhow::Result<ExportSummary> {
     let store = labels::open(settings).map_err(|e| anyhow::anyhow!("{e}"))?;
     let versions = store.versions().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let version = match version {
@@ -215,15 +263,34 @@ pub async fn export(settings: &Settings, version: Option<u32>, out: &Path) -> an
         Some(v) => anyhow::bail!(
             "no dataset version {v} in {} (have: {})",
             store.describe(),
-            if versions.is_empty() { "none".to_string() } else { versions.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ") }
+            if versions.is_empty() {
+                "none".to_string()
+            } else {
+                versions
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         ),
-        None => *versions
-            .last()
-            .with_context(|| format!("no dataset in {} yet: run the collect stage first (ssp-tui run collect)", store.describe()))?,
+        None => *versions.last().with_context(|| {
+            format!(
+                "no dataset in {} yet: run the collect stage first (ssp-tui run collect)",
+                store.describe()
+            )
+        })?,
     };
-    let ds = store.load_version(version).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let events = store.events(version).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let lfs = LabelingFunctions::new(&Keywords::from_settings(settings.learn.keywords_dir.as_deref())?);
+    let ds = store
+        .load_version(version)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let events = store
+        .events(version)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let lfs = LabelingFunctions::new(&Keywords::from_settings(
+        settings.learn.keywords_dir.as_deref(),
+    )?);
     let learn = settings.learn.clone();
     let settings2 = settings.clone();
     let describe = store.describe();
@@ -231,7 +298,7 @@ pub async fn export(settings: &Settings, version: Option<u32>, out: &Path) -> an
     tokio::task::spawn_blocking(move || -> anyhow::Result<ExportSummary> {
         let s = Session::new(ds, events, &learn, &lfs);
         let rows = export_rows(&s);
-        let readme = readme(&s, &settings2, &describe, &rows);
+        let readme = readme(&s, &settings2, &describe, &rows, &lfs);
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let mut files = Vec::new();
         for (split, r) in &rows {
@@ -271,7 +338,10 @@ pub async fn list(settings: &Settings) -> anyhow::Result<String> {
         out.push_str("  none yet: run the collect stage (ssp-tui run collect)\n");
     }
     for v in versions {
-        let ds = store.load_version(v).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ds = store
+            .load_version(v)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let events = store.events(v).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let labelled = labels::labelled(&events).len();
         let _ = writeln!(

@@ -5,13 +5,13 @@
 
 pub mod app;
 pub mod bench;
-pub mod bench_trending;
 pub mod bench_kafka;
+pub mod bench_trending;
 pub mod bus;
 pub mod cli;
 pub mod config;
-pub mod headless;
 pub mod dataset_export;
+pub mod headless;
 pub mod lake;
 pub mod learn;
 pub mod logging;

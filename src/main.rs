@@ -82,11 +82,15 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         }
         Some(Command::Dataset { command }) => match command {
             DatasetCommand::List => {
-                print!("{}", runtime.block_on(ssp_tui::dataset_export::list(&settings))?);
+                print!(
+                    "{}",
+                    runtime.block_on(ssp_tui::dataset_export::list(&settings))?
+                );
                 Ok(0)
             }
             DatasetCommand::Export { version, out } => {
-                let s = runtime.block_on(ssp_tui::dataset_export::export(&settings, version, &out))?;
+                let s =
+                    runtime.block_on(ssp_tui::dataset_export::export(&settings, version, &out))?;
                 println!("exported dataset v{} to {}", s.version, s.dir.display());
                 for (split, n) in &s.counts {
                     println!("  {split:<10} {n:>7} rows");

@@ -5,6 +5,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+/// Environment pairs for one run of the binary.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 use common::*;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +64,7 @@ fn bad_values_exit_2_with_one_line_naming_key_and_value() {
     std::fs::create_dir(&cwd).unwrap();
     let env = base_env(dir.path());
     let run = ["run", "source", "bronze"];
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(Env, &[&str])] = &[
         (
             &[("SSP__SOURCE__KIND", "tweepy")],
             &["source.kind", "\"tweepy\""],

@@ -31,7 +31,11 @@ async fn replay_through_kafka_into_bronze_exactly_once() {
     sup.start("bronze").unwrap();
     let t0 = std::time::Instant::now();
     while sup.state("bronze") != Some(StageState::Completed) {
-        assert!(t0.elapsed() < Duration::from_secs(90), "bronze did not drain: {:?}", sup.snapshot());
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "bronze did not drain: {:?}",
+            sup.snapshot()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(sup.state("source"), Some(StageState::Completed));
@@ -53,11 +57,27 @@ fn sigkilled_bronze_writer_resumes_without_loss_or_duplicates() {
     // Small, frequent files so kills land between, inside and right after files.
     env.push(("SSP__LAKE__ROLL_ROWS".into(), "250".into()));
     env.push(("SSP__LAKE__ROLL_SECONDS".into(), "0.3".into()));
-    let mut source = spawn(&["run", "source", "--every", "1"], &env, dir.path(), "source.log");
+    // The restarted writer keeps its identity (static membership), so the broker hands it the
+    // killed member's partitions at once instead of after that member's session expires.
+    env.push((
+        "SSP__KAFKA__PROPERTIES__GROUP.INSTANCE.ID".into(),
+        "bronze-writer-1".into(),
+    ));
+    let mut source = spawn(
+        &["run", "source", "--every", "1"],
+        &env,
+        dir.path(),
+        "source.log",
+    );
     assert!(wait_exit(&mut source, Duration::from_secs(120)).success());
 
     for (round, ms) in [700u64, 1100, 900, 1500].iter().enumerate() {
-        let mut bronze = spawn(&["run", "bronze", "--every", "1"], &env, dir.path(), &format!("bronze{round}.log"));
+        let mut bronze = spawn(
+            &["run", "bronze", "--every", "1"],
+            &env,
+            dir.path(),
+            &format!("bronze{round}.log"),
+        );
         std::thread::sleep(Duration::from_millis(*ms));
         bronze.kill().unwrap(); // SIGKILL
         bronze.wait().unwrap();
@@ -66,13 +86,26 @@ fn sigkilled_bronze_writer_resumes_without_loss_or_duplicates() {
         let mut distinct = rows.clone();
         distinct.sort();
         distinct.dedup();
-        assert_eq!(distinct.len(), rows.len(), "round {round}: a tweet was written twice");
+        assert_eq!(
+            distinct.len(),
+            rows.len(),
+            "round {round}: a tweet was written twice"
+        );
     }
-    let mut last = spawn(&["run", "bronze", "--every", "1"], &env, dir.path(), "bronze-final.log");
+    let mut last = spawn(
+        &["run", "bronze", "--every", "1"],
+        &env,
+        dir.path(),
+        "bronze-final.log",
+    );
     let rows = wait_rows(dir.path(), ids.len(), Duration::from_secs(120));
     sigterm(&last);
     assert!(wait_exit(&mut last, Duration::from_secs(60)).success());
-    assert!(rows >= ids.len(), "only {rows} of {} rows arrived", ids.len());
+    assert!(
+        rows >= ids.len(),
+        "only {rows} of {} rows arrived",
+        ids.len()
+    );
     assert_exactly_once(dir.path(), &ids);
 }
 
@@ -90,25 +123,56 @@ fn two_writers_in_one_group_split_partitions_and_write_each_tweet_once() {
     env.push(("SSP__LAKE__ROLL_ROWS".into(), "300".into()));
     env.push(("SSP__LAKE__ROLL_SECONDS".into(), "0.5".into()));
     // Both members join first, then the tweets arrive, so the group splits the partitions.
-    let mut a = spawn(&["run", "bronze", "--every", "1"], &env, dir.path(), "a.log");
-    let mut b = spawn(&["run", "bronze", "--every", "1"], &env, dir.path(), "b.log");
+    let mut a = spawn(
+        &["run", "bronze", "--every", "1"],
+        &env,
+        dir.path(),
+        "a.log",
+    );
+    let mut b = spawn(
+        &["run", "bronze", "--every", "1"],
+        &env,
+        dir.path(),
+        "b.log",
+    );
     std::thread::sleep(Duration::from_secs(8));
-    let mut source = spawn(&["run", "source", "--every", "1"], &env, dir.path(), "source.log");
+    let mut source = spawn(
+        &["run", "source", "--every", "1"],
+        &env,
+        dir.path(),
+        "source.log",
+    );
     assert!(wait_exit(&mut source, Duration::from_secs(120)).success());
     let rows = wait_rows(dir.path(), ids.len(), Duration::from_secs(150));
     sigterm(&a);
     sigterm(&b);
     assert!(wait_exit(&mut a, Duration::from_secs(60)).success());
     assert!(wait_exit(&mut b, Duration::from_secs(60)).success());
-    assert!(rows >= ids.len(), "only {rows} of {} rows arrived", ids.len());
+    assert!(
+        rows >= ids.len(),
+        "only {rows} of {} rows arrived",
+        ids.len()
+    );
     assert_exactly_once(dir.path(), &ids);
     // Both processes wrote files (file names carry the writer's pid, so they never collide).
     let files = ssp_tui::lake::list_complete_files(&dir.path().join("lake/bronze")).unwrap();
     let writers: std::collections::BTreeSet<String> = files
         .iter()
-        .filter_map(|f| f.file_name()?.to_str()?.split("-bronze-").nth(1)?.split('-').next().map(str::to_string))
+        .filter_map(|f| {
+            f.file_name()?
+                .to_str()?
+                .split("-bronze-")
+                .nth(1)?
+                .split('-')
+                .next()
+                .map(str::to_string)
+        })
         .collect();
-    assert_eq!(writers.len(), 2, "both writers took partitions: {writers:?}");
+    assert_eq!(
+        writers.len(),
+        2,
+        "both writers took partitions: {writers:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,13 +183,18 @@ async fn lag_reflects_a_real_group_and_renders_in_the_lag_pane() {
     let mut env = kafka_env(&bootstrap, &topic, dir.path());
     // One message per batch, so the broker's high watermark is exact (see README).
     env.push(("SSP__KAFKA__LINGER_MS".into(), "0".into()));
-    env.push(("SSP__KAFKA__PROPERTIES__BATCH.NUM.MESSAGES".into(), "1".into()));
+    env.push((
+        "SSP__KAFKA__PROPERTIES__BATCH.NUM.MESSAGES".into(),
+        "1".into(),
+    ));
     let s = settings(&env);
     let bus = KafkaBus::new(s.kafka.clone()).unwrap();
     bus.ensure_topic(&topic, 1).await.unwrap();
     let mut p = bus.producer(&topic).await.unwrap();
     for i in 0..40u32 {
-        p.send(Some(format!("k{i}").as_bytes()), b"{}").await.unwrap();
+        p.send(Some(format!("k{i}").as_bytes()), b"{}")
+            .await
+            .unwrap();
         p.flush().await.unwrap();
     }
     let delivered = p.flush().await.unwrap();
@@ -135,12 +204,22 @@ async fn lag_reflects_a_real_group_and_renders_in_the_lag_pane() {
     let mut got = 0;
     let t0 = std::time::Instant::now();
     while got < 15 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "no messages consumed");
-        got += c.poll(15 - got, Duration::from_secs(1)).await.unwrap().len();
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no messages consumed"
+        );
+        got += c
+            .poll(15 - got, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .len();
     }
     c.commit(&Offsets::from([(0, 15)])).await.unwrap();
     let lag = bus.lag(&topic).await.unwrap();
-    let g = lag.iter().find(|g| g.group == group).expect("our group is listed");
+    let g = lag
+        .iter()
+        .find(|g| g.group == group)
+        .expect("our group is listed");
     assert_eq!(g.partitions[0].committed, Some(15));
     assert_eq!(g.partitions[0].high_watermark, 40);
     assert_eq!(g.total(), 25);
@@ -163,7 +242,10 @@ async fn lag_reflects_a_real_group_and_renders_in_the_lag_pane() {
     assert!(screen.contains("broker up"), "{screen}");
     app.update(ssp_tui::tui::action::Action::ToggleDetail);
     let screen = render(&mut app);
-    assert!(screen.contains("committed") && screen.contains("15") && screen.contains("40"), "{screen}");
+    assert!(
+        screen.contains("committed") && screen.contains("15") && screen.contains("40"),
+        "{screen}"
+    );
 }
 
 fn render(app: &mut ssp_tui::tui::app::App) -> String {
@@ -171,7 +253,11 @@ fn render(app: &mut ssp_tui::tui::app::App) -> String {
     t.draw(|f| ssp_tui::tui::ui::draw(f, app)).unwrap();
     let buf = t.backend().buffer().clone();
     (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -20,7 +20,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Broker(Child);
@@ -36,10 +40,18 @@ fn tansu() -> Option<String> {
     let candidates = [
         std::env::var("SSP_TEST_TANSU").unwrap_or_default(),
         "tansu".to_string(),
-        format!("{}/.cargo/bin/tansu", std::env::var("HOME").unwrap_or_default()),
+        format!(
+            "{}/.cargo/bin/tansu",
+            std::env::var("HOME").unwrap_or_default()
+        ),
     ];
     candidates.into_iter().filter(|c| !c.is_empty()).find(|c| {
-        Command::new(c).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        Command::new(c)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     })
 }
 
@@ -129,13 +141,20 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("tweets.jsonl");
     let ids = write_tweets(&input, 4000, 17);
-    let mut env = kafka_env(&format!("127.0.0.1:{proxy_port}"), &unique("outage"), dir.path());
+    let mut env = kafka_env(
+        &format!("127.0.0.1:{proxy_port}"),
+        &unique("outage"),
+        dir.path(),
+    );
     env.push(("SSP__SOURCE__KIND".into(), "replay".into()));
     env.push(("SSP__SOURCE__PATH".into(), input.display().to_string()));
     env.push(("SSP__SOURCE__RATE".into(), "800".into()));
     // A small producer buffer: during the outage the source must be held back, not drop.
     env.push(("SSP__KAFKA__BUFFER_MESSAGES".into(), "300".into()));
-    env.push(("SSP__KAFKA__PROPERTIES__RECONNECT.BACKOFF.MAX.MS".into(), "500".into()));
+    env.push((
+        "SSP__KAFKA__PROPERTIES__RECONNECT.BACKOFF.MAX.MS".into(),
+        "500".into(),
+    ));
     env.push(("SSP__LAKE__ROLL_SECONDS".into(), "0.5".into()));
     let settings = Settings::load_with_env(Some(&repo_config()), &env).unwrap();
     let sup = ssp_tui::app::build_supervisor(&settings).unwrap();
@@ -145,7 +164,11 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
     // Let some tweets flow, then take the broker away.
     let t0 = Instant::now();
     while bronze_ids(dir.path()).len() < 200 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "nothing flowed: {:?}", sup.snapshot());
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "nothing flowed: {:?}",
+            sup.snapshot()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     proxy.cut();
@@ -159,18 +182,43 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
         reported |= source.detail.contains("backing off") && source.detail.contains("broker");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(reported, "the source never reported the outage: {:?}", sup.snapshot());
-    let held = out_during[out_during.len() / 2..].windows(2).all(|w| w[0] == w[1]);
-    assert!(held, "the source kept sending into a full buffer: {out_during:?}");
-    assert_eq!(sup.state("source"), Some(StageState::Running), "waiting, not failed");
+    assert!(
+        reported,
+        "the source never reported the outage: {:?}",
+        sup.snapshot()
+    );
+    let held = out_during[out_during.len() / 2..]
+        .windows(2)
+        .all(|w| w[0] == w[1]);
+    assert!(
+        held,
+        "the source kept sending into a full buffer: {out_during:?}"
+    );
+    assert_eq!(
+        sup.state("source"),
+        Some(StageState::Running),
+        "waiting, not failed"
+    );
 
     proxy.restore();
     let t1 = Instant::now();
     while sup.state("bronze") != Some(StageState::Completed) {
-        assert!(t1.elapsed() < Duration::from_secs(120), "no recovery: {:?}", sup.snapshot());
+        assert!(
+            t1.elapsed() < Duration::from_secs(120),
+            "no recovery: {:?}",
+            sup.snapshot()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let source = sup.snapshot().into_iter().find(|s| s.name == "source").unwrap();
-    assert!(!source.detail.contains("backing off"), "cleared after recovery: {}", source.detail);
+    let source = sup
+        .snapshot()
+        .into_iter()
+        .find(|s| s.name == "source")
+        .unwrap();
+    assert!(
+        !source.detail.contains("backing off"),
+        "cleared after recovery: {}",
+        source.detail
+    );
     assert_exactly_once(dir.path(), &ids);
 }

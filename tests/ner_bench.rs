@@ -68,9 +68,21 @@ async fn bench_ner_stage_throughput() {
     .await;
     sup.shutdown(Duration::from_secs(10)).await;
 
+    // NER runs: silver files close by time (0.5 s) or 50k rows, as configured by default.
+    let ner_base = settings(&lake, &replay, &[]);
     let mut results: Vec<(String, u64, f64, u64)> = Vec::new();
-    let (t, secs, e) = run_ner(&lake, &base).await;
-    results.push(("rules (built-in tagger)".into(), t, secs, e));
+    let (t, secs, e) = run_ner(&lake, &ner_base).await;
+    results.push(("rules (built-in tagger), whole stage".into(), t, secs, e));
+    let texts = generated_texts(2024, n);
+    let tagger = ssp_tui::nlp::RuleTagger::builtin();
+    let started = Instant::now();
+    let found: usize = texts.iter().map(|t| tagger.tag(t).len()).sum();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(found > 0);
+    println!(
+        "rules tagger alone (no I/O): {:.0} tweets/s ({found} entities in {n} tweets)",
+        n as f64 / secs
+    );
 
     match service_url("bench_ner_stage_throughput") {
         None => eprintln!("(no spaCy service: rules only)"),
@@ -79,14 +91,18 @@ async fn bench_ner_stage_throughput() {
                 ("spaCy, ssp API, batch 32 x 4 in flight", "ssp", "32", "4"),
                 ("spaCy, ssp API, batch 64 x 2 in flight", "ssp", "64", "2"),
                 ("spaCy, ssp API, 1 tweet/request x 4", "ssp", "1", "4"),
-                ("spaCy, seed API, 1 tweet/request x 4", "spacy-seed", "1", "4"),
+                (
+                    "spaCy, seed API, 1 tweet/request x 4",
+                    "spacy-seed",
+                    "1",
+                    "4",
+                ),
             ];
             for (name, api, batch, conc) in runs {
                 let s = settings(
                     &lake,
                     &replay,
                     &[
-                        ("SSP__LAKE__ROLL_ROWS", "1000".into()),
                         ("SSP__NER__URL", url.clone()),
                         ("SSP__NER__API", api.into()),
                         ("SSP__NER__BATCH_SIZE", batch.into()),
@@ -100,7 +116,10 @@ async fn bench_ner_stage_throughput() {
         }
     }
     println!("\nNER stage throughput, {n} generated tweets, bronze -> silver:");
-    println!("{:<42} {:>8} {:>9} {:>12} {:>7}", "backend", "tweets", "seconds", "tweets/s", "errors");
+    println!(
+        "{:<42} {:>8} {:>9} {:>12} {:>7}",
+        "backend", "tweets", "seconds", "tweets/s", "errors"
+    );
     for (name, t, secs, e) in &results {
         println!(
             "{name:<42} {t:>8} {secs:>9.2} {:>12.1} {e:>7}",
@@ -115,10 +134,8 @@ async fn bench_ner_stage_throughput() {
             .find(|r| r.0.starts_with(prefix))
             .map(|r| r.1 as f64 / r.2)
     };
-    if let (Some(batched), Some(seed)) = (
-        rate("spaCy, ssp API, batch 32"),
-        rate("spaCy, seed API"),
-    ) {
+    if let (Some(batched), Some(seed)) = (rate("spaCy, ssp API, batch 32"), rate("spaCy, seed API"))
+    {
         println!(
             "batching speed-up (ssp batch 32 vs seed API per tweet): {:.2}x",
             batched / seed

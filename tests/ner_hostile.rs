@@ -204,7 +204,11 @@ async fn handle(mut sock: TcpStream, state: Arc<State>) {
     } else {
         v["texts"]
             .as_array()
-            .map(|a| a.iter().map(|t| t.as_str().unwrap_or_default().to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     {
@@ -265,7 +269,9 @@ async fn handle(mut sock: TcpStream, state: Arc<State>) {
         let mb = vec![b' '; 1 << 20];
         for _ in 0..50 {
             let ok = if has("TRIGGER_HUGE") {
-                sock.write_all(format!("{:x}\r\n", mb.len()).as_bytes()).await.is_ok()
+                sock.write_all(format!("{:x}\r\n", mb.len()).as_bytes())
+                    .await
+                    .is_ok()
                     && sock.write_all(&mb).await.is_ok()
                     && sock.write_all(b"\r\n").await.is_ok()
             } else {
@@ -298,7 +304,12 @@ async fn handle(mut sock: TcpStream, state: Arc<State>) {
                 serde_json::json!([{"text": w, "label": "FIRST", "start": 0, "end": n}])
             })
             .collect();
-        respond(&mut sock, 200, &serde_json::json!({ "entities": lists }).to_string()).await
+        respond(
+            &mut sock,
+            200,
+            &serde_json::json!({ "entities": lists }).to_string(),
+        )
+        .await
     }
 }
 
@@ -313,7 +324,9 @@ fn texts_with_triggers(n: usize) -> (Vec<String>, Vec<(&'static str, &'static st
         ("TRIGGER_HUGE", "too large"),
         ("TRIGGER_BIGLEN", "too large"),
     ];
-    let mut texts: Vec<String> = (0..n).map(|i| format!("word{i} is an ordinary tweet")).collect();
+    let mut texts: Vec<String> = (0..n)
+        .map(|i| format!("word{i} is an ordinary tweet"))
+        .collect();
     for (i, (t, _)) in triggers.iter().enumerate() {
         texts.insert(i * 3 + 1, format!("{t} tweet number {i}"));
     }
@@ -354,7 +367,10 @@ async fn errors_are_retried_then_recorded(api: &str) {
         match trigger {
             Some((t, kind)) => {
                 expected_errors += 1;
-                let err = r.error.as_deref().unwrap_or_else(|| panic!("{t}: no error in {r:?}"));
+                let err = r
+                    .error
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("{t}: no error in {r:?}"));
                 eprintln!("{api} {t}: {err}");
                 assert!(err.contains(kind), "{t}: error {err:?} should say {kind:?}");
                 assert!(
@@ -373,7 +389,12 @@ async fn errors_are_retried_then_recorded(api: &str) {
                 let word = text.split_whitespace().next().unwrap();
                 assert_eq!(
                     tuples(&r.entities),
-                    vec![(word.to_string(), "FIRST".to_string(), Some(0), Some(word.chars().count() as u32))],
+                    vec![(
+                        word.to_string(),
+                        "FIRST".to_string(),
+                        Some(0),
+                        Some(word.chars().count() as u32)
+                    )],
                     "{text}"
                 );
                 assert_eq!(server.seen(text), 1, "{text} was sent exactly once");
@@ -388,8 +409,14 @@ async fn errors_are_retried_then_recorded(api: &str) {
         ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&LakeLayout::new(&lake)))
             .unwrap();
     assert_eq!(ner_status.tweet_errors, expected_errors);
-    assert!(ner_status.retries >= expected_errors * retries as u64, "{ner_status:?}");
-    assert!(server.state.health_checks.load(Ordering::SeqCst) >= 1, "readiness was checked");
+    assert!(
+        ner_status.retries >= expected_errors * retries as u64,
+        "{ner_status:?}"
+    );
+    assert!(
+        server.state.health_checks.load(Ordering::SeqCst) >= 1,
+        "readiness was checked"
+    );
     sup.shutdown(Duration::from_secs(10)).await;
 }
 
@@ -407,11 +434,13 @@ async fn seed_api_hostile_answers_are_retried_then_recorded_as_errors() {
 async fn an_outage_and_a_burst_of_500s_delay_tweets_but_lose_none() {
     // Down from the start: the stage waits for readiness, sending nothing.
     let server = Hostile::start(false).await;
-    server.state.delay_ms.store(25, Ordering::SeqCst);
+    server.state.delay_ms.store(30, Ordering::SeqCst);
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     let replay = tmp.path().join("tweets.jsonl");
-    let texts: Vec<String> = (0..400).map(|i| format!("tweet{i} about the outage")).collect();
+    let texts: Vec<String> = (0..600)
+        .map(|i| format!("tweet{i} about the outage"))
+        .collect();
     let ids = write_replay(&replay, 8_000_000, &texts);
     let s = settings(
         &lake,
@@ -434,8 +463,17 @@ async fn an_outage_and_a_burst_of_500s_delay_tweets_but_lose_none() {
     })
     .await;
     assert!(waiting, "ner shows it waits: {:?}", status(&sup, "ner"));
-    wait_state(&sup, "bronze", StageState::Completed, Duration::from_secs(30)).await;
-    assert!(silver_rows(&lake).is_empty(), "nothing before the service is ready");
+    wait_state(
+        &sup,
+        "bronze",
+        StageState::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        silver_rows(&lake).is_empty(),
+        "nothing before the service is ready"
+    );
     assert_eq!(status(&sup, "ner").errors, 0);
 
     // Up, with a burst of 500s shorter than the retries.
@@ -469,7 +507,10 @@ async fn an_outage_and_a_burst_of_500s_delay_tweets_but_lose_none() {
     let ner_status =
         ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&LakeLayout::new(&lake)))
             .unwrap();
-    assert!(ner_status.retries >= 3, "the 500s were retried: {ner_status:?}");
+    assert!(
+        ner_status.retries >= 3,
+        "the 500s were retried: {ner_status:?}"
+    );
     assert_eq!(ner_status.tweet_errors, 0);
     sup.shutdown(Duration::from_secs(10)).await;
 }
@@ -481,7 +522,7 @@ async fn stop_and_start_against_a_slow_service_is_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     let replay = tmp.path().join("tweets.jsonl");
-    let texts: Vec<String> = (0..300).map(|i| format!("slow{i} tweet")).collect();
+    let texts: Vec<String> = (0..600).map(|i| format!("slow{i} tweet")).collect();
     let ids = write_replay(&replay, 9_000_000, &texts);
     let s = settings(
         &lake,
@@ -506,14 +547,19 @@ async fn stop_and_start_against_a_slow_service_is_exactly_once() {
     let first = silver_rows(&lake);
     by_id(&first);
     assert!(first.len() < ids.len(), "stopped before the end");
-    let cp = NerCheckpoint::load(&checkpoint_path(&layout)).unwrap().unwrap();
+    let cp = NerCheckpoint::load(&checkpoint_path(&layout))
+        .unwrap()
+        .unwrap();
     let in_cp: u64 = cp.partial.values().sum::<u64>()
-        + cp
-            .done
+        + cp.done
             .iter()
             .map(|k| first.iter().filter(|r| &r.bronze_file == k).count() as u64)
             .sum::<u64>();
-    assert_eq!(in_cp, first.len() as u64, "the checkpoint covers exactly the silver rows");
+    assert_eq!(
+        in_cp,
+        first.len() as u64,
+        "the checkpoint covers exactly the silver rows"
+    );
 
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(60)).await;
@@ -523,7 +569,10 @@ async fn stop_and_start_against_a_slow_service_is_exactly_once() {
     // Rows of each bronze file are exactly 0..n, once each.
     let mut per_file: HashMap<String, Vec<i64>> = HashMap::new();
     for r in got.values() {
-        per_file.entry(r.bronze_file.clone()).or_default().push(r.bronze_row);
+        per_file
+            .entry(r.bronze_file.clone())
+            .or_default()
+            .push(r.bronze_row);
     }
     for (f, mut rows) in per_file {
         rows.sort();

@@ -42,7 +42,10 @@ fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
             .collect();
         let n: Vec<char> = needle.chars().collect();
         for x in 0..cells.len().saturating_sub(n.len() - 1) {
-            if n.iter().enumerate().all(|(i, c)| cells[x + i] == c.to_string()) {
+            if n.iter()
+                .enumerate()
+                .all(|(i, c)| cells[x + i] == c.to_string())
+            {
                 let _ = line;
                 return Some((x as u16, y as u16));
             }
@@ -158,7 +161,11 @@ async fn spacy_backend_health_entities_and_tops() {
     assert_eq!(buf[(x + 19, y)].fg, label_color("DATE"), "Friday is a DATE");
     assert_eq!(buf[(x + 24, y)].fg, label_color("DATE"));
     assert_ne!(buf[(x, y)].fg, label_color("DATE"), "Ram is plain");
-    assert_ne!(buf[(x + 26, y)].fg, label_color("DATE"), "the date digits are plain");
+    assert_ne!(
+        buf[(x + 26, y)].fg,
+        label_color("DATE"),
+        "the date digits are plain"
+    );
     let (gx, gy) = find(&buf, "Google hires").unwrap();
     assert_eq!(buf[(gx, gy)].fg, label_color("ORG"));
     let (bx, by) = find(&buf, "spacy http").unwrap();
@@ -183,8 +190,14 @@ async fn rules_backend_is_labelled_as_such_and_staleness_shows() {
     let buf = render(&mut app, 100, 20);
     let screen = lines(&buf).join("\n");
     assert!(screen.contains(" NER · rules "), "{screen}");
-    assert!(screen.contains("rules (built-in tagger, not a model)"), "{screen}");
-    assert!(!screen.contains("req/s"), "no HTTP figures for rules: {screen}");
+    assert!(
+        screen.contains("rules (built-in tagger, not a model)"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("req/s"),
+        "no HTTP figures for rules: {screen}"
+    );
     let (x, y) = find(&buf, "rules (built-in").unwrap();
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
 
@@ -206,7 +219,10 @@ async fn ner_pane_in_the_whole_screen_and_by_tab_on_small_ones() {
     app.ner = Some(spacy_status());
     let screen = lines(&render(&mut app, 160, 48)).join("\n");
     for title in [" Stages ", " Feed ", " Lake ", " Logs", " NER · spacy "] {
-        assert!(screen.contains(title), "{title:?} missing at 160x48:\n{screen}");
+        assert!(
+            screen.contains(title),
+            "{title:?} missing at 160x48:\n{screen}"
+        );
     }
     assert!(screen.contains("Friday"), "{screen}");
     // Narrow: not in the layout, but Tab reaches it and it is drawn zoomed.
@@ -244,13 +260,21 @@ async fn live_stage_feeds_the_pane_through_the_collector() {
         if collectors.ner.has_changed().unwrap_or(false) {
             app.ner = collectors.ner.borrow_and_update().clone();
         }
-        if app.ner.as_ref().is_some_and(|s| s.tweets == texts.len() as u64 && !s.running) {
+        if app
+            .ner
+            .as_ref()
+            .is_some_and(|s| s.tweets == texts.len() as u64 && !s.running)
+        {
             got = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(got, "the collector delivered the final status: {:?}", app.ner);
+    assert!(
+        got,
+        "the collector delivered the final status: {:?}",
+        app.ner
+    );
     app.focus = PaneId::Ner;
     app.zoom = true;
     let buf = render(&mut app, 140, 40);
@@ -258,7 +282,11 @@ async fn live_stage_feeds_the_pane_through_the_collector() {
     assert!(screen.contains(" NER · rules "), "{screen}");
     assert!(screen.contains("Ram read a book on Friday"), "{screen}");
     let (x, y) = find(&buf, "Ram read a book on Friday").unwrap();
-    assert_eq!(buf[(x, y)].fg, label_color("PERSON"), "Ram is in the gazetteer");
+    assert_eq!(
+        buf[(x, y)].fg,
+        label_color("PERSON"),
+        "Ram is in the gazetteer"
+    );
     assert_eq!(buf[(x + 19, y)].fg, label_color("DATE"));
     sup.shutdown(Duration::from_secs(10)).await;
 }

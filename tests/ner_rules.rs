@@ -12,8 +12,11 @@ use ssp_tui::nlp::RuleTagger;
 use ssp_tui::stage::ner::{checkpoint_path, NerCheckpoint};
 use ssp_tui::stage::StageState;
 
-/// (sentence, expected (text, label, start, end) in order).
-fn cases() -> Vec<(&'static str, Vec<(&'static str, &'static str, u32, u32)>)> {
+/// An expected entity: (text, label, start, end).
+type Span = (&'static str, &'static str, u32, u32);
+
+/// (sentence, expected entities in order).
+fn cases() -> Vec<(&'static str, Vec<Span>)> {
     vec![
         (
             "Ram read a book on Friday 20/11/2019",
@@ -128,13 +131,20 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
     texts[0] = "Ram read a book on Friday 20/11/2019".to_string();
     let ids = write_replay(&replay, 1_000_000, &texts);
     let s = settings(&lake, &replay, &[("SSP__LAKE__ROLL_ROWS", "40".into())]);
-    assert!(s.ner.url.is_none(), "the shipped config uses the rules backend");
+    assert!(
+        s.ner.url.is_none(),
+        "the shipped config uses the rules backend"
+    );
 
     let sup = run_to_completion(&s, Duration::from_secs(60)).await;
     let st = status(&sup, "ner");
     assert_eq!(st.output, texts.len() as u64, "{st:?}");
     assert_eq!(st.errors, 0, "{st:?}");
-    assert!(st.detail.contains("rules"), "detail says rules: {:?}", st.detail);
+    assert!(
+        st.detail.contains("rules"),
+        "detail says rules: {:?}",
+        st.detail
+    );
     let rows = silver_rows(&lake);
     let got = by_id(&rows);
     assert_eq!(got.len(), ids.len(), "every tweet is in silver");
@@ -144,7 +154,11 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
         assert_eq!(&r.text, text);
         assert_eq!(r.backend, "rules");
         assert!(r.error.is_none());
-        assert_eq!(tuples(&r.entities), tuples(&tagger.tag(text)), "entities of {id}");
+        assert_eq!(
+            tuples(&r.entities),
+            tuples(&tagger.tag(text)),
+            "entities of {id}"
+        );
     }
     let first = &got[&ids[0]];
     assert!(first
@@ -153,9 +167,15 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
         .any(|e| e.text == "Friday" && e.label == "DATE"));
     // The checkpoint names every bronze file, and the status file was published.
     let layout = LakeLayout::new(&lake);
-    let cp = NerCheckpoint::load(&checkpoint_path(&layout)).unwrap().unwrap();
+    let cp = NerCheckpoint::load(&checkpoint_path(&layout))
+        .unwrap()
+        .unwrap();
     let bronze_files = ssp_tui::lake::list_complete_files(&layout.bronze()).unwrap();
-    assert!(bronze_files.len() > 3, "several bronze files: {}", bronze_files.len());
+    assert!(
+        bronze_files.len() > 3,
+        "several bronze files: {}",
+        bronze_files.len()
+    );
     assert_eq!(cp.done.len(), bronze_files.len());
     assert!(cp.partial.is_empty(), "{:?}", cp.partial);
     let status = ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&layout))
@@ -175,14 +195,21 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(30)).await;
     assert_eq!(silver_rows(&lake).len(), ids.len(), "recovery adds nothing");
-    let cp2 = NerCheckpoint::load(&checkpoint_path(&layout)).unwrap().unwrap();
+    let cp2 = NerCheckpoint::load(&checkpoint_path(&layout))
+        .unwrap()
+        .unwrap();
     assert_eq!(cp2.done, cp.done, "the recovered checkpoint is the same");
 
     // The same crash, half-way: the checkpoint is older than the silver files. Keep only the
     // first half of the bronze files as done; the silver files fill in the rest.
     let mut old = cp.clone();
     old.done = cp.done.iter().take(cp.done.len() / 2).cloned().collect();
-    old.silver = cp.silver.iter().take(cp.silver.len() / 2).cloned().collect();
+    old.silver = cp
+        .silver
+        .iter()
+        .take(cp.silver.len() / 2)
+        .cloned()
+        .collect();
     old.save(&checkpoint_path(&layout)).unwrap();
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(30)).await;
@@ -216,7 +243,10 @@ async fn stopping_mid_way_and_starting_again_skips_nothing() {
     sup.stop("ner").unwrap();
     wait_state(&sup, "ner", StageState::Stopped, Duration::from_secs(20)).await;
     let after_stop = silver_rows(&lake).len();
-    assert!(after_stop > 0 && after_stop < ids.len(), "stopped half-way: {after_stop}");
+    assert!(
+        after_stop > 0 && after_stop < ids.len(),
+        "stopped half-way: {after_stop}"
+    );
     by_id(&silver_rows(&lake));
     // Start it again: it resumes from its checkpoint and completes after bronze.
     sup.start("ner").unwrap();
@@ -246,12 +276,59 @@ fn headless_run_source_bronze_ner_exits_by_itself() {
             ("SSP__SOURCE__RATE", "0".into()),
             ("SSP__LAKE__ROOT", lake.display().to_string()),
             ("SSP__LAKE__ROLL_SECONDS", "0.5".into()),
-            ("SSP__LOG__DIR", tmp.path().join("logs").display().to_string()),
+            (
+                "SSP__LOG__DIR",
+                tmp.path().join("logs").display().to_string(),
+            ),
         ],
         Duration::from_secs(60),
     );
-    assert_eq!(code, Some(0), "did not exit 0 by itself\n{stdout}\n{stderr}");
+    assert_eq!(
+        code,
+        Some(0),
+        "did not exit 0 by itself\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all stages finished"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("ner") && l.contains("completed")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("ner") && l.contains("completed")),
+        "{stdout}"
+    );
     assert_eq!(by_id(&silver_rows(&lake)).len(), ids.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_now_skips_the_bronze_already_there_on_a_first_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let replay = tmp.path().join("tweets.jsonl");
+    write_replay(&replay, 4_000_000, &generated_texts(8, 120));
+    let s = settings(
+        &lake,
+        &replay,
+        &[
+            ("SSP__LAKE__ROLL_ROWS", "50".into()),
+            ("SSP__NER__START", "now".into()),
+        ],
+    );
+    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    sup.start("bronze").unwrap();
+    wait_state(
+        &sup,
+        "bronze",
+        StageState::Completed,
+        Duration::from_secs(60),
+    )
+    .await;
+    sup.start("ner").unwrap();
+    wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(60)).await;
+    assert!(silver_rows(&lake).is_empty(), "existing bronze skipped");
+    let layout = LakeLayout::new(&lake);
+    let cp = NerCheckpoint::load(&checkpoint_path(&layout))
+        .unwrap()
+        .unwrap();
+    let bronze = ssp_tui::lake::list_complete_files(&layout.bronze()).unwrap();
+    assert_eq!(cp.done.len(), bronze.len(), "and remembered as skipped");
+    sup.shutdown(Duration::from_secs(10)).await;
 }

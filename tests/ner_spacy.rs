@@ -79,7 +79,11 @@ async fn truth(url: &str, texts: &[String]) -> Vec<Vec<Entity>> {
     match spacy_direct(texts) {
         Some(direct) => {
             for ((t, a), b) in texts.iter().zip(&direct).zip(&service) {
-                assert_eq!(tuples(a), tuples(b), "spaCy and the service differ on {t:?}");
+                assert_eq!(
+                    tuples(a),
+                    tuples(b),
+                    "spaCy and the service differ on {t:?}"
+                );
             }
             direct
         }
@@ -129,7 +133,10 @@ async fn both_apis_agree_with_spacy_on_known_sentences() {
     };
     let texts = known_texts();
     let truth = truth(&url, &texts).await;
-    assert!(truth.iter().map(Vec::len).sum::<usize>() >= 10, "spaCy found entities");
+    assert!(
+        truth.iter().map(Vec::len).sum::<usize>() >= 10,
+        "spaCy found entities"
+    );
     let ssp = client(&url, NerApi::Ssp);
     let batched = ssp.request(&texts).await.unwrap();
     let seed = client(&url, NerApi::SpacySeed);
@@ -172,13 +179,21 @@ async fn stage_matches_spacy(api: &str) {
         let r = &got[id];
         assert_eq!(&r.text, text);
         assert_eq!(r.error, None, "{text}");
-        assert!(r.backend.starts_with("spacy http") && r.backend.contains(api), "{}", r.backend);
+        assert!(
+            r.backend.starts_with("spacy http") && r.backend.contains(api),
+            "{}",
+            r.backend
+        );
         let want = if api == "ssp" {
             full.clone()
         } else {
             seed_view(text, full)
         };
-        assert_eq!(tuples(&r.entities), tuples(&want), "silver entities of {text:?}");
+        assert_eq!(
+            tuples(&r.entities),
+            tuples(&want),
+            "silver entities of {text:?}"
+        );
     }
     let seed_row = &got[&ids[0]];
     assert_eq!(
@@ -187,7 +202,11 @@ async fn stage_matches_spacy(api: &str) {
     );
     let st = status(&sup, "ner");
     assert_eq!(st.errors, 0, "{st:?}");
-    assert!(st.detail.contains("spacy") && st.detail.contains("ready"), "{}", st.detail);
+    assert!(
+        st.detail.contains("spacy") && st.detail.contains("ready"),
+        "{}",
+        st.detail
+    );
     sup.shutdown(Duration::from_secs(10)).await;
 }
 
@@ -220,7 +239,10 @@ fn headless_run_with_the_service_exits_by_itself() {
             ("SSP__SOURCE__PATH", replay.display().to_string()),
             ("SSP__SOURCE__RATE", "0".into()),
             ("SSP__LAKE__ROOT", lake.display().to_string()),
-            ("SSP__LOG__DIR", tmp.path().join("logs").display().to_string()),
+            (
+                "SSP__LOG__DIR",
+                tmp.path().join("logs").display().to_string(),
+            ),
             ("SSP__NER__URL", url),
         ],
         Duration::from_secs(120),

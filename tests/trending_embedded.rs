@@ -60,7 +60,13 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
         let s = replay_settings(&lake, &input, rule);
         let sup = ssp_tui::app::build_supervisor(&s).unwrap();
         sup.start("trending").unwrap();
-        wait_state(&sup, "trending", StageState::Completed, Duration::from_secs(60)).await;
+        wait_state(
+            &sup,
+            "trending",
+            StageState::Completed,
+            Duration::from_secs(60),
+        )
+        .await;
         let st = store::open(&s).unwrap();
         let rows = st.trending().all().await.unwrap();
         assert_eq!(counts(&rows), expected(&tweets, rule == "seed"), "{rule}");
@@ -68,15 +74,31 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
         assert!(lake.join("store/trending_hashtags.json").is_file());
 
         // Gold snapshot: a complete Parquet file with the same counts, by count descending.
-        let gold = ssp_tui::lake::list_complete_files(&lake.join("gold/trending_hashtags")).unwrap();
+        let gold =
+            ssp_tui::lake::list_complete_files(&lake.join("gold/trending_hashtags")).unwrap();
         assert!(!gold.is_empty(), "a gold snapshot was written");
         let batches = ssp_tui::lake::read_batches(gold.last().unwrap()).unwrap();
         let mut snap = std::collections::BTreeMap::new();
         let mut last = u64::MAX;
         for b in &batches {
-            let tags = b.column_by_name("hashtag").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
-            let keys = b.column_by_name("tag_key").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
-            let n = b.column_by_name("count").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+            let tags = b
+                .column_by_name("hashtag")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let keys = b
+                .column_by_name("tag_key")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let n = b
+                .column_by_name("count")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
             for i in 0..b.num_rows() {
                 let c = n.value(i) as u64;
                 assert!(c <= last, "sorted by count");
@@ -84,7 +106,11 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
                 snap.insert(keys.value(i).to_string(), (tags.value(i).to_string(), c));
             }
         }
-        assert_eq!(snap, expected(&tweets, rule == "seed"), "{rule}: gold snapshot");
+        assert_eq!(
+            snap,
+            expected(&tweets, rule == "seed"),
+            "{rule}: gold snapshot"
+        );
     }
 
     // Restart over the same lake: nothing is counted twice, a new file is counted once.
@@ -132,9 +158,19 @@ fn headless_run_source_bronze_trending_exits_by_itself() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("all stages finished"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("trending") && l.contains("completed")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("trending") && l.contains("completed")),
+        "{stdout}"
+    );
     // Read back (another process wrote the embedded store).
     let s = settings(&[("SSP__LAKE__ROOT", lake.display().to_string())]);
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -59,7 +59,12 @@ async fn fill(s: &Settings) {
 async fn read_view(s: &Settings) -> TrendingView {
     let (tx, mut rx) = tokio::sync::watch::channel(None);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(watch_top(s.clone(), tx, Duration::from_millis(100), cancel.clone()));
+    let task = tokio::spawn(watch_top(
+        s.clone(),
+        tx,
+        Duration::from_millis(100),
+        cancel.clone(),
+    ));
     let view = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             rx.changed().await.unwrap();
@@ -83,7 +88,11 @@ fn screen(view: Option<&TrendingView>, window: bool, w: u16, h: u16) -> Vec<Stri
     .unwrap();
     let buf = term.backend().buffer().clone();
     (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
         .collect()
 }
 
@@ -99,16 +108,33 @@ fn check(view: &TrendingView) {
     let lines = screen(Some(view), false, 70, 12);
     let text = lines.join("\n");
     assert!(lines[0].contains("Trending · all time"), "{text}");
-    let (ai, rust, go) = (row_of(&lines, "#AI "), row_of(&lines, "#Rust "), row_of(&lines, "#go "));
+    let (ai, rust, go) = (
+        row_of(&lines, "#AI "),
+        row_of(&lines, "#Rust "),
+        row_of(&lines, "#go "),
+    );
     assert!(ai < rust && rust < go, "ordered by count:\n{text}");
-    assert!(lines[ai].trim_end().trim_end_matches('┃').trim_end().ends_with("30"), "{text}");
+    assert!(
+        lines[ai]
+            .trim_end()
+            .trim_end_matches('┃')
+            .trim_end()
+            .ends_with("30"),
+        "{text}"
+    );
     assert!(lines[rust].contains(" 20"), "{text}");
     assert!(lines[go].contains(" 5"), "{text}");
     let bar = |l: &str| l.matches('█').count();
-    assert!(bar(&lines[ai]) > bar(&lines[rust]) && bar(&lines[rust]) > bar(&lines[go]), "{text}");
+    assert!(
+        bar(&lines[ai]) > bar(&lines[rust]) && bar(&lines[rust]) > bar(&lines[go]),
+        "{text}"
+    );
     assert!(text.contains("3 tags"), "{text}");
     assert!(text.contains("updated "), "{text}");
-    assert!(!text.contains("#ai "), "the display form is the most frequent spelling:\n{text}");
+    assert!(
+        !text.contains("#ai "),
+        "the display form is the most frequent spelling:\n{text}"
+    );
 
     let lines = screen(Some(view), true, 70, 12);
     let text = lines.join("\n");
@@ -147,20 +173,30 @@ async fn pane_from_postgres_store() {
     assert!(empty.top.all_time.is_empty());
     fill(&s).await;
     let view = read_view(&s).await;
-    assert!(view.store.starts_with("postgres ") && !view.store.contains(":ssp@"), "{}", view.store);
+    assert!(
+        view.store.starts_with("postgres ") && !view.store.contains(":ssp@"),
+        "{}",
+        view.store
+    );
     check(&view);
     drop_schema(&url, &schema).await;
 
     // Database unreachable: the pane says so in red, with the error.
     let bad = settings(&[
         ("SSP__PIPELINE__STORE", "postgres".into()),
-        ("SSP__POSTGRESQL__URL", "postgres://u:secret-pw@127.0.0.1:1/db".into()),
+        (
+            "SSP__POSTGRESQL__URL",
+            "postgres://u:secret-pw@127.0.0.1:1/db".into(),
+        ),
     ]);
     let v = read_view(&bad).await;
     let err = v.error.clone().expect("an error");
     assert!(!err.contains("secret-pw"), "{err}");
     let text = screen(Some(&v), false, 90, 8).join("\n");
-    assert!(text.contains("store: PostgreSQL u@127.0.0.1:1/db"), "{text}");
+    assert!(
+        text.contains("store: PostgreSQL u@127.0.0.1:1/db"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,13 +217,20 @@ async fn w_toggles_the_window_in_the_app() {
         term.draw(|f| ssp_tui::tui::ui::draw(f, app)).unwrap();
         let buf = term.backend().buffer().clone();
         (0..48)
-            .map(|y| (0..160).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+            .map(|y| {
+                (0..160)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };
     let text = draw(&mut app);
     assert!(text.contains("Trending · all time"), "{text}");
-    assert!(text.contains("all time / window"), "key hint in the footer:\n{text}");
+    assert!(
+        text.contains("all time / window"),
+        "key hint in the footer:\n{text}"
+    );
     app.handle_key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::NONE));
     assert!(app.trending_window);
     let text = draw(&mut app);

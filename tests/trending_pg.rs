@@ -18,7 +18,12 @@ use trending_support::*;
 const BASE: u64 = 1_300_000_000_000_000_000;
 const T: &str = "trending_hashtags";
 
-fn pg_settings(url: &str, schema: &str, lake: &std::path::Path, extra: &[(&str, String)]) -> Settings {
+fn pg_settings(
+    url: &str,
+    schema: &str,
+    lake: &std::path::Path,
+    extra: &[(&str, String)],
+) -> Settings {
     let mut env = vec![
         ("SSP__PIPELINE__STORE", "postgres".to_string()),
         ("SSP__POSTGRESQL__URL", url.to_string()),
@@ -50,13 +55,17 @@ fn standalone(s: &Settings) -> Arc<Supervisor> {
 }
 
 async fn wait_tweets(url: &str, schema: &str, n: u64) {
-    eventually(&format!("{n} tweets counted"), Duration::from_secs(60), || async {
-        match pg_state(url, schema, T).await {
-            Some((_, t)) if t == n => Some(()),
-            Some((_, t)) if t > n => panic!("counted {t} tweets, expected {n}: double count"),
-            _ => None,
-        }
-    })
+    eventually(
+        &format!("{n} tweets counted"),
+        Duration::from_secs(60),
+        || async {
+            match pg_state(url, schema, T).await {
+                Some((_, t)) if t == n => Some(()),
+                Some((_, t)) if t > n => panic!("counted {t} tweets, expected {n}: double count"),
+                _ => None,
+            }
+        },
+    )
     .await
 }
 
@@ -84,7 +93,13 @@ async fn lake_input_exact_counts_for_both_rules() {
         let sup = ssp_tui::app::build_supervisor(&s).unwrap();
         let started = sup.start("trending").unwrap();
         assert_eq!(started, ["source", "bronze", "trending"]);
-        wait_state(&sup, "trending", StageState::Completed, Duration::from_secs(90)).await;
+        wait_state(
+            &sup,
+            "trending",
+            StageState::Completed,
+            Duration::from_secs(90),
+        )
+        .await;
 
         let got = pg_counts(&url, &schema, T).await;
         let want = expected(&tweets, rule == "seed");
@@ -95,7 +110,11 @@ async fn lake_input_exact_counts_for_both_rules() {
         assert_eq!(got, want, "{rule}: the whole table");
         if rule == "seed" {
             // Verbatim words, quotes and all (values travel as parameters).
-            assert!(got.contains_key("#a';drop"), "{:?}", got.keys().collect::<Vec<_>>());
+            assert!(
+                got.contains_key("#a';drop"),
+                "{:?}",
+                got.keys().collect::<Vec<_>>()
+            );
             assert!(got.contains_key("#\"q\""));
             assert!(got.contains_key("dissent.#mangomussolini"));
             assert!(got.contains_key("no tags"));
@@ -107,7 +126,10 @@ async fn lake_input_exact_counts_for_both_rules() {
         assert_eq!(counted, 700);
         let files = pg_client(&url)
             .await
-            .query_one(&format!("SELECT count(*) FROM \"{schema}\".\"{T}_files\""), &[])
+            .query_one(
+                &format!("SELECT count(*) FROM \"{schema}\".\"{T}_files\""),
+                &[],
+            )
             .await
             .unwrap()
             .get::<_, i64>(0);
@@ -135,12 +157,27 @@ async fn lake_input_exact_counts_for_both_rules() {
             .map(|(_, (d, n))| (d.clone(), *n))
             .collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let top_all: Vec<(String, u64)> = top.all_time.iter().map(|r| (r.hashtag.clone(), r.count)).collect();
+        let top_all: Vec<(String, u64)> = top
+            .all_time
+            .iter()
+            .map(|r| (r.hashtag.clone(), r.count))
+            .collect();
         assert_eq!(top_all, by_count[..5].to_vec(), "{rule}: top 5 all-time");
-        let top_window: Vec<(String, u64)> = top.window.iter().map(|r| (r.hashtag.clone(), r.count)).collect();
-        assert_eq!(top_window, by_count[..5].to_vec(), "{rule}: everything is inside the window");
+        let top_window: Vec<(String, u64)> = top
+            .window
+            .iter()
+            .map(|r| (r.hashtag.clone(), r.count))
+            .collect();
+        assert_eq!(
+            top_window,
+            by_count[..5].to_vec(),
+            "{rule}: everything is inside the window"
+        );
         assert_eq!(top.tweets, 700);
-        assert_eq!(top.distinct as usize, want.len() - (rule == "seed") as usize);
+        assert_eq!(
+            top.distinct as usize,
+            want.len() - (rule == "seed") as usize
+        );
         // No gold snapshot with PostgreSQL (the table is the gold layer).
         assert!(!dir.path().join("lake/gold/trending_hashtags").exists());
         drop_schema(&url, &schema).await;
@@ -159,7 +196,11 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
     let a = write_bronze(&lake, &tweets[..100], 0);
     // A complete Parquet file under a temporary name, and a writer still writing one.
     let date_dir = a.parent().unwrap();
-    std::fs::copy(&a, date_dir.join(".part-20990101T000000.000-copy-000001.parquet.tmp")).unwrap();
+    std::fs::copy(
+        &a,
+        date_dir.join(".part-20990101T000000.000-copy-000001.parquet.tmp"),
+    )
+    .unwrap();
     let layout = ssp_tui::lake::LakeLayout::new(&lake);
     let mut open = ssp_tui::lake::BronzeWriter::new(
         &layout,
@@ -184,13 +225,19 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
     let sup = standalone(&s);
     sup.start("trending").unwrap();
     wait_tweets(&url, &schema, 100).await;
-    assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets[..100], false));
+    assert_eq!(
+        pg_counts(&url, &schema, T).await,
+        expected(&tweets[..100], false)
+    );
 
     // A new file while the stage runs: counted once.
     write_bronze(&lake, &tweets[100..250], 100);
     wait_tweets(&url, &schema, 250).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets[..250], false));
+    assert_eq!(
+        pg_counts(&url, &schema, T).await,
+        expected(&tweets[..250], false)
+    );
     sup.shutdown(Duration::from_secs(10)).await;
     assert_eq!(sup.state("trending"), Some(StageState::Stopped));
 
@@ -200,7 +247,10 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
     write_bronze(&lake, &tweets[250..400], 250);
     wait_tweets(&url, &schema, 400).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets[..400], false));
+    assert_eq!(
+        pg_counts(&url, &schema, T).await,
+        expected(&tweets[..400], false)
+    );
 
     // The open file becomes complete (renamed): now it counts, once.
     open.roll().unwrap();
@@ -215,7 +265,8 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
         .map(|l| format!("{l:?}"))
         .collect();
     assert!(
-        logs.iter().any(|l| l.contains("checkpoint: batch") && l.contains("2 bronze files counted")),
+        logs.iter()
+            .any(|l| l.contains("checkpoint: batch") && l.contains("2 bronze files counted")),
         "{logs:#?}"
     );
     sup.shutdown(Duration::from_secs(10)).await;
@@ -245,20 +296,56 @@ async fn database_cut_mid_run_final_counts_exact() {
     })
     .await;
     assert!(st.detail.contains("PostgreSQL"), "{}", st.detail);
-    assert!(!st.detail.contains(":ssp@") && !format!("{st:?}").contains("ssp:ssp"), "{st:?}");
-    assert_eq!(st.state, StageState::Running, "the stage itself keeps running");
+    assert!(
+        !st.detail.contains(":ssp@") && !format!("{st:?}").contains("ssp:ssp"),
+        "{st:?}"
+    );
+    assert_eq!(
+        st.state,
+        StageState::Running,
+        "the stage itself keeps running"
+    );
     write_bronze(&lake, &tweets[300..400], 300);
     tokio::time::sleep(Duration::from_millis(700)).await;
     proxy.restore();
     wait_tweets(&url, &schema, 400).await;
-    assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets[..400], false));
+    assert_eq!(
+        pg_counts(&url, &schema, T).await,
+        expected(&tweets[..400], false)
+    );
+
+    // A commit that reaches the server but whose answer is lost: the retry must see that the
+    // batch is already in and not apply it again.
+    proxy.lose_next_commit_answer();
+    write_bronze(&lake, &tweets[400..450], 400);
+    wait_tweets(&url, &schema, 450).await;
+    eventually(
+        "the retry recognised the batch",
+        Duration::from_secs(30),
+        || {
+            let sup = sup.clone();
+            async move {
+                let logs = sup.log("trending").unwrap().snapshot();
+                logs.iter()
+                    .any(|l| format!("{l:?}").contains("committed before its answer was lost"))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    assert!(!proxy.commit_answer_pending_loss());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        pg_counts(&url, &schema, T).await,
+        expected(&tweets[..450], false)
+    );
 
     // Flapping: files keep arriving while the database goes away and back, mid-commit too.
     let writer = {
         let lake = lake.clone();
         let tweets = tweets.clone();
         tokio::spawn(async move {
-            let mut at = 400;
+            let mut at = 450;
             while at < 2000 {
                 let end = (at + 80).min(2000);
                 let (l, t) = (lake.clone(), tweets[at..end].to_vec());
@@ -290,7 +377,19 @@ async fn database_cut_mid_run_final_counts_exact() {
         .iter()
         .map(|l| format!("{l:?}"))
         .collect();
-    assert!(logs.iter().any(|l| l.contains("store back after")), "{logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.contains("store back after")),
+        "{logs:#?}"
+    );
+    let outages = logs
+        .iter()
+        .filter(|l| l.contains("store unavailable"))
+        .count();
+    let ambiguous = logs
+        .iter()
+        .filter(|l| l.contains("committed before its answer was lost"))
+        .count();
+    eprintln!("{outages} outages seen, {ambiguous} batches whose commit answer was lost");
     sup.shutdown(Duration::from_secs(10)).await;
     drop_schema(&url, &schema).await;
 }
@@ -325,7 +424,13 @@ async fn bus_input_with_outages_exact_counts_and_offsets() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         proxy.restore();
     }
-    wait_state(&sup, "trending", StageState::Completed, Duration::from_secs(90)).await;
+    wait_state(
+        &sup,
+        "trending",
+        StageState::Completed,
+        Duration::from_secs(90),
+    )
+    .await;
     assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets, false));
     assert_eq!(pg_state(&url, &schema, T).await.unwrap().1, 3000);
     let c = pg_client(&url).await;
@@ -346,7 +451,11 @@ async fn wrong_credentials_back_off_then_catch_up() {
     let Some(url) = pg_url() else { return };
     let admin = pg_client(&url).await;
     let role = format!("ssp_r_{:08x}", rand::random::<u32>());
-    let db: String = admin.query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let db: String = admin
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
     admin
         .batch_execute(&format!(
             "CREATE ROLE \"{role}\" LOGIN PASSWORD 'right-one'; GRANT CREATE ON DATABASE \"{db}\" TO \"{role}\";"
@@ -367,17 +476,27 @@ async fn wrong_credentials_back_off_then_catch_up() {
         s.detail.starts_with("backing off")
     })
     .await;
-    assert!(st.detail.contains("password authentication failed"), "{}", st.detail);
+    assert!(
+        st.detail.contains("password authentication failed"),
+        "{}",
+        st.detail
+    );
     assert!(!format!("{st:?}").contains("the-wrong-pw"), "{st:?}");
     // Fix the credentials on the server side: the stage gets in and catches up.
     admin
         .batch_execute(&format!("ALTER ROLE \"{role}\" PASSWORD 'the-wrong-pw'"))
         .await
         .unwrap();
-    wait_for(&sup, "the counts flushed", Duration::from_secs(60), |s| s.output == 120).await;
+    wait_for(&sup, "the counts flushed", Duration::from_secs(60), |s| {
+        s.output == 120
+    })
+    .await;
     // (The new role owns the schema: read as that role, whose password is now right.)
     wait_tweets(&wrong, &schema, 120).await;
-    assert_eq!(pg_counts(&wrong, &schema, T).await, expected(&tweets, false));
+    assert_eq!(
+        pg_counts(&wrong, &schema, T).await,
+        expected(&tweets, false)
+    );
     sup.shutdown(Duration::from_secs(10)).await;
     // The schema belongs to the new role: it drops it itself.
     drop_schema(&wrong, &schema).await;
@@ -444,9 +563,15 @@ async fn a_retried_batch_is_applied_once_and_stale_batches_are_refused() {
     // Another rule into the same table is refused.
     let mut seed = batch(14, 2, &[("#x", 1)]);
     seed.meta.rule = "seed".into();
-    assert!(matches!(t.commit(&seed).await, Err(StoreError::Config(m)) if m.contains("rule = twitter")));
+    assert!(
+        matches!(t.commit(&seed).await, Err(StoreError::Config(m)) if m.contains("rule = twitter"))
+    );
     let counts = pg_counts(&url, &schema, T).await;
-    assert_eq!(counts["#ai"], ("#ai".to_string(), 8), "most frequent spelling wins");
+    assert_eq!(
+        counts["#ai"],
+        ("#ai".to_string(), 8),
+        "most frequent spelling wins"
+    );
     assert_eq!(counts["#rust"], ("#Rust".to_string(), 1));
     let cp = t.checkpoint("", 0).await.unwrap();
     assert_eq!(cp.seq, 2);
@@ -466,7 +591,10 @@ fn identifiers_from_config_are_validated() {
     ] {
         let env = vec![(key.to_string(), value.to_string())];
         let e = Settings::load_with_env(None, &env).unwrap_err().to_string();
-        let k = key.trim_start_matches("SSP__").replace("__", ".").to_lowercase();
+        let k = key
+            .trim_start_matches("SSP__")
+            .replace("__", ".")
+            .to_lowercase();
         assert!(e.contains(&k) && e.contains("SQL identifier"), "{e}");
     }
     let ok = settings(&[("SSP__TRENDING__TABLE", "my_tags_2".into())]);

@@ -71,7 +71,7 @@ fn x_settings(
         ("SSP__SOURCE__KIND", "x_api".into()),
         ("SSP__SOURCE__X_API_BASE_URL", fake.base_url()),
         ("SSP_X_BEARER_TOKEN", token.into()),
-        ("SSP__SOURCE__X_STALL_SECONDS", "1".into()),
+        ("SSP__SOURCE__X_STALL_SECONDS", "2".into()),
         ("SSP__LAKE__ROOT", lake.display().to_string()),
         ("SSP__LAKE__ROLL_SECONDS", "0.5".into()),
     ];
@@ -297,7 +297,7 @@ async fn every_tweet_arrives_once_through_keepalives_errors_stalls_and_cuts() {
         "skipped a message that is not a tweet",
         "connection lost",
         "bytes of an unfinished line dropped",
-        "stalled: no data (not even a keep-alive) for 1.0 s",
+        "stalled: no data (not even a keep-alive) for 2.0 s",
         "X says: operational-disconnect",
         "disconnected: operational disconnect",
         "the server closed the stream",

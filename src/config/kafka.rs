@@ -17,10 +17,19 @@ pub struct KafkaSettings {
     pub linger_ms: u64,
     /// Messages the producer buffers locally before `send` waits (back-pressure).
     pub buffer_messages: u64,
+    /// Consumer groups are named `<group_prefix>-<stage>` (e.g. `ssp-bronze`).
+    pub group_prefix: String,
     /// Extra consumer groups the Lag pane always shows.
     pub lag_groups: Vec<String>,
     /// librdkafka properties, passed through as they are.
     pub properties: Vec<(String, String)>,
+}
+
+impl KafkaSettings {
+    /// The consumer group of a stage: `<group_prefix>-<stage>`.
+    pub fn group(&self, stage: &str) -> String {
+        format!("{}-{stage}", self.group_prefix)
+    }
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -47,6 +56,7 @@ const KEYS: &[&str] = &[
     "linger_ms",
     "buffer_messages",
     "lag_groups",
+    "group_prefix",
 ];
 
 pub(super) fn parse(r: &Reader) -> Result<KafkaSettings, ConfigError> {
@@ -111,6 +121,7 @@ pub(super) fn parse(r: &Reader) -> Result<KafkaSettings, ConfigError> {
             "a whole number of messages from 1 to 10000000",
             |v| (1..=10_000_000).contains(&v),
         )?,
+        group_prefix: r.string("kafka", "group_prefix", "ssp"),
         lag_groups: r
             .string("kafka", "lag_groups", "")
             .split(',')

@@ -60,7 +60,7 @@ impl QueueOrder {
 
 impl fmt::Display for QueueOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -175,7 +175,9 @@ fn parse_labels(r: &Reader) -> Result<Vec<LabelDef>, ConfigError> {
             .map_err(|_| ConfigError::invalid("learn.labels", &raw, expected))?;
         if name.is_empty()
             || value < 0
-            || labels.iter().any(|l: &LabelDef| l.value == value || l.name.eq_ignore_ascii_case(name))
+            || labels
+                .iter()
+                .any(|l: &LabelDef| l.value == value || l.name.eq_ignore_ascii_case(name))
         {
             return Err(ConfigError::invalid("learn.labels", &raw, expected));
         }
@@ -218,7 +220,10 @@ fn start(r: &Reader, key: &str, default: LearnStart) -> Result<LearnStart, Confi
         "learn",
         key,
         default,
-        &[("beginning", LearnStart::Beginning), ("now", LearnStart::Now)],
+        &[
+            ("beginning", LearnStart::Beginning),
+            ("now", LearnStart::Now),
+        ],
     )
 }
 
@@ -236,7 +241,11 @@ pub(super) fn parse(r: &Reader) -> Result<LearnSettings, ConfigError> {
             &positive_name,
             format!(
                 "the name of one of the labels ({})",
-                labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(" | ")
+                labels
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         ));
     };

@@ -196,3 +196,63 @@ impl NerSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, NerApi, NerStart, Settings};
+    use std::time::Duration;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ini = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.ini");
+        Settings::load_with_env(Some(&ini), &env)
+    }
+
+    #[test]
+    fn defaults_are_the_rules_backend() {
+        let s = load(&[]).unwrap().ner;
+        assert_eq!(s.url, None);
+        assert_eq!(s.api, NerApi::Ssp);
+        assert_eq!(s.backend_label(), "rules");
+        assert_eq!((s.concurrency, s.batch_size, s.retries), (4, 32, 3));
+        assert_eq!(s.timeout, Duration::from_secs(10));
+        assert_eq!(s.start, NerStart::Beginning);
+        assert!(s.depends_on.is_empty() && s.gazetteer.is_none());
+        assert_eq!(s.window, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn environment_overrides_and_validation() {
+        let s = load(&[
+            ("SSP__NER__URL", "http://127.0.0.1:5000"),
+            ("SSP__NER__API", "spacy-seed"),
+            ("SSP__NER__TIMEOUT", "2.5"),
+            ("SSP__NER__DEPENDS_ON", "nerservice, other"),
+            ("SSP__NER__START", "now"),
+        ])
+        .unwrap()
+        .ner;
+        assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.api, NerApi::SpacySeed);
+        assert_eq!(s.timeout, Duration::from_millis(2500));
+        assert_eq!(s.depends_on, ["nerservice", "other"]);
+        assert_eq!(s.start, NerStart::Now);
+        assert_eq!(
+            s.backend_label(),
+            "spacy http://127.0.0.1:5000 (spacy-seed)"
+        );
+
+        let bad = |k: &str, v: &str| load(&[(k, v)]).unwrap_err().to_string();
+        assert!(bad("SSP__NER__API", "flair").contains("ner.api"));
+        assert!(bad("SSP__NER__API", "flair").contains("ssp | spacy-seed"));
+        assert!(bad("SSP__NER__URL", "localhost:5000").contains("ner.url"));
+        assert!(bad("SSP__NER__CONCURRENCY", "0").contains("ner.concurrency"));
+        assert!(bad("SSP__NER__BATCH_SIZE", "many").contains("ner.batch_size"));
+        assert!(bad("SSP__NER__BACKOFF", "20").contains("ner.backoff_max"));
+        assert!(bad("SSP__NER__GAZETTEER", "/no/such/file").contains("ner.gazetteer"));
+        assert!(bad("SSP__NER__COLOUR", "red").contains("unknown key ner.colour"));
+    }
+}

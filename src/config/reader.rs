@@ -50,7 +50,9 @@ impl Reader {
 
     /// Keys of a section, if it exists.
     pub fn section_keys(&self, section: &str) -> Option<Vec<String>> {
-        self.sections.get(section).map(|k| k.keys().cloned().collect())
+        self.sections
+            .get(section)
+            .map(|k| k.keys().cloned().collect())
     }
 
     /// Fails on keys of `section` that are not in `known`, so typos do not pass silently.

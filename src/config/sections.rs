@@ -192,7 +192,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         bus_capacity_bytes: r.parse(
             "pipeline",
             "bus_capacity_bytes",
-            256 << 20,
+            128 << 20,
             "a whole number of bytes >= 65536",
             |v| v >= 65536,
         )?,
@@ -203,7 +203,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         roll_rows: r.parse(
             "lake",
             "roll_rows",
-            50_000,
+            20_000,
             "a whole number of rows >= 1",
             |v| v >= 1,
         )?,

@@ -103,12 +103,24 @@ pub(super) fn parse(r: &Reader) -> Result<TrendingSettings, ConfigError> {
             "trending",
             "rule",
             HashtagRule::Twitter,
-            &[("twitter", HashtagRule::Twitter), ("seed", HashtagRule::Seed)],
+            &[
+                ("twitter", HashtagRule::Twitter),
+                ("seed", HashtagRule::Seed),
+            ],
         )?,
-        window: seconds("window_seconds", 900.0, 1.0, "a number of seconds >= 1 (e.g. 900)")?,
-        top: r.parse("trending", "top", 20, "a whole number from 1 to 1000", |v: usize| {
-            (1..=1000).contains(&v)
-        })?,
+        window: seconds(
+            "window_seconds",
+            900.0,
+            1.0,
+            "a number of seconds >= 1 (e.g. 900)",
+        )?,
+        top: r.parse(
+            "trending",
+            "top",
+            20,
+            "a whole number from 1 to 1000",
+            |v: usize| (1..=1000).contains(&v),
+        )?,
         start: r.choice(
             "trending",
             "start",

@@ -33,9 +33,12 @@ impl FileCheckpoint {
     /// Reads a checkpoint file; a missing file is an empty checkpoint.
     pub fn load(path: &Path) -> io::Result<Option<FileCheckpoint>> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -52,7 +55,10 @@ impl FileCheckpoint {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
@@ -75,7 +81,11 @@ pub struct LakeTail {
 impl LakeTail {
     /// `done` comes from the consumer's checkpoint; `None` means a first start, where
     /// `StartAt::Now` marks every file already there as done.
-    pub fn new(dir: PathBuf, done: Option<BTreeSet<String>>, start: StartAt) -> io::Result<LakeTail> {
+    pub fn new(
+        dir: PathBuf,
+        done: Option<BTreeSet<String>>,
+        start: StartAt,
+    ) -> io::Result<LakeTail> {
         let mut tail = LakeTail {
             dir,
             done: done.clone().unwrap_or_default(),
@@ -97,7 +107,11 @@ impl LakeTail {
         Ok(list_complete_files(&self.dir)?
             .into_iter()
             .filter_map(|p| {
-                let key = p.strip_prefix(&self.dir).ok()?.to_string_lossy().into_owned();
+                let key = p
+                    .strip_prefix(&self.dir)
+                    .ok()?
+                    .to_string_lossy()
+                    .into_owned();
                 (!self.done.contains(&key)).then_some((key, p))
             })
             .collect())
@@ -124,7 +138,12 @@ mod tests {
         std::fs::write(day.join("part-1.parquet"), b"x").unwrap();
         std::fs::write(day.join(".part-2.parquet.tmp"), b"x").unwrap();
         let mut tail = LakeTail::new(dir.path().to_path_buf(), None, StartAt::Beginning).unwrap();
-        let keys: Vec<String> = tail.pending().unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = tail
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, vec!["date=2026-01-01/part-1.parquet".to_string()]);
         tail.mark(keys[0].clone());
         assert!(tail.pending().unwrap().is_empty());
@@ -133,13 +152,22 @@ mod tests {
 
         let cp_path = dir.path().join("cp/trending.json");
         assert_eq!(FileCheckpoint::load(&cp_path).unwrap(), None);
-        let cp = FileCheckpoint { done: tail.done().clone() };
+        let cp = FileCheckpoint {
+            done: tail.done().clone(),
+        };
         cp.save(&cp_path).unwrap();
         assert_eq!(FileCheckpoint::load(&cp_path).unwrap(), Some(cp.clone()));
 
         let from_now = LakeTail::new(dir.path().to_path_buf(), None, StartAt::Now).unwrap();
-        assert!(from_now.pending().unwrap().is_empty(), "now skips existing files");
+        assert!(
+            from_now.pending().unwrap().is_empty(),
+            "now skips existing files"
+        );
         let resumed = LakeTail::new(dir.path().to_path_buf(), Some(cp.done), StartAt::Now).unwrap();
-        assert_eq!(resumed.pending().unwrap().len(), 1, "a checkpoint wins over StartAt");
+        assert_eq!(
+            resumed.pending().unwrap().len(),
+            1,
+            "a checkpoint wins over StartAt"
+        );
     }
 }

@@ -12,9 +12,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, ListBuilder, StringArray, StringBuilder,
-    StructArray, StructBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
-    UInt32Array, UInt32Builder,
+    Array, ArrayRef, Int64Array, ListArray, ListBuilder, StringArray, StringBuilder, StructArray,
+    StructBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder, UInt32Array,
+    UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -128,14 +128,24 @@ pub fn ner_batch(rows: &[NerRow]) -> Result<RecordBatch, ArrowError> {
         ner_time.append_value(r.ner_time);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.id_str))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.id_str),
+        )),
         Arc::new(created.finish()),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.text))),
         Arc::new(entities.finish()),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error.as_deref()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.backend))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.bronze_file))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.bronze_row))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.error.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.backend),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.bronze_file),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.bronze_row),
+        )),
         Arc::new(ner_time.finish()),
     ];
     RecordBatch::try_new(ner_schema(), columns)
@@ -329,7 +339,10 @@ mod tests {
             row(3, vec![], None),
         ];
         w.write(&rows).unwrap();
-        assert!(read_ner_rows(&ner_dir(&layout)).unwrap().is_empty(), "not visible while open");
+        assert!(
+            read_ner_rows(&ner_dir(&layout)).unwrap().is_empty(),
+            "not visible while open"
+        );
         let closed = w.close().unwrap().unwrap();
         assert!(closed.path.starts_with(ner_dir(&layout)));
         assert_eq!(read_ner_rows(&ner_dir(&layout)).unwrap(), rows);

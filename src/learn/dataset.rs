@@ -71,7 +71,7 @@ impl Split {
 
 impl fmt::Display for Split {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -326,30 +326,56 @@ pub fn rows_schema(with_split: bool) -> SchemaRef {
 
 fn raw_batch(raw: &[RawTweet]) -> anyhow::Result<RecordBatch> {
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(raw.iter().map(|r| r.tweet_id.as_str()))),
-        Arc::new(TimestampMillisecondArray::from(raw.iter().map(|r| r.created_at).collect::<Vec<_>>()).with_timezone("UTC")),
-        Arc::new(StringArray::from(raw.iter().map(|r| r.author.as_deref()).collect::<Vec<_>>())),
-        Arc::new(StringArray::from_iter_values(raw.iter().map(|r| r.text.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            raw.iter().map(|r| r.tweet_id.as_str()),
+        )),
+        Arc::new(
+            TimestampMillisecondArray::from(raw.iter().map(|r| r.created_at).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from(
+            raw.iter().map(|r| r.author.as_deref()).collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            raw.iter().map(|r| r.text.as_str()),
+        )),
     ];
     Ok(RecordBatch::try_new(raw_schema(), cols)?)
 }
 
 /// `(row, label, slabel)` as a batch of the rows schema.
-pub fn rows_batch(rows: &[(&DatasetRow, i32, i32)], with_split: bool) -> anyhow::Result<RecordBatch> {
+pub fn rows_batch(
+    rows: &[(&DatasetRow, i32, i32)],
+    with_split: bool,
+) -> anyhow::Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.text_id))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.tweet_id.as_str()))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.0.text_id),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.tweet_id.as_str()),
+        )),
         Arc::new(
-            TimestampMillisecondArray::from(rows.iter().map(|r| r.0.created_at).collect::<Vec<_>>())
-                .with_timezone("UTC"),
+            TimestampMillisecondArray::from(
+                rows.iter().map(|r| r.0.created_at).collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
         ),
-        Arc::new(StringArray::from(rows.iter().map(|r| r.0.author.as_deref()).collect::<Vec<_>>())),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.text.as_str()))),
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r.0.author.as_deref())
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.text.as_str()),
+        )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.1))),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))),
     ];
     if with_split {
-        cols.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.split.name()))));
+        cols.push(Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.split.name()),
+        )));
     }
     Ok(RecordBatch::try_new(rows_schema(with_split), cols)?)
 }
@@ -541,7 +567,12 @@ mod tests {
         assert_eq!(ds.rows[0].text, "text 0");
         assert_eq!(ds.rows.last().unwrap().text_id, 27);
         assert_eq!(
-            (ds.count(Split::Test), ds.count(Split::Dev), ds.count(Split::WeakTrain), ds.count(Split::Train)),
+            (
+                ds.count(Split::Test),
+                ds.count(Split::Dev),
+                ds.count(Split::WeakTrain),
+                ds.count(Split::Train)
+            ),
             (5, 3, 7, 12)
         );
         // Same seed, same split; another seed, another split.
@@ -550,7 +581,11 @@ mod tests {
         assert_ne!(other.rows, ds.rows);
         assert!(matches!(
             build(0, raw(10), spec),
-            Err(DatasetError::TooFew { unique: 7, needed: 15, .. })
+            Err(DatasetError::TooFew {
+                unique: 7,
+                needed: 15,
+                ..
+            })
         ));
     }
 

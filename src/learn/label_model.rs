@@ -5,8 +5,12 @@
 //! (`PRIOR_ACCURACY` with `PRIOR_WEIGHT` pseudo-votes), so it starts as a plain majority vote
 //! and learns which LFs to trust as dev labels arrive. A vote adds the LF's log-odds
 //! `ln(acc / (1 - acc))` for its label; the class prior (also from dev, smoothed) is the
-//! starting point; `p = sigmoid(sum)`. `slabel` is `1` when `p > 0.5`, `0` otherwise, and
-//! abstain (`-1`) when no LF voted.
+//! starting point; `p = sigmoid(sum)`.
+//!
+//! A text no LF votes on is its own case: the seed's LFs are built so that an AI tweet hits
+//! an AI keyword, so "no vote" is evidence too. Its probability is the share of positives
+//! among dev texts without a vote, smoothed towards `NO_VOTE_PRIOR`. As in the seed (Snorkel,
+//! `probability > 0.5 -> 1`), every text gets `slabel` 1 or 0.
 
 use super::lf::{Vote, ABSTAIN, NEG, POS};
 
@@ -16,6 +20,8 @@ pub const PRIOR_ACCURACY: f64 = 0.75;
 pub const PRIOR_WEIGHT: f64 = 4.0;
 /// Log-odds weights are clipped to this (an LF right on every dev point is not infallible).
 pub const MAX_WEIGHT: f64 = 4.0;
+/// Probability of the positive label for a text no LF votes on, before dev labels say.
+pub const NO_VOTE_PRIOR: f64 = 0.25;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelModel {
@@ -25,13 +31,17 @@ pub struct LabelModel {
     pub accuracies: Vec<f64>,
     /// Log-odds of the positive class before any vote.
     pub prior: f64,
+    /// Probability of the positive class when no LF votes.
+    pub no_vote: f64,
 }
 
-/// A weak label: probability of the positive class and the label (`POS`, `NEG`, `ABSTAIN`).
+/// A weak label: probability of the positive class, the label (`POS` or `NEG`) and whether
+/// any LF voted.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Weak {
     pub p: f64,
     pub label: Vote,
+    pub voted: bool,
 }
 
 impl LabelModel {
@@ -42,15 +52,20 @@ impl LabelModel {
             weights: vec![w; n_lfs],
             accuracies: vec![PRIOR_ACCURACY; n_lfs],
             prior: 0.0,
+            no_vote: NO_VOTE_PRIOR,
         }
     }
 
     /// Fits accuracies and the class prior on hand-labelled points: `(votes, gold)` pairs,
     /// gold in vote terms (`POS` / `NEG`).
-    pub fn fit<'a>(n_lfs: usize, labelled: impl IntoIterator<Item = (&'a [Vote], Vote)>) -> LabelModel {
+    pub fn fit<'a>(
+        n_lfs: usize,
+        labelled: impl IntoIterator<Item = (&'a [Vote], Vote)>,
+    ) -> LabelModel {
         let mut correct = vec![0.0; n_lfs];
         let mut seen = vec![0.0; n_lfs];
         let (mut pos, mut n) = (0.0, 0.0);
+        let (mut none_pos, mut none_n) = (0.0, 0.0);
         for (votes, gold) in labelled {
             if gold == ABSTAIN {
                 continue;
@@ -58,6 +73,12 @@ impl LabelModel {
             n += 1.0;
             if gold == POS {
                 pos += 1.0;
+            }
+            if votes.iter().take(n_lfs).all(|v| *v == ABSTAIN) {
+                none_n += 1.0;
+                if gold == POS {
+                    none_pos += 1.0;
+                }
             }
             for (j, v) in votes.iter().enumerate().take(n_lfs) {
                 if *v != ABSTAIN {
@@ -78,6 +99,7 @@ impl LabelModel {
                 .collect(),
             accuracies,
             prior: logit((pos + 1.0) / (n + 2.0)),
+            no_vote: (none_pos + PRIOR_WEIGHT * NO_VOTE_PRIOR) / (none_n + PRIOR_WEIGHT),
         }
     }
 
@@ -93,16 +115,11 @@ impl LabelModel {
             }
             any = true;
         }
-        let p = sigmoid(score);
+        let p = if any { sigmoid(score) } else { self.no_vote };
         Weak {
             p,
-            label: if !any {
-                ABSTAIN
-            } else if p > 0.5 {
-                POS
-            } else {
-                NEG
-            },
+            label: if p > 0.5 { POS } else { NEG },
+            voted: any,
         }
     }
 }
@@ -121,13 +138,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn majority_without_dev_labels_and_abstain_without_votes() {
+    fn majority_without_dev_labels_and_no_vote_leans_negative() {
         let m = LabelModel::uniform(3);
         assert_eq!(m.predict(&[POS, ABSTAIN, ABSTAIN]).label, POS);
         assert_eq!(m.predict(&[POS, NEG, NEG]).label, NEG);
         let w = m.predict(&[ABSTAIN, ABSTAIN, ABSTAIN]);
-        assert_eq!(w.label, ABSTAIN);
-        assert!((w.p - 0.5).abs() < 1e-9);
+        assert_eq!((w.label, w.voted), (NEG, false));
+        assert!((w.p - NO_VOTE_PRIOR).abs() < 1e-9);
+        // Dev texts without a vote that are all positive move it.
+        let rows: Vec<(Vec<Vote>, Vote)> = (0..20).map(|_| (vec![ABSTAIN; 3], POS)).collect();
+        let m = LabelModel::fit(3, rows.iter().map(|(v, g)| (v.as_slice(), *g)));
+        assert_eq!(m.predict(&[ABSTAIN; 3]).label, POS);
     }
 
     #[test]

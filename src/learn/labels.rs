@@ -131,7 +131,10 @@ pub fn undo_target(events: &[LabelEvent]) -> Option<&LabelEvent> {
 
 /// The labelled texts only (label != -1).
 pub fn labelled(events: &[LabelEvent]) -> BTreeMap<i64, i32> {
-    fold(events).into_iter().filter(|(_, l)| *l != ABSTAIN).collect()
+    fold(events)
+        .into_iter()
+        .filter(|(_, l)| *l != ABSTAIN)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -144,7 +147,11 @@ fn crc_table() -> &'static [u32; 256] {
         for (i, e) in t.iter_mut().enumerate() {
             let mut c = i as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
             *e = c;
         }
@@ -174,11 +181,6 @@ pub struct EmbeddedLabelStore {
     logs: Mutex<BTreeMap<u32, Arc<Mutex<Log>>>>,
 }
 
-struct Log {
-    file: File,
-    events: Vec<LabelEvent>,
-}
-
 impl EmbeddedLabelStore {
     /// `store_dir` is the embedded store's folder (`<lake>/store`).
     pub fn new(lake_root: &Path, store_dir: &Path) -> EmbeddedLabelStore {
@@ -205,6 +207,37 @@ impl EmbeddedLabelStore {
     }
 }
 
+struct Log {
+    path: PathBuf,
+    file: File,
+    events: Vec<LabelEvent>,
+    /// Bytes of the file already parsed into `events`.
+    len: u64,
+}
+
+/// Parses complete records from `bytes`: the events, the bytes consumed (up to the last
+/// complete record), and the offset of a damaged record followed by more data, if any.
+fn parse_records(bytes: &[u8]) -> (Vec<LabelEvent>, usize, Option<usize>) {
+    let mut events = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let Some(end) = bytes[pos..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|i| pos + i)
+        else {
+            break; // no newline yet: a torn (or still being written) last record
+        };
+        match parse_record(&bytes[pos..end]) {
+            Some(ev) => events.push(ev),
+            None if end + 1 == bytes.len() => break, // damaged last record
+            None => return (events, pos, Some(pos)),
+        }
+        pos = end + 1;
+    }
+    (events, pos, None)
+}
+
 /// Reads (and repairs a torn tail of) a log file, leaving it open for appends.
 fn open_log(path: &Path) -> Result<Log> {
     let mut file = OpenOptions::new()
@@ -214,35 +247,25 @@ fn open_log(path: &Path) -> Result<Log> {
         .open(path)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
-    let mut events = Vec::new();
-    let mut good = 0usize;
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        let end = bytes[pos..].iter().position(|b| *b == b'\n').map(|i| pos + i);
-        let parsed = end.and_then(|end| parse_record(&bytes[pos..end]));
-        match (end, parsed) {
-            (Some(end), Some(ev)) => {
-                events.push(ev);
-                pos = end + 1;
-                good = pos;
-            }
-            (end, _) => {
-                let is_last = end.is_none_or(|e| e + 1 == bytes.len());
-                if !is_last {
-                    return Err(LabelStoreError::Corrupt(format!(
-                        "{}: damaged record at byte {pos} (not the last one): refusing to guess",
-                        path.display()
-                    )));
-                }
-                tracing::warn!(path = %path.display(), bytes = bytes.len() - pos, "cutting off a torn last label record");
-                file.set_len(good as u64)?;
-                file.sync_all()?;
-                break;
-            }
-        }
+    let (events, good, damaged) = parse_records(&bytes);
+    if let Some(at) = damaged {
+        return Err(LabelStoreError::Corrupt(format!(
+            "{}: damaged record at byte {at} (not the last one): refusing to guess",
+            path.display()
+        )));
+    }
+    if good < bytes.len() {
+        tracing::warn!(path = %path.display(), bytes = bytes.len() - good, "cutting off a torn last label record");
+        file.set_len(good as u64)?;
+        file.sync_all()?;
     }
     file.seek(SeekFrom::End(0))?;
-    Ok(Log { file, events })
+    Ok(Log {
+        path: path.to_path_buf(),
+        file,
+        events,
+        len: good as u64,
+    })
 }
 
 fn parse_record(line: &[u8]) -> Option<LabelEvent> {
@@ -258,13 +281,40 @@ fn record(ev: &LabelEvent) -> Result<Vec<u8>> {
 }
 
 impl Log {
+    /// Picks up records another handle (or process) appended since we last looked.
+    fn catch_up(&mut self) -> Result<()> {
+        let actual = self.file.metadata()?.len();
+        if actual <= self.len {
+            return Ok(());
+        }
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(self.len))?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let (events, good, damaged) = parse_records(&bytes);
+        if let Some(at) = damaged {
+            return Err(LabelStoreError::Corrupt(format!(
+                "{}: damaged record at byte {}",
+                self.path.display(),
+                self.len as usize + at
+            )));
+        }
+        self.events.extend(events);
+        self.len += good as u64;
+        Ok(())
+    }
+
     fn append(&mut self, event: NewEvent) -> Result<LabelEvent> {
+        self.catch_up()?;
         let ev = LabelEvent {
-            seq: self.events.len() as u64 + 1,
+            seq: self.events.last().map_or(0, |e| e.seq) + 1,
             event,
         };
-        self.file.write_all(&record(&ev)?)?;
+        let rec = record(&ev)?;
+        // One write(2) per record (O_APPEND), then fdatasync before acknowledging.
+        self.file.write_all(&rec)?;
         self.file.sync_data()?;
+        self.len += rec.len() as u64;
         self.events.push(ev.clone());
         Ok(ev)
     }
@@ -305,15 +355,18 @@ impl LabelStore for EmbeddedLabelStore {
 
     async fn append(&self, event: NewEvent) -> Result<LabelEvent> {
         let log = self.log(event.version)?;
-        tokio::task::spawn_blocking(move || log.lock().unwrap_or_else(|e| e.into_inner()).append(event))
-            .await
-            .map_err(|e| LabelStoreError::Io(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            log.lock().unwrap_or_else(|e| e.into_inner()).append(event)
+        })
+        .await
+        .map_err(|e| LabelStoreError::Io(e.to_string()))?
     }
 
     async fn events(&self, version: u32) -> Result<Vec<LabelEvent>> {
         let log = self.log(version)?;
-        let events = log.lock().unwrap_or_else(|e| e.into_inner()).events.clone();
-        Ok(events)
+        let mut g = log.lock().unwrap_or_else(|e| e.into_inner());
+        g.catch_up()?;
+        Ok(g.events.clone())
     }
 
     async fn stored_labels(&self, version: u32) -> Result<BTreeMap<i64, i32>> {
@@ -392,7 +445,10 @@ mod tests {
         bytes[12] ^= 0x20;
         std::fs::write(&path, bytes).unwrap();
         let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
-        assert!(matches!(s.events(0).await, Err(LabelStoreError::Corrupt(_))));
+        assert!(matches!(
+            s.events(0).await,
+            Err(LabelStoreError::Corrupt(_))
+        ));
     }
 
     #[test]

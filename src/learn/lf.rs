@@ -1,8 +1,8 @@
 //! The seed's weak labelling functions over its keyword groups, and Snorkel's LF summary.
 //!
-//! Keywords are data: `assets/keywords/<group>.txt` (shared with the X API source; one
-//! keyword or phrase per line, blank lines ignored). The binary carries a copy; `[learn]
-//! keywords_dir` points at an edited folder instead.
+//! Keywords are data: `assets/keywords/<group>.txt`, read by the X API source's loader
+//! (`source::x_api::keywords`: one keyword or phrase per line, blank lines ignored). The
+//! binary carries a copy; `[learn] keywords_dir` points at an edited folder instead.
 //!
 //! Matching is the seed's: lower-case the text, remove `#` and `@`, pad with a space on both
 //! sides and look for ` keyword ` as a substring (whole words and phrases only). Keywords are
@@ -10,8 +10,6 @@
 //! for `#AI` to match; this is the one deliberate difference).
 
 use std::path::Path;
-
-use anyhow::Context as _;
 
 /// A labelling function's output: one of the two labels, or abstain.
 pub type Vote = i8;
@@ -22,35 +20,7 @@ pub const ABSTAIN: Vote = -1;
 /// The AI groups (the seed's POSITIVE).
 pub const POSITIVE_GROUPS: &[&str] = &["ai", "ml", "dl", "cv", "nlp", "data", "hashtags"];
 /// Every group the LFs read.
-pub const GROUPS: &[&str] = &[
-    "ai",
-    "ml",
-    "dl",
-    "cv",
-    "nlp",
-    "data",
-    "hashtags",
-    "false_positive",
-    "random_topics",
-];
-
-const BUILTIN: &[(&str, &str)] = &[
-    ("ai", include_str!("../../assets/keywords/ai.txt")),
-    ("ml", include_str!("../../assets/keywords/ml.txt")),
-    ("dl", include_str!("../../assets/keywords/dl.txt")),
-    ("cv", include_str!("../../assets/keywords/cv.txt")),
-    ("nlp", include_str!("../../assets/keywords/nlp.txt")),
-    ("data", include_str!("../../assets/keywords/data.txt")),
-    ("hashtags", include_str!("../../assets/keywords/hashtags.txt")),
-    (
-        "false_positive",
-        include_str!("../../assets/keywords/false_positive.txt"),
-    ),
-    (
-        "random_topics",
-        include_str!("../../assets/keywords/random_topics.txt"),
-    ),
-];
+pub use crate::source::x_api::keywords::ALL as GROUPS;
 
 /// The six bigram checks: (name, first word, second word).
 pub const BIGRAM_LFS: &[(&str, &str, &str)] = &[
@@ -75,41 +45,29 @@ pub fn normalise(text: &str) -> String {
     s
 }
 
-/// One keyword or phrase per line, trimmed; blank lines skipped.
-pub fn parse_list(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
+/// One keyword or phrase per line, trimmed; blank lines skipped (the X API source's format).
+pub use crate::source::x_api::keywords::parse_list;
 
-/// Keyword groups as read from the files (case and `#` kept).
+/// Keyword groups as read from the files (case and `#` kept): the X API source's
+/// [`KeywordGroups`](crate::source::x_api::keywords::KeywordGroups), same files, same loader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keywords {
-    groups: Vec<(String, Vec<String>)>,
+    groups: crate::source::x_api::keywords::KeywordGroups,
 }
 
 impl Keywords {
+    /// The copy of `assets/keywords` built into the binary.
     pub fn builtin() -> Keywords {
         Keywords {
-            groups: BUILTIN
-                .iter()
-                .map(|(n, t)| (n.to_string(), parse_list(t)))
-                .collect(),
+            groups: crate::source::x_api::keywords::KeywordGroups::builtin(),
         }
     }
 
     /// `<dir>/<group>.txt` for every group.
     pub fn load(dir: &Path) -> anyhow::Result<Keywords> {
-        let mut groups = Vec::new();
-        for name in GROUPS {
-            let path = dir.join(format!("{name}.txt"));
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading keyword group {}", path.display()))?;
-            groups.push((name.to_string(), parse_list(&text)));
-        }
-        Ok(Keywords { groups })
+        Ok(Keywords {
+            groups: crate::source::x_api::keywords::KeywordGroups::load(dir)?,
+        })
     }
 
     /// The configured folder, else the built-in copy.
@@ -121,10 +79,7 @@ impl Keywords {
     }
 
     pub fn group(&self, name: &str) -> &[String] {
-        self.groups
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(&[][..], |(_, k)| k.as_slice())
+        self.groups.group(name)
     }
 
     fn padded(&self, names: &[&str]) -> Vec<String> {
@@ -193,7 +148,10 @@ impl LabelingFunctions {
     pub fn votes(&self, text: &str) -> [Vote; 8] {
         let norm = normalise(text);
         let pos = self.positive.iter().any(|k| norm.contains(k.as_str()));
-        let fp = self.false_positive.iter().any(|k| norm.contains(k.as_str()));
+        let fp = self
+            .false_positive
+            .iter()
+            .any(|k| norm.contains(k.as_str()));
         let mut out = [ABSTAIN; 8];
         if pos {
             out[0] = POS;
@@ -203,9 +161,9 @@ impl LabelingFunctions {
         }
         let words: Vec<&str> = norm.split_whitespace().collect();
         for (i, (_, first, second)) in BIGRAM_LFS.iter().enumerate() {
-            let fired = words.windows(2).any(|w| {
-                (w[0] == *first || w[1] == *first) && w[0] != *second && w[1] != *second
-            });
+            let fired = words
+                .windows(2)
+                .any(|w| (w[0] == *first || w[1] == *first) && w[0] != *second && w[1] != *second);
             if fired {
                 out[2 + i] = NEG;
             }
@@ -252,7 +210,10 @@ pub fn lf_summary(names: &[&str], votes: &[Vec<Vote>], gold: Option<&[Vote]>) ->
                 if !polarity.contains(&v) {
                     polarity.push(v);
                 }
-                let others = row.iter().enumerate().filter(|(k, o)| *k != j && **o != ABSTAIN);
+                let others = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, o)| *k != j && **o != ABSTAIN);
                 let mut any = false;
                 let mut differ = false;
                 for (_, o) in others {
@@ -261,7 +222,11 @@ pub fn lf_summary(names: &[&str], votes: &[Vec<Vote>], gold: Option<&[Vote]>) ->
                 }
                 over += any as usize;
                 conf += differ as usize;
-                if let Some(g) = gold.and_then(|g| g.get(i)).copied().filter(|g| *g != ABSTAIN) {
+                if let Some(g) = gold
+                    .and_then(|g| g.get(i))
+                    .copied()
+                    .filter(|g| *g != ABSTAIN)
+                {
                     if g == v {
                         correct += 1;
                     } else {
@@ -307,7 +272,8 @@ pub fn summary_table(rows: &[LfSummaryRow]) -> String {
             r.conflicts,
             r.correct,
             r.incorrect,
-            r.emp_accuracy.map_or("-".to_string(), |a| format!("{a:.3}")),
+            r.emp_accuracy
+                .map_or("-".to_string(), |a| format!("{a:.3}")),
         ));
     }
     out
@@ -325,7 +291,10 @@ mod tests {
     fn the_folder_on_disk_is_the_built_in_copy() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/keywords");
         assert_eq!(Keywords::load(&dir).unwrap(), Keywords::builtin());
-        assert_eq!(Keywords::builtin().group("ai"), ["#AI", "Artificial Intelligence", "robotics"]);
+        assert_eq!(
+            Keywords::builtin().group("ai"),
+            ["#AI", "Artificial Intelligence", "robotics"]
+        );
     }
 
     #[test]

@@ -27,15 +27,21 @@ pub mod session;
 pub mod worker;
 
 pub use dataset::{Dataset, DatasetRow, RawTweet, Split, SplitSpec};
-pub use labels::{EmbeddedLabelStore, EventKind, LabelEvent, LabelStore, LabelStoreError, NewEvent};
+pub use labels::{
+    EmbeddedLabelStore, EventKind, LabelEvent, LabelStore, LabelStoreError, NewEvent,
+};
 pub use lf::{Keywords, LabelingFunctions};
 pub use model::{Model, ModelMeta};
 pub use queue::QueueOrder;
 pub use session::{Session, Target};
 
 /// Weak labels (label values) of a freshly built dataset: the label model without any hand
-/// labels, i.e. an even-weighted vote of the LFs (abstain, -1, when none voted).
-pub fn initial_slabels(ds: &Dataset, settings: &crate::config::LearnSettings, lfs: &LabelingFunctions) -> Vec<i32> {
+/// labels, i.e. an even-weighted vote of the LFs (a text without a vote leans negative).
+pub fn initial_slabels(
+    ds: &Dataset,
+    settings: &crate::config::LearnSettings,
+    lfs: &LabelingFunctions,
+) -> Vec<i32> {
     let lm = label_model::LabelModel::uniform(lf::LF_NAMES.len());
     ds.rows
         .iter()

@@ -85,6 +85,10 @@ pub struct Model {
 }
 
 const MAGIC: &[u8; 8] = b"SSPLR001";
+/// AdaGrad's starting sum of squared gradients. Without it a feature seen only in
+/// low-weight (weak) examples would take full-size steps (AdaGrad divides the weight back
+/// out); with it, small-weight examples make small steps, as weights mean.
+pub const INITIAL_ACCUMULATOR: f32 = 1.0;
 
 impl Model {
     pub fn new(bits: u32) -> Model {
@@ -93,8 +97,8 @@ impl Model {
             bits,
             w: vec![0.0; n],
             bias: 0.0,
-            g2: vec![0.0; n],
-            bias_g2: 0.0,
+            g2: vec![INITIAL_ACCUMULATOR; n],
+            bias_g2: INITIAL_ACCUMULATOR,
             learning_rate: 0.5,
             l2: 1e-6,
             updates: 0,
@@ -256,7 +260,11 @@ pub fn scores(pairs: impl IntoIterator<Item = (bool, bool)>) -> Scores {
     };
     Scores {
         n,
-        accuracy: if n == 0 { 0.0 } else { (tp + tn) as f64 / n as f64 },
+        accuracy: if n == 0 {
+            0.0
+        } else {
+            (tp + tn) as f64 / n as f64
+        },
         f1,
     }
 }

@@ -56,15 +56,19 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
         None => true,
         Some(code) => {
             let c = code.code();
-            c.starts_with("08") || c.starts_with("28") || c.starts_with("57P") || c == "3D000" || c.starts_with("53")
+            c.starts_with("08")
+                || c.starts_with("28")
+                || c.starts_with("57P")
+                || c == "3D000"
+                || c.starts_with("53")
         }
     }
 }
 
 impl PgConn {
     pub fn new(settings: &Settings) -> Result<PgConn> {
-        let config = pg_config(&settings.postgresql)
-            .map_err(|e| LabelStoreError::Config(e.to_string()))?;
+        let config =
+            pg_config(&settings.postgresql).map_err(|e| LabelStoreError::Config(e.to_string()))?;
         let schema = Ident::new("postgresql.schema", &settings.postgresql.schema)
             .map_err(|e| LabelStoreError::Config(format!("config error: {e}")))?;
         let host = config
@@ -125,7 +129,9 @@ impl PgConn {
             *guard = Some(client);
         }
         if !self.migrated.load(Ordering::Acquire) {
-            let client = guard.as_mut().ok_or_else(|| self.unavailable("connect", "no client"))?;
+            let client = guard
+                .as_mut()
+                .ok_or_else(|| self.unavailable("connect", "no client"))?;
             let r = tokio::time::timeout(BULK_TIMEOUT, migrate(client, self)).await;
             finish(self, &mut guard, "creating the label tables", r)?;
             self.migrated.store(true, Ordering::Release);
@@ -182,11 +188,15 @@ async fn migrate(client: &mut Client, c: &PgConn) -> PgResult<()> {
     )
     .await?;
     let exists = tx
-        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&c.schema.as_str()])
+        .query_opt(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+            &[&c.schema.as_str()],
+        )
         .await?
         .is_some();
     if !exists {
-        tx.batch_execute(&format!("CREATE SCHEMA {}", c.schema)).await?;
+        tx.batch_execute(&format!("CREATE SCHEMA {}", c.schema))
+            .await?;
     }
     let s = &c.schema;
     tx.batch_execute(&format!(
@@ -276,7 +286,10 @@ async fn create_version_tx(
     let tx = client.transaction().await?;
     let manifest = serde_json::to_string(&Manifest::of(ds)).unwrap_or_default();
     tx.execute(
-        &format!("INSERT INTO {}.\"dataset_versions\" (version, manifest) VALUES ($1, $2)", c.schema),
+        &format!(
+            "INSERT INTO {}.\"dataset_versions\" (version, manifest) VALUES ($1, $2)",
+            c.schema
+        ),
         &[&(v as i32), &manifest],
     )
     .await?;
@@ -293,21 +306,32 @@ async fn create_version_tx(
     }
     // Raw tweets.
     for (chunk_i, chunk) in ds.raw.chunks(CHUNK).enumerate() {
-        let mut sql = format!("INSERT INTO {raw_t} (n, tweet_id, created_at, author, text) VALUES ");
+        let mut sql =
+            format!("INSERT INTO {raw_t} (n, tweet_id, created_at, author, text) VALUES ");
         let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(chunk.len() * 5);
         for (i, r) in chunk.iter().enumerate() {
             let b = i * 5;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("(${}, ${}, {}, ${}, ${})", b + 1, b + 2, ts_expr(b + 3), b + 4, b + 5));
+            sql.push_str(&format!(
+                "(${}, ${}, {}, ${}, ${})",
+                b + 1,
+                b + 2,
+                ts_expr(b + 3),
+                b + 4,
+                b + 5
+            ));
             params.push(Box::new((chunk_i * CHUNK + i) as i64 + 1));
             params.push(Box::new(r.tweet_id.clone()));
             params.push(Box::new(r.created_at));
             params.push(Box::new(r.author.clone()));
             params.push(Box::new(r.text.clone()));
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
         tx.execute(&sql, &refs).await?;
     }
     // Unique texts, then each split.
@@ -316,7 +340,8 @@ async fn create_version_tx(
         .iter()
         .zip(slabels.iter().copied().chain(std::iter::repeat(-1)))
         .collect();
-    let targets = std::iter::once((None, &dedup_t)).chain(split_ts.iter().map(|(s, t)| (Some(*s), t)));
+    let targets =
+        std::iter::once((None, &dedup_t)).chain(split_ts.iter().map(|(s, t)| (Some(*s), t)));
     for (split, table) in targets {
         let selected: Vec<&(&DatasetRow, i32)> = rows
             .iter()
@@ -329,13 +354,22 @@ async fn create_version_tx(
             } else {
                 format!("INSERT INTO {table} (text_id, tweet_id, created_at, author, text, slabel) VALUES ")
             };
-            let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(chunk.len() * per);
+            let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
+                Vec::with_capacity(chunk.len() * per);
             for (i, (r, slabel)) in chunk.iter().enumerate() {
                 let b = i * per;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(${}, ${}, {}, ${}, ${}, ${}", b + 1, b + 2, ts_expr(b + 3), b + 4, b + 5, b + 6));
+                sql.push_str(&format!(
+                    "(${}, ${}, {}, ${}, ${}, ${}",
+                    b + 1,
+                    b + 2,
+                    ts_expr(b + 3),
+                    b + 4,
+                    b + 5,
+                    b + 6
+                ));
                 if split.is_none() {
                     sql.push_str(&format!(", ${}", b + 7));
                 }
@@ -350,8 +384,10 @@ async fn create_version_tx(
                     params.push(Box::new(r.split.name().to_string()));
                 }
             }
-            let refs: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
             tx.execute(&sql, &refs).await?;
         }
     }
@@ -359,7 +395,11 @@ async fn create_version_tx(
     Ok(Ok(()))
 }
 
-async fn load_version_q(client: &mut Client, c: &PgConn, version: u32) -> PgResult<Option<Dataset>> {
+async fn load_version_q(
+    client: &mut Client,
+    c: &PgConn,
+    version: u32,
+) -> PgResult<Option<Dataset>> {
     let Ok(raw_t) = version_table(c, "raw_tweet_dataset", version) else {
         return Ok(None);
     };
@@ -374,7 +414,10 @@ async fn load_version_q(client: &mut Client, c: &PgConn, version: u32) -> PgResu
         .await?;
     let Some(m) = tx
         .query_opt(
-            &format!("SELECT manifest FROM {}.\"dataset_versions\" WHERE version = $1", c.schema),
+            &format!(
+                "SELECT manifest FROM {}.\"dataset_versions\" WHERE version = $1",
+                c.schema
+            ),
             &[&(version as i32)],
         )
         .await?
@@ -477,14 +520,23 @@ async fn append_tx(
 #[async_trait]
 impl LabelStore for PgLabelStore {
     fn describe(&self) -> String {
-        format!("postgres {} (schema {})", self.conn.target, self.conn.schema.as_str())
+        format!(
+            "postgres {} (schema {})",
+            self.conn.target,
+            self.conn.schema.as_str()
+        )
     }
 
     async fn versions(&self) -> Result<Vec<u32>> {
         let c = &self.conn;
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
-        let q = format!("SELECT version FROM {}.\"dataset_versions\" ORDER BY version", c.schema);
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let q = format!(
+            "SELECT version FROM {}.\"dataset_versions\" ORDER BY version",
+            c.schema
+        );
         let r = tokio::time::timeout(BULK_TIMEOUT, client.query(&q, &[])).await;
         let rows = finish(c, &mut g, "listing dataset versions", r)?;
         Ok(rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect())
@@ -493,7 +545,9 @@ impl LabelStore for PgLabelStore {
     async fn create_version(&self, ds: &Dataset, slabels: &[i32]) -> Result<()> {
         let c = &self.conn;
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
         let r = tokio::time::timeout(BULK_TIMEOUT, create_version_tx(client, c, ds, slabels)).await;
         let what = format!("creating dataset version {}", ds.version);
         finish(c, &mut g, &what, r)?
@@ -502,10 +556,16 @@ impl LabelStore for PgLabelStore {
     async fn load_version(&self, version: u32) -> Result<Dataset> {
         let c = &self.conn;
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
         let r = tokio::time::timeout(BULK_TIMEOUT, load_version_q(client, c, version)).await;
-        finish(c, &mut g, &format!("loading dataset version {version}"), r)?
-            .ok_or_else(|| LabelStoreError::Version(format!("no dataset version {version} in {}", c.schema.as_str())))
+        finish(c, &mut g, &format!("loading dataset version {version}"), r)?.ok_or_else(|| {
+            LabelStoreError::Version(format!(
+                "no dataset version {version} in {}",
+                c.schema.as_str()
+            ))
+        })
     }
 
     async fn append(&self, event: NewEvent) -> Result<LabelEvent> {
@@ -513,8 +573,14 @@ impl LabelStore for PgLabelStore {
         let split_t = version_table(c, event.split.table(), event.version)?;
         let dedup_t = version_table(c, "deduplicated_raw_tweet_dataset", event.version)?;
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
-        let r = tokio::time::timeout(LABEL_TIMEOUT, append_tx(client, c, &split_t, &dedup_t, &event)).await;
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let r = tokio::time::timeout(
+            LABEL_TIMEOUT,
+            append_tx(client, c, &split_t, &dedup_t, &event),
+        )
+        .await;
         let seq = finish(c, &mut g, "committing a label", r)?;
         Ok(LabelEvent { seq, event })
     }
@@ -522,7 +588,9 @@ impl LabelStore for PgLabelStore {
     async fn events(&self, version: u32) -> Result<Vec<LabelEvent>> {
         let c = &self.conn;
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
         let q = format!(
             "SELECT seq, text_id, split, kind, label, prev_label, undoes, who, (extract(epoch from at) * 1000)::bigint, note
              FROM {}.\"label_events\" WHERE version = $1 ORDER BY seq",
@@ -566,7 +634,9 @@ impl LabelStore for PgLabelStore {
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         let mut g = c.connect().await?;
-        let client = g.as_mut().ok_or_else(|| c.unavailable("connect", "no client"))?;
+        let client = g
+            .as_mut()
+            .ok_or_else(|| c.unavailable("connect", "no client"))?;
         let r = tokio::time::timeout(BULK_TIMEOUT, client.query(&q, &[])).await;
         let rows = finish(c, &mut g, "reading labels", r)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -593,7 +663,9 @@ pub async fn insert_ai_tweets(conn: &PgConn, rows: &[AiTweet]) -> Result<u64> {
         return Ok(0);
     }
     let mut g = conn.connect().await?;
-    let client = g.as_mut().ok_or_else(|| conn.unavailable("connect", "no client"))?;
+    let client = g
+        .as_mut()
+        .ok_or_else(|| conn.unavailable("connect", "no client"))?;
     let schema = conn.schema.clone();
     let work = async {
         let tx = client.transaction().await?;
@@ -629,8 +701,10 @@ pub async fn insert_ai_tweets(conn: &PgConn, rows: &[AiTweet]) -> Result<u64> {
                 params.push(Box::new(r.hand_labels as i32));
             }
             sql.push_str(" ON CONFLICT (id_str) DO NOTHING");
-            let refs: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
             n += tx.execute(&sql, &refs).await?;
         }
         tx.commit().await?;

@@ -47,7 +47,12 @@ impl Predictions {
     }
 
     pub fn get(&self, id: &str) -> Option<Prediction> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.get(id).copied()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .get(id)
+            .copied()
     }
 
     /// (scored, predicted positive) since the process started.
@@ -57,7 +62,11 @@ impl Predictions {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.is_empty()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .is_empty()
     }
 }
 
@@ -77,11 +86,23 @@ mod tests {
     fn bounded_and_shared_per_lake() {
         let a = for_lake(Path::new("/tmp/pred-test-a"));
         let b = for_lake(Path::new("/tmp/pred-test-a"));
-        a.insert("1", Prediction { positive: true, p: 0.9 });
+        a.insert(
+            "1",
+            Prediction {
+                positive: true,
+                p: 0.9,
+            },
+        );
         assert_eq!(b.get("1").map(|p| p.positive), Some(true));
         assert!(for_lake(Path::new("/tmp/pred-test-b")).get("1").is_none());
         for i in 0..CAPACITY + 10 {
-            a.insert(&format!("x{i}"), Prediction { positive: false, p: 0.1 });
+            a.insert(
+                &format!("x{i}"),
+                Prediction {
+                    positive: false,
+                    p: 0.1,
+                },
+            );
         }
         assert!(a.get("1").is_none());
         assert_eq!(a.counts().0, CAPACITY as u64 + 11);

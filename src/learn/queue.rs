@@ -87,7 +87,10 @@ mod tests {
     fn uncertainty_puts_the_closest_to_a_coin_toss_first() {
         let mut v = vec![c(1, 0.95), c(2, 0.45), c(3, 0.1), c(4, 0.52), c(5, 0.7)];
         rank(&mut v, QueueOrder::Uncertainty);
-        assert_eq!(v.iter().map(|c| c.text_id).collect::<Vec<_>>(), [4, 2, 5, 3, 1]);
+        assert_eq!(
+            v.iter().map(|c| c.text_id).collect::<Vec<_>>(),
+            [4, 2, 5, 3, 1]
+        );
         let mut n = v.clone();
         rank(&mut n, QueueOrder::Newest);
         assert_eq!(n[0].text_id, 5);
@@ -98,7 +101,9 @@ mod tests {
 
     #[test]
     fn top_k_matches_a_full_sort() {
-        let mut all: Vec<Candidate> = (0..500).map(|i| c(i, ((i * 37) % 101) as f32 / 100.0)).collect();
+        let mut all: Vec<Candidate> = (0..500)
+            .map(|i| c(i, ((i * 37) % 101) as f32 / 100.0))
+            .collect();
         let mut full = all.clone();
         rank(&mut full, QueueOrder::Uncertainty);
         top_k(&mut all, QueueOrder::Uncertainty, 20);

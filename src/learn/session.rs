@@ -21,6 +21,8 @@ pub const ONLINE_STEPS: usize = 2;
 pub const REPLAY: usize = 8;
 /// Accuracy points kept for the sparkline.
 pub const HISTORY: usize = 200;
+/// Dev labels the "trust the weak labels fully" prior is worth (see [`Session::weak_trust`]).
+pub const TRUST_PRIOR: f64 = 5.0;
 
 /// One text of the dataset, with what never changes during a session.
 #[derive(Debug, Clone)]
@@ -127,7 +129,11 @@ impl Session {
                 row,
             })
             .collect();
-        let index = items.iter().enumerate().map(|(i, it)| (it.row.text_id, i)).collect();
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.row.text_id, i))
+            .collect();
         let mut order: Vec<u32> = (0..items.len() as u32).collect();
         SplitMix64::new(settings.seed ^ 0x5eed).shuffle(&mut order);
         let mut random = vec![0u32; items.len()];
@@ -214,13 +220,23 @@ impl Session {
             .map(|(it, h)| (&it.votes[..], self.vote_of(*h)))
             .collect();
         self.label_model = LabelModel::fit(LF_NAMES.len(), dev);
-        self.weak = self.items.iter().map(|it| self.label_model.predict(&it.votes)).collect();
+        self.weak = self
+            .items
+            .iter()
+            .map(|it| self.label_model.predict(&it.votes))
+            .collect();
         let votes: Vec<Vec<Vote>> = self.items.iter().map(|it| it.votes.to_vec()).collect();
         let gold: Vec<Vote> = self
             .items
             .iter()
             .zip(&self.hand)
-            .map(|(it, h)| if it.row.split == Split::Dev { self.vote_of(*h) } else { ABSTAIN })
+            .map(|(it, h)| {
+                if it.row.split == Split::Dev {
+                    self.vote_of(*h)
+                } else {
+                    ABSTAIN
+                }
+            })
             .collect();
         self.lf_rows = lf_summary(&LF_NAMES, &votes, Some(&gold));
         self.generation += 1;
@@ -232,10 +248,41 @@ impl Session {
         &self.lf_rows
     }
 
+    /// How far the weak labels are trusted, from 0 to 1: their agreement with the dev hand
+    /// labels beyond chance (Cohen's kappa, negative counted as 0), smoothed towards full
+    /// trust with [`TRUST_PRIOR`] pseudo-labels. Without dev labels: 1. Weak labels that do no
+    /// better than chance on dev fade out of training as dev labels arrive.
+    pub fn weak_trust(&self) -> f64 {
+        let (mut n, mut agree, mut pred_pos, mut gold_pos) = (0.0, 0.0, 0.0, 0.0);
+        for (i, it) in self.items.iter().enumerate() {
+            if it.row.split != Split::Dev || self.hand[i] == crate::config::ABSTAIN {
+                continue;
+            }
+            let g = self.vote_of(self.hand[i]) == POS;
+            let p = self.weak[i].label == POS;
+            n += 1.0;
+            agree += f64::from(u8::from(g == p));
+            pred_pos += f64::from(u8::from(p));
+            gold_pos += f64::from(u8::from(g));
+        }
+        if n == 0.0 {
+            return 1.0;
+        }
+        let po = agree / n;
+        let pe = (pred_pos / n) * (gold_pos / n) + (1.0 - pred_pos / n) * (1.0 - gold_pos / n);
+        let kappa = if pe >= 1.0 {
+            0.0
+        } else {
+            ((po - pe) / (1.0 - pe)).max(0.0)
+        };
+        (n * kappa + TRUST_PRIOR) / (n + TRUST_PRIOR)
+    }
+
     /// What a full training uses: hand labels of the training splits (weight 1) and, for
-    /// their other texts, weak labels (weight `weak_weight` x the weak label's confidence).
+    /// their other texts, weak labels (weight `weak_weight` x the weak label's confidence
+    /// `|2p - 1|` x [`Session::weak_trust`]), scaled so the heaviest weighs 1.
     pub fn examples(&self) -> Vec<Example> {
-        let ww = self.settings.weak_weight as f32;
+        let ww = (self.settings.weak_weight * self.weak_trust()) as f32;
         let mut out = Vec::new();
         for (i, it) in self.items.iter().enumerate() {
             if !it.row.split.trains() {
@@ -247,9 +294,17 @@ impl Session {
                 continue;
             }
             let w = self.weak[i];
-            if w.label != ABSTAIN && ww > 0.0 {
-                let conf = ((2.0 * w.p - 1.0).abs()) as f32;
+            let conf = ((2.0 * w.p - 1.0).abs()) as f32;
+            if ww > 0.0 && conf > 0.0 {
                 out.push((i, if w.label == POS { 1.0 } else { 0.0 }, ww * conf));
+            }
+        }
+        // Weights are relative: the heaviest example weighs 1 (before the first hand label
+        // the weak labels alone train the model at full step size).
+        let max = out.iter().map(|e| e.2).fold(0.0f32, f32::max);
+        if max > 0.0 && max < 1.0 {
+            for e in &mut out {
+                e.2 /= max;
             }
         }
         out
@@ -293,7 +348,11 @@ impl Session {
             self.model.update(&self.items[i].features, y, 1.0);
         }
         let earlier: Vec<usize> = (0..self.items.len())
-            .filter(|j| *j != i && self.items[*j].row.split.trains() && self.vote_of(self.hand[*j]) != ABSTAIN)
+            .filter(|j| {
+                *j != i
+                    && self.items[*j].row.split.trains()
+                    && self.vote_of(self.hand[*j]) != ABSTAIN
+            })
             .collect();
         if earlier.is_empty() {
             return;
@@ -301,7 +360,11 @@ impl Session {
         let mut rng = SplitMix64::new(self.events.len() as u64 ^ self.settings.seed);
         for _ in 0..REPLAY.min(earlier.len()) {
             let j = earlier[rng.below(earlier.len())];
-            let y = if self.vote_of(self.hand[j]) == POS { 1.0 } else { 0.0 };
+            let y = if self.vote_of(self.hand[j]) == POS {
+                1.0
+            } else {
+                0.0
+            };
             self.model.update(&self.items[j].features, y, 1.0);
         }
     }
@@ -330,7 +393,12 @@ impl Session {
 
     /// Trains from scratch here (tests; the worker does this on a blocking thread).
     pub fn retrain(&mut self) {
-        let m = fit(&self.items, &self.examples(), self.settings.hash_bits, self.settings.seed);
+        let m = fit(
+            &self.items,
+            &self.examples(),
+            self.settings.hash_bits,
+            self.settings.seed,
+        );
         let n = self.events.len();
         self.install(m, n);
     }
@@ -345,7 +413,11 @@ impl Session {
 
     fn record_metrics(&mut self) {
         let (model, weak) = dev_scores(self);
-        let hand = self.hand.iter().filter(|h| **h != crate::config::ABSTAIN).count();
+        let hand = self
+            .hand
+            .iter()
+            .filter(|h| **h != crate::config::ABSTAIN)
+            .count();
         if self.history.last().is_some_and(|l| l.hand == hand) {
             self.history.pop();
         }
@@ -355,8 +427,7 @@ impl Session {
         }
     }
 
-    /// Model and weak labeller on the hand-labelled dev texts (weak abstain counts as the
-    /// negative label).
+    /// Model and weak labeller on the hand-labelled dev texts.
     pub fn dev_scores(&self) -> (Scores, Scores) {
         dev_scores(self)
     }
@@ -386,7 +457,7 @@ impl Session {
         let w = self.weak[i].label;
         let disagreement = if pos && neg {
             2
-        } else if w != ABSTAIN && (w == POS) != (p > 0.5) {
+        } else if (w == POS) != (p > 0.5) {
             1
         } else {
             0
@@ -437,7 +508,11 @@ impl Session {
                 queue::top_k(&mut pool, self.order, k);
                 let mut dev = self.candidates(&[Split::Dev]);
                 queue::top_k(&mut dev, QueueOrder::Random, k);
-                let mut n = self.hand.iter().filter(|h| **h != crate::config::ABSTAIN).count();
+                let mut n = self
+                    .hand
+                    .iter()
+                    .filter(|h| **h != crate::config::ABSTAIN)
+                    .count();
                 let mut d = self
                     .items
                     .iter()
@@ -448,7 +523,8 @@ impl Session {
                 let (mut pi, mut di) = (0, 0);
                 let mut out = Vec::with_capacity(k);
                 while out.len() < k && (pi < pool.len() || di < dev.len()) {
-                    let want_dev = di < dev.len() && ((d as f64) < share * (n + 1) as f64 || pi >= pool.len());
+                    let want_dev =
+                        di < dev.len() && ((d as f64) < share * (n + 1) as f64 || pi >= pool.len());
                     if want_dev {
                         out.push(dev[di].idx);
                         di += 1;

@@ -78,6 +78,8 @@ pub struct LabelSnapshot {
     /// Dev-split accuracy / F1 of the model and of the weak labeller.
     pub model: Scores,
     pub weak: Scores,
+    /// How far weak labels are trusted in training (0..1, see `Session::weak_trust`).
+    pub weak_trust: f64,
     pub history: Vec<MetricsPoint>,
     pub lf_summary: Vec<LfSummaryRow>,
     pub retraining: bool,
@@ -99,6 +101,7 @@ impl LabelSnapshot {
             hand_total: 0,
             model: Scores::default(),
             weak: Scores::default(),
+            weak_trust: 1.0,
             history: Vec::new(),
             lf_summary: Vec::new(),
             retraining: false,
@@ -126,11 +129,20 @@ pub enum LabelCmd {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabelReply {
     /// The label is durable.
-    Committed { event: LabelEvent, commit: Duration },
+    Committed {
+        event: LabelEvent,
+        commit: Duration,
+    },
     /// The undo is durable; `item` is the text whose label was taken back (shown again).
-    Undone { event: LabelEvent, item: QueueItem },
+    Undone {
+        event: LabelEvent,
+        item: QueueItem,
+    },
     NothingToUndo,
-    Failed { text_id: Option<i64>, error: String },
+    Failed {
+        text_id: Option<i64>,
+        error: String,
+    },
 }
 
 /// The pane's end of the worker.
@@ -273,7 +285,11 @@ impl Worker {
     }
 
     /// Loads the newest version when it is newer than the session's; true when it switched.
-    async fn follow_versions(&mut self, lfs: &LabelingFunctions, cancel: &CancellationToken) -> bool {
+    async fn follow_versions(
+        &mut self,
+        lfs: &LabelingFunctions,
+        cancel: &CancellationToken,
+    ) -> bool {
         let versions = match self.store.versions().await {
             Ok(v) => v,
             Err(e) => {
@@ -328,7 +344,11 @@ impl Worker {
         .await;
         match built {
             Ok(s) => {
-                tracing::info!(version = s.version, texts = s.len(), "labelling session ready");
+                tracing::info!(
+                    version = s.version,
+                    texts = s.len(),
+                    "labelling session ready"
+                );
                 self.session = Some(s);
                 self.error = None;
                 self.model_dirty = true;
@@ -365,7 +385,8 @@ impl Worker {
                 note,
             } => {
                 let found = self.session.as_ref().and_then(|s| {
-                    s.index_of(text_id).map(|i| (s.items[i].row.split, s.hand[i]))
+                    s.index_of(text_id)
+                        .map(|i| (s.items[i].row.split, s.hand[i]))
                 });
                 let Some((split, prev)) = found else {
                     self.reply(LabelReply::Failed {
@@ -537,7 +558,12 @@ pub fn queue_item(s: &Session, i: usize) -> QueueItem {
 }
 
 /// The snapshot of a session.
-pub fn snapshot_of(s: &Session, store: String, retraining: bool, error: Option<String>) -> LabelSnapshot {
+pub fn snapshot_of(
+    s: &Session,
+    store: String,
+    retraining: bool,
+    error: Option<String>,
+) -> LabelSnapshot {
     let (model, weak) = s.dev_scores();
     LabelSnapshot {
         state: WorkerState::Ready,
@@ -550,10 +576,47 @@ pub fn snapshot_of(s: &Session, store: String, retraining: bool, error: Option<S
         hand_total: s.hand.iter().filter(|h| **h != ABSTAIN).count(),
         model,
         weak,
+        weak_trust: s.weak_trust(),
         history: s.history.clone(),
         lf_summary: s.lf_summary().to_vec(),
         retraining,
         error,
         generation: s.generation,
+    }
+}
+
+/// Opens the configured label store and starts the worker on it; if the store cannot be
+/// opened (bad settings), a link whose snapshot says why.
+pub fn spawn_for(settings: &Settings) -> LabelLink {
+    match super::labels::open(settings) {
+        Ok(store) => spawn(settings, store),
+        Err(e) => {
+            let (commands, mut cmd_rx) = mpsc::channel(64);
+            let (rep_tx, replies) = mpsc::channel(64);
+            let mut snap = LabelSnapshot::starting("label store".into(), settings.learn.order);
+            snap.state = WorkerState::Failed(e.to_string());
+            let (_snap_tx, snapshot) = watch::channel(Arc::new(snap));
+            let cancel = CancellationToken::new();
+            let stop = cancel.clone();
+            let error = e.to_string();
+            tokio::spawn(async move {
+                let _keep = _snap_tx;
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        cmd = cmd_rx.recv() => {
+                            if cmd.is_none() { return; }
+                            let _ = rep_tx.send(LabelReply::Failed { text_id: None, error: error.clone() }).await;
+                        }
+                    }
+                }
+            });
+            LabelLink {
+                commands,
+                replies,
+                snapshot,
+                cancel,
+            }
+        }
     }
 }

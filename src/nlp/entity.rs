@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn locate_counts_code_points_and_takes_the_last_occurrence() {
-        assert_eq!(locate("Ram read a book on Friday", "Friday"), Some((19, 25)));
+        assert_eq!(
+            locate("Ram read a book on Friday", "Friday"),
+            Some((19, 25))
+        );
         assert_eq!(locate("café Paris and Paris", "Paris"), Some((15, 20)));
         assert_eq!(locate("naïve Zoë met Zoë", "Zoë"), Some((14, 17)));
         assert_eq!(locate("nothing here", "Friday"), None);

@@ -92,9 +92,7 @@ impl NerError {
     /// Worth sending again (a transient failure of the service or the network).
     pub fn retryable(&self) -> bool {
         match self {
-            NerError::Status { status, .. } => {
-                *status >= 500 || *status == 408 || *status == 429
-            }
+            NerError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             NerError::Timeout(_)
             | NerError::TooLarge { .. }
             | NerError::Invalid(_)
@@ -471,7 +469,11 @@ pub fn parse_seed(body: &[u8], text: &str) -> Result<Vec<Entity>, NerError> {
                 _ => Err(NerError::Invalid(format!("res[{k:?}] is not a string"))),
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(NerError::Invalid("\"res\" is neither a string nor an object".into())),
+        _ => {
+            return Err(NerError::Invalid(
+                "\"res\" is neither a string nor an object".into(),
+            ))
+        }
     };
     let mut out: Vec<Entity> = pairs
         .into_iter()
@@ -584,7 +586,10 @@ mod tests {
             parse_seed(b"{\"res\": \"{'DATE': 1}\"}", text),
             Err(NerError::Invalid(_))
         ));
-        assert!(matches!(parse_seed(b"<html>", text), Err(NerError::Invalid(_))));
+        assert!(matches!(
+            parse_seed(b"<html>", text),
+            Err(NerError::Invalid(_))
+        ));
         assert!(matches!(parse_seed(b"{}", text), Err(NerError::Invalid(_))));
     }
 

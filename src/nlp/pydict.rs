@@ -154,7 +154,9 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -167,11 +169,13 @@ mod tests {
         assert_eq!(parse_py_str_dict(" { } ").unwrap(), vec![]);
         // str({'PERSON': "Ram's", 'ORG': 'say "hi"', 'X': 'both \' and "'})
         assert_eq!(
-            parse_py_str_dict(
-                r#"{'PERSON': "Ram's", 'ORG': 'say "hi"', 'X': 'both \' and "'}"#
-            )
-            .unwrap(),
-            pairs(&[("PERSON", "Ram's"), ("ORG", "say \"hi\""), ("X", "both ' and \"")])
+            parse_py_str_dict(r#"{'PERSON': "Ram's", 'ORG': 'say "hi"', 'X': 'both \' and "'}"#)
+                .unwrap(),
+            pairs(&[
+                ("PERSON", "Ram's"),
+                ("ORG", "say \"hi\""),
+                ("X", "both ' and \"")
+            ])
         );
         // str({'GPE': 'Zoë\\n\x07', 'E': '😀 \u2028'})
         assert_eq!(

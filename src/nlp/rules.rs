@@ -56,20 +56,41 @@ const TIME_WORDS: &[&str] = &["tonight", "noon", "midnight"];
 const PERIOD_WORDS: &[&str] = &["week", "month", "year", "weekend", "decade", "century"];
 const PERIOD_LEADS: &[&str] = &["this", "next", "last"];
 const NUMBER_WORDS: &[&str] = &[
-    "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion",
-    "dozen", "dozens", "hundreds", "thousands", "millions", "billions",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+    "dozen",
+    "dozens",
+    "hundreds",
+    "thousands",
+    "millions",
+    "billions",
 ];
 const ORDINAL_WORDS: &[&str] = &[
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-    "tenth",
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
 ];
 const MAGNITUDES: &[&str] = &[
     "hundred", "thousand", "million", "billion", "trillion", "k", "m", "bn", "mn", "b",
 ];
 const CURRENCY_WORDS: &[&str] = &[
-    "dollars", "dollar", "usd", "eur", "euros", "euro", "gbp", "pounds", "inr", "rupees",
-    "rupee", "yen", "bucks", "btc",
+    "dollars", "dollar", "usd", "eur", "euros", "euro", "gbp", "pounds", "inr", "rupees", "rupee",
+    "yen", "bucks", "btc",
 ];
 const CURRENCY_SYMBOLS: &[char] = &['$', '€', '£', '¥', '₹'];
 /// Trailing characters never part of a URL.
@@ -480,7 +501,11 @@ fn number_end(c: &[char], i: usize) -> Option<usize> {
 /// `3 million`, `1.5m`, `20k`: the end of a magnitude word after a number ending at `end`.
 fn magnitude_end(c: &[char], end: usize) -> Option<usize> {
     for gap in [0usize, 1] {
-        let at = if gap == 0 { end } else { skip_spaces(c, end, 1) };
+        let at = if gap == 0 {
+            end
+        } else {
+            skip_spaces(c, end, 1)
+        };
         if gap == 1 && at == end {
             continue;
         }
@@ -640,7 +665,12 @@ mod tests {
             .collect()
     }
 
-    fn t(text: &str, label: &'static str, start: u32, end: u32) -> (String, &'static str, u32, u32) {
+    fn t(
+        text: &str,
+        label: &'static str,
+        start: u32,
+        end: u32,
+    ) -> (String, &'static str, u32, u32) {
         (text.to_string(), label, start, end)
     }
 
@@ -667,7 +697,11 @@ mod tests {
                 t("www.x.org", "URL", 49, 58),
             ]
         );
-        assert!(tags("email a@b.com and #123").is_empty(), "{:?}", tags("email a@b.com and #123"));
+        assert!(
+            tags("email a@b.com and #123").is_empty(),
+            "{:?}",
+            tags("email a@b.com and #123")
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const LATEST: usize = 40;
 pub const TOP_PER_LABEL: usize = 5;
 /// Request latencies kept for the percentiles.
 const LATENCIES: usize = 512;
+/// Rates are averaged over this long (bronze arrives in bursts, one file per roll).
+const RATE_WINDOW: Duration = Duration::from_secs(15);
 /// Distinct entities counted per minute bucket (beyond that new ones are not counted).
 const BUCKET_CAP: usize = 20_000;
 
@@ -114,11 +116,15 @@ impl NerStatus {
     }
 }
 
+/// Counts per (label, text) in one minute.
+type Bucket = HashMap<(String, String), u64>;
+
 /// Entity counts in minute buckets, for "top entities over the last N minutes".
 #[derive(Debug, Default)]
 pub struct EntityWindow {
     minutes: u64,
-    buckets: VecDeque<(i64, HashMap<(String, String), u64>)>,
+    /// (minute since the epoch, counts), oldest first.
+    buckets: VecDeque<(i64, Bucket)>,
 }
 
 impl EntityWindow {
@@ -196,8 +202,8 @@ struct Inner {
     window: EntityWindow,
     latest: VecDeque<LatestTweet>,
     latencies: VecDeque<f64>,
-    /// (when, tweets, requests) at the previous snapshot, for the rates.
-    prev: Option<(Instant, u64, u64)>,
+    /// (when, tweets, requests) at recent snapshots, for rates over [`RATE_WINDOW`].
+    samples: VecDeque<(Instant, u64, u64)>,
 }
 
 /// The live state behind [`NerStatus`]; shared by the stage and its HTTP client.
@@ -223,7 +229,7 @@ impl StatusTracker {
                 window: EntityWindow::new(window),
                 latest: VecDeque::new(),
                 latencies: VecDeque::new(),
-                prev: None,
+                samples: VecDeque::new(),
             }),
         }
     }
@@ -294,22 +300,25 @@ impl StatusTracker {
         let now_secs = chrono::Utc::now().timestamp();
         let mut i = self.lock();
         let (tweets, requests) = (i.status.tweets, i.status.requests);
-        match i.prev {
-            Some((at, t0, r0)) => {
-                let dt = now.duration_since(at).as_secs_f64();
-                if dt >= 0.5 {
-                    i.status.tweets_per_s = tweets.saturating_sub(t0) as f64 / dt;
-                    i.status.requests_per_s = requests.saturating_sub(r0) as f64 / dt;
-                    i.prev = Some((now, tweets, requests));
-                }
+        i.samples.push_back((now, tweets, requests));
+        while i.samples.len() > 2
+            && i.samples
+                .front()
+                .is_some_and(|(at, _, _)| now.duration_since(*at) > RATE_WINDOW)
+        {
+            i.samples.pop_front();
+        }
+        if let Some(&(at, t0, r0)) = i.samples.front() {
+            let dt = now.duration_since(at).as_secs_f64();
+            if dt >= 0.5 {
+                i.status.tweets_per_s = tweets.saturating_sub(t0) as f64 / dt;
+                i.status.requests_per_s = requests.saturating_sub(r0) as f64 / dt;
             }
-            None => i.prev = Some((now, tweets, requests)),
         }
         let mut lat: Vec<f64> = i.latencies.iter().copied().collect();
         lat.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| {
-            (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize])
-        };
+        let pct =
+            |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize]);
         i.status.p50_ms = pct(0.5);
         i.status.p95_ms = pct(0.95);
         let mut counts: Vec<(String, u64)> =

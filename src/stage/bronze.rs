@@ -15,8 +15,6 @@ use crate::lake::recover::durable_offsets;
 use crate::lake::{BronzeWriter, RecordMeta, RollPolicy};
 use crate::tweet::Tweet;
 
-/// The bronze writer's consumer group.
-pub const GROUP: &str = "ssp-bronze";
 const BATCH: usize = 2048;
 const POLL: Duration = Duration::from_millis(100);
 
@@ -51,7 +49,7 @@ impl Stage for BronzeStage {
             .context("creating the tweet topic")?;
         let mut consumer = p
             .bus
-            .consumer(GROUP, p.topic())
+            .consumer(&p.settings.kafka.group("bronze"), p.topic())
             .await
             .context("joining the consumer group")?;
         let policy = RollPolicy {
@@ -103,7 +101,9 @@ impl Stage for BronzeStage {
             // Never read past the row limit of the open file: files roll at exactly roll_rows.
             let room = {
                 let w = writer.lock().unwrap_or_else(|e| e.into_inner());
-                (lake.roll_rows as u64).saturating_sub(w.rows()).clamp(1, BATCH as u64) as usize
+                (lake.roll_rows as u64)
+                    .saturating_sub(w.rows())
+                    .clamp(1, BATCH as u64) as usize
             };
             let batch = tokio::select! {
                 biased;
@@ -145,7 +145,10 @@ impl Stage for BronzeStage {
                 w.should_roll(Instant::now())
             };
             if !skipped.is_empty() {
-                consumer.commit(&skipped).await.context("committing recovered offsets")?;
+                consumer
+                    .commit(&skipped)
+                    .await
+                    .context("committing recovered offsets")?;
                 skipped.clear();
                 skip_below.retain(|p, s| positions.get(p).is_none_or(|pos| pos < s));
             }
@@ -154,9 +157,10 @@ impl Stage for BronzeStage {
             }
             if batch.is_empty() {
                 match p.bus.broker_health() {
-                    Some(h) if !h.up => {
+                    Some(h) if !h.up && h.last_error.is_some() => {
                         let why = h.last_error.unwrap_or_else(|| "no connection".into());
-                        ctx.metrics.set_detail(format!("backing off: broker unreachable: {why}"));
+                        ctx.metrics
+                            .set_detail(format!("backing off: broker unreachable: {why}"));
                         broker_down_shown = true;
                     }
                     _ if broker_down_shown => {
@@ -222,7 +226,11 @@ async fn recover(ctx: &StageContext) -> anyhow::Result<Offsets> {
     if durable.is_empty() {
         return Ok(durable);
     }
-    let hw = p.bus.high_watermarks(p.topic()).await.context("reading watermarks")?;
+    let hw = p
+        .bus
+        .high_watermarks(p.topic())
+        .await
+        .context("reading watermarks")?;
     let mut out = Offsets::new();
     for (part, next) in durable {
         match hw.get(&part) {
@@ -235,7 +243,9 @@ async fn recover(ctx: &StageContext) -> anyhow::Result<Offsets> {
         }
     }
     if !out.is_empty() {
-        ctx.log.event(format!("recovered durable offsets {out:?}: not writing those again"));
+        ctx.log.event(format!(
+            "recovered durable offsets {out:?}: not writing those again"
+        ));
     }
     Ok(out)
 }

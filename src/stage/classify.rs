@@ -122,10 +122,13 @@ fn recover(cp: &mut FileCheckpoint, gold: &Path) -> anyhow::Result<usize> {
     let mut n = 0;
     for path in list_complete_files(gold)? {
         let file = std::fs::File::open(&path)?;
-        let reader =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .with_context(|| format!("reading {}", path.display()))?;
-        let kv = reader.metadata().file_metadata().key_value_metadata().cloned();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let kv = reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned();
         let Some(list) = kv
             .unwrap_or_default()
             .into_iter()
@@ -181,7 +184,8 @@ impl Stage for ClassifyStage {
             let (cp_path, gold) = (cp_path.clone(), gold.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let _ = crate::lake::remove_stale_temp_files(&gold);
-                let loaded = FileCheckpoint::load(&cp_path).context("reading the classify checkpoint")?;
+                let loaded =
+                    FileCheckpoint::load(&cp_path).context("reading the classify checkpoint")?;
                 let fresh = loaded.is_none();
                 let mut cp = loaded.unwrap_or_default();
                 let n = recover(&mut cp, &gold)?;
@@ -194,7 +198,10 @@ impl Stage for ClassifyStage {
             LearnStart::Now => StartAt::Now,
         };
         let mut tail = {
-            let (b, done) = (ctx.pipeline.layout.bronze(), (!fresh).then(|| cp.done.clone()));
+            let (b, done) = (
+                ctx.pipeline.layout.bronze(),
+                (!fresh).then(|| cp.done.clone()),
+            );
             tokio::task::spawn_blocking(move || LakeTail::new(b, done, start)).await??
         };
         if fresh {
@@ -216,7 +223,11 @@ impl Stage for ClassifyStage {
         let mut writer = RollingParquet::new(
             gold.clone(),
             ai_tweets_schema(),
-            format!("classify-{}-{:08x}", std::process::id(), rand::random::<u32>()),
+            format!(
+                "classify-{}-{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
             RollPolicy::default(),
         );
         let mut last_check = Instant::now() - Duration::from_secs(10);
@@ -366,18 +377,38 @@ async fn save_checkpoint(cp: &FileCheckpoint, path: &Path) -> anyhow::Result<()>
 fn gold_batch(rows: &[(AiTweet, String)]) -> anyhow::Result<RecordBatch> {
     let now = chrono::Utc::now().timestamp_millis();
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.id_str.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.id_str.as_str()),
+        )),
         Arc::new(
-            TimestampMillisecondArray::from(rows.iter().map(|r| r.0.created_at).collect::<Vec<_>>())
-                .with_timezone("UTC"),
+            TimestampMillisecondArray::from(
+                rows.iter().map(|r| r.0.created_at).collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
         ),
-        Arc::new(StringArray::from(rows.iter().map(|r| r.0.author.as_deref()).collect::<Vec<_>>())),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.text.as_str()))),
-        Arc::new(Float32Array::from_iter_values(rows.iter().map(|r| r.0.probability))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.label.as_str()))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.0.model_version as i32))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.0.hand_labels as i32))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r.0.author.as_deref())
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.text.as_str()),
+        )),
+        Arc::new(Float32Array::from_iter_values(
+            rows.iter().map(|r| r.0.probability),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.label.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|r| r.0.model_version as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|r| r.0.hand_labels as i32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.1.as_str()),
+        )),
         Arc::new(TimestampMillisecondArray::from(vec![now; rows.len()]).with_timezone("UTC")),
     ];
     Ok(RecordBatch::try_new(ai_tweets_schema(), cols)?)
@@ -399,7 +430,11 @@ async fn live_loop(
         }
         let model = shared.read().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(model) = model else { continue };
-        let Ok(messages) = pipeline.bus.tail(pipeline.topic(), &positions, LIVE_BATCH).await else {
+        let Ok(messages) = pipeline
+            .bus
+            .tail(pipeline.topic(), &positions, LIVE_BATCH)
+            .await
+        else {
             continue;
         };
         for m in messages {
@@ -407,7 +442,13 @@ async fn live_loop(
             *pos = (*pos).max(m.offset + 1);
             if let Ok(t) = Tweet::parse(&m.payload) {
                 let p = model.model.predict_text(&t.text);
-                preds.insert(&t.id, Prediction { positive: p > threshold, p });
+                preds.insert(
+                    &t.id,
+                    Prediction {
+                        positive: p > threshold,
+                        p,
+                    },
+                );
             }
         }
     }
@@ -421,7 +462,12 @@ mod tests {
     fn recovery_reads_bronze_keys_from_gold_footers() {
         let dir = tempfile::tempdir().unwrap();
         let gold = gold_dir(dir.path());
-        let mut w = RollingParquet::new(gold.clone(), ai_tweets_schema(), "t".into(), RollPolicy::default());
+        let mut w = RollingParquet::new(
+            gold.clone(),
+            ai_tweets_schema(),
+            "t".into(),
+            RollPolicy::default(),
+        );
         let row = AiTweet {
             id_str: "1".into(),
             created_at: None,
@@ -432,9 +478,13 @@ mod tests {
             model_version: 0,
             hand_labels: 0,
         };
-        w.write(&gold_batch(&[(row, "date=x/part-1.parquet".into())]).unwrap()).unwrap();
-        w.close_with_metadata(vec![(FOOTER_KEY.into(), "[\"date=x/part-1.parquet\"]".into())])
+        w.write(&gold_batch(&[(row, "date=x/part-1.parquet".into())]).unwrap())
             .unwrap();
+        w.close_with_metadata(vec![(
+            FOOTER_KEY.into(),
+            "[\"date=x/part-1.parquet\"]".into(),
+        )])
+        .unwrap();
         let mut cp = FileCheckpoint::default();
         assert_eq!(recover(&mut cp, &gold).unwrap(), 1);
         assert!(cp.done.contains("date=x/part-1.parquet"));

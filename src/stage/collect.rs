@@ -184,7 +184,8 @@ impl Stage for CollectStage {
                 ));
             }
         }
-        ctx.metrics.set_detail(format!("v{version}: building the splits…"));
+        ctx.metrics
+            .set_detail(format!("v{version}: building the splits…"));
         let learn2 = learn.clone();
         let lfs2 = lfs.clone();
         let (ds, slabels) = tokio::task::spawn_blocking(move || {

@@ -82,13 +82,22 @@ pub struct Completed {
 
 impl Completed {
     pub fn mark(&self, name: &str) {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
     }
     pub fn clear(&self, name: &str) {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
     }
     pub fn contains(&self, name: &str) -> bool {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).contains(name)
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(name)
     }
 }
 

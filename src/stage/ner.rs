@@ -333,7 +333,9 @@ impl Runner<'_> {
                 let loaded = NerCheckpoint::load(&cp_path).context("reading the NER checkpoint")?;
                 let fresh = loaded.is_none();
                 let mut cp = loaded.unwrap_or_default();
-                let recovered = cp.recover(&silver_dir).context("reading silver NER files")?;
+                let recovered = cp
+                    .recover(&silver_dir)
+                    .context("reading silver NER files")?;
                 Ok((cp, fresh && recovered == 0, recovered))
             })
             .await??
@@ -361,11 +363,7 @@ impl Runner<'_> {
                     max_bytes: p.settings.lake.roll_bytes,
                     max_age: p.settings.lake.roll_seconds,
                 },
-                format!(
-                    "ner-{}-{:08x}",
-                    std::process::id(),
-                    rand::random::<u32>()
-                ),
+                format!("ner-{}-{:08x}", std::process::id(), rand::random::<u32>()),
             ),
             uncommitted: BTreeMap::new(),
             checkpoint,
@@ -383,6 +381,17 @@ impl Runner<'_> {
             silver.save_checkpoint().await?;
         }
 
+        // Show what waits while the service is not ready yet.
+        if let Ok(Ok(files)) = {
+            let dir = bronze_dir.clone();
+            tokio::task::spawn_blocking(move || list_complete_files(&dir)).await
+        } {
+            let waiting = files
+                .iter()
+                .filter(|p| !tail.done().contains(&relative(&bronze_dir, p)))
+                .count();
+            self.tracker.set_pending(waiting as u64);
+        }
         if !self.wait_ready().await {
             silver.commit(&self.tracker).await?;
             return Ok(Exit::Cancelled);
@@ -416,7 +425,8 @@ impl Runner<'_> {
                     silver.commit(&self.tracker).await?;
                 }
                 if bronze_completed {
-                    ctx.log.event("bronze completed and every file is through NER");
+                    ctx.log
+                        .event("bronze completed and every file is through NER");
                     return Ok(Exit::Drained);
                 }
                 tokio::select! {
@@ -441,16 +451,13 @@ impl Runner<'_> {
                     match tokio::task::spawn_blocking(move || read_bronze(&p)).await? {
                         Ok(t) => t,
                         Err(e) if !path.exists() => {
-                            ctx.log.event(format!(
-                                "bronze file vanished before NER: {key} ({e:#})"
-                            ));
+                            ctx.log
+                                .event(format!("bronze file vanished before NER: {key} ({e:#})"));
                             tail.mark(key);
                             continue;
                         }
                         Err(e) => {
-                            return Err(
-                                e.context(format!("reading bronze file {}", path.display()))
-                            )
+                            return Err(e.context(format!("reading bronze file {}", path.display())))
                         }
                     }
                 };
@@ -478,7 +485,9 @@ impl Runner<'_> {
         let chunk = match &self.backend {
             Backend::Rules(_) => RULES_CHUNK,
             Backend::Http(_) => match self.settings.api {
-                crate::config::NerApi::Ssp => self.settings.batch_size * self.settings.concurrency * 2,
+                crate::config::NerApi::Ssp => {
+                    self.settings.batch_size * self.settings.concurrency * 2
+                }
                 crate::config::NerApi::SpacySeed => self.settings.concurrency * 4,
             },
         };
@@ -521,11 +530,15 @@ impl Runner<'_> {
                     }
                 })
                 .collect();
-            silver.writer.write(&rows).context("writing silver NER rows")?;
+            silver
+                .writer
+                .write(&rows)
+                .context("writing silver NER rows")?;
             let errors: Vec<&NerRow> = rows.iter().filter(|r| r.error.is_some()).collect();
             if let Some(first) = errors.first() {
                 let msg = first.error.clone().unwrap_or_default();
-                ctx.metrics.error(format!("{} tweet(s) failed NER: {msg}", errors.len()));
+                ctx.metrics
+                    .error(format!("{} tweet(s) failed NER: {msg}", errors.len()));
                 ctx.metrics.add_errors(errors.len() as u64 - 1);
                 ctx.log.event(format!(
                     "{} tweet(s) recorded with error, e.g. {}: {msg}",
@@ -585,18 +598,15 @@ impl Runner<'_> {
                         }
                     }
                     if !singles.is_empty() {
-                        let texts: Vec<String> = singles.iter().map(|i| texts[*i].clone()).collect();
+                        let texts: Vec<String> =
+                            singles.iter().map(|i| texts[*i].clone()).collect();
                         let again = self.send(client, &texts, 1).await?;
                         for (i, r) in singles.into_iter().zip(again) {
                             out[i] = r;
                         }
                     }
                 }
-                Some(
-                    out.into_iter()
-                        .map(|r| r.map_err(|(_, e)| e))
-                        .collect(),
-                )
+                Some(out.into_iter().map(|r| r.map_err(|(_, e)| e)).collect())
             }
         }
     }
@@ -611,7 +621,10 @@ impl Runner<'_> {
     ) -> Option<Vec<Result<Vec<Entity>, (bool, String)>>> {
         let cancel = self.ctx.cancel.clone();
         let tracker = self.tracker.clone();
-        let requests: Vec<Vec<String>> = texts.chunks(per_request.max(1)).map(<[String]>::to_vec).collect();
+        let requests: Vec<Vec<String>> = texts
+            .chunks(per_request.max(1))
+            .map(<[String]>::to_vec)
+            .collect();
         let answers: Vec<(usize, crate::nlp::Annotated)> = futures::stream::iter(requests)
             .map(|req| {
                 let client = client.clone();
@@ -651,8 +664,7 @@ impl Runner<'_> {
     /// Waits until the service answers its readiness probe; false when cancelled first.
     async fn wait_ready(&self) -> bool {
         let Backend::Http(client) = &self.backend else {
-            self.tracker
-                .set_health(true, "rules: built-in tagger, not a model");
+            self.tracker.set_health(true, "ready");
             return true;
         };
         let mut attempt = 0u32;
@@ -663,10 +675,13 @@ impl Runner<'_> {
                 _ = self.ctx.cancel.cancelled() => return false,
             };
             if h.ready {
-                self.tracker.set_health(true, format!("ready: {}", h.detail));
-                self.ctx
-                    .log
-                    .event(format!("NER service ready: {} ({})", client.health_url(), h.detail));
+                self.tracker
+                    .set_health(true, format!("ready: {}", h.detail));
+                self.ctx.log.event(format!(
+                    "NER service ready: {} ({})",
+                    client.health_url(),
+                    h.detail
+                ));
                 return true;
             }
             let delay = crate::nlp::ner_client::backoff_delay(client.options(), attempt)

@@ -80,8 +80,6 @@ impl Stage for SourceStage {
                 ctx.metrics.clone(),
                 ctx.log.clone(),
             )?)),
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!("source kind {other:?} is not wired into the source stage yet"),
         };
         // A live stream is never slowed down (X drops clients that read too slowly).
         let rate = if s.kind == SourceKind::XApi {
@@ -92,8 +90,8 @@ impl Stage for SourceStage {
         let mut pacer = Pacer::new(rate);
         let mut buf = Vec::with_capacity(8192);
         let mut sent = 0u64;
-        let mut waiting_shown = false;
-        let base_detail = ctx.metrics.detail();
+        // The detail line from before back-pressure was shown, put back once it is over.
+        let mut before_waiting: Option<String> = None;
         loop {
             if s.limit > 0 && sent >= s.limit {
                 break;
@@ -130,8 +128,8 @@ impl Stage for SourceStage {
                         }
                         // A send that waits is back-pressure: say why.
                         _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                            before_waiting.get_or_insert_with(|| ctx.metrics.detail());
                             ctx.metrics.set_detail(format!("backing off: {}", waiting_reason(p)));
-                            waiting_shown = true;
                         }
                     }
                 }
@@ -142,18 +140,19 @@ impl Stage for SourceStage {
             pacer.sent();
             sent += 1;
             ctx.metrics.add_out(1);
-            if sent % 1024 == 0 {
+            if sent.is_multiple_of(1024) {
                 if let Some(why) = producer.waiting() {
+                    before_waiting.get_or_insert_with(|| ctx.metrics.detail());
                     ctx.metrics.set_detail(format!("backing off: {why}"));
-                    waiting_shown = true;
-                } else if waiting_shown {
-                    ctx.metrics.set_detail(base_detail.clone());
-                    waiting_shown = false;
+                } else if let Some(before) = before_waiting.take() {
+                    ctx.metrics.set_detail(before);
                 }
             }
         }
         let end = producer.flush().await.context("flushing the producer")?;
-        ctx.metrics.set_detail(base_detail);
+        if let Some(before) = before_waiting {
+            ctx.metrics.set_detail(before);
+        }
         ctx.log
             .event(format!("input finished after {sent} records"));
         p.tweets_end.finish(end);

@@ -226,7 +226,10 @@ impl<'a> Run<'a> {
         let checkpoint = loop {
             let attempt = async {
                 store.trending().migrate().await?;
-                store.trending().checkpoint(&bus_id, spec.cutoff(now_ms())).await
+                store
+                    .trending()
+                    .checkpoint(&bus_id, spec.cutoff(now_ms()))
+                    .await
             };
             let result = tokio::select! {
                 _ = ctx.cancel.cancelled() => return Ok(None),
@@ -300,9 +303,9 @@ impl<'a> Run<'a> {
                 &mut self.pending,
                 self.spec.counter(self.settings.rule, now),
             );
-            let mut batch = self
-                .window
-                .prepare(&self.spec, &counter, self.seq, self.meta.clone(), now);
+            let mut batch =
+                self.window
+                    .prepare(&self.spec, &counter, self.seq, self.meta.clone(), now);
             batch.files = std::mem::take(&mut self.pending_files);
             batch.bus = self.bus_id.clone();
             batch.offsets = std::mem::take(&mut self.pending_offsets)
@@ -337,7 +340,10 @@ impl<'a> Run<'a> {
                 recovered(self.ctx, &mut self.retry, Some(batch.tweets));
                 self.ctx.metrics.set_detail(match self.settings.input {
                     TrendingInput::Lake => {
-                        format!("batch {} · {} bronze files counted", self.seq, self.files_counted)
+                        format!(
+                            "batch {} · {} bronze files counted",
+                            self.seq, self.files_counted
+                        )
                     }
                     TrendingInput::Bus => format!("batch {}", self.seq),
                 });
@@ -525,8 +531,10 @@ impl<'a> Run<'a> {
         let paths: Vec<PathBuf> = chunk.iter().map(|(_, p)| p.clone()).collect();
         let all = {
             let like = like.clone();
-            tokio::task::spawn_blocking(move || crate::trending::count_files(&paths, &like, threads))
-                .await?
+            tokio::task::spawn_blocking(move || {
+                crate::trending::count_files(&paths, &like, threads)
+            })
+            .await?
         };
         match all {
             Ok((counter, per)) => {
@@ -553,13 +561,15 @@ impl<'a> Run<'a> {
                             out.push((key.clone(), fc.rows));
                         }
                         Err(e) if !path.exists() => {
-                            self.ctx
-                                .log
-                                .event(format!("bronze file vanished before counting: {key} ({e})"));
+                            self.ctx.log.event(format!(
+                                "bronze file vanished before counting: {key} ({e})"
+                            ));
                             out.push((key.clone(), 0));
                         }
                         Err(e) => {
-                            self.ctx.metrics.error(format!("unreadable bronze file skipped: {e}"));
+                            self.ctx
+                                .metrics
+                                .error(format!("unreadable bronze file skipped: {e}"));
                             self.ctx
                                 .log
                                 .event(format!("unreadable bronze file skipped: {key}: {e}"));
@@ -585,7 +595,7 @@ impl<'a> Run<'a> {
             .context("creating the tweet topic")?;
         let mut consumer = p
             .bus
-            .consumer(GROUP, &topic)
+            .consumer(&p.settings.kafka.group("trending"), &topic)
             .await
             .context("joining the consumer group")?;
         // Offsets the store already counted up to (a crash between the store commit and the
@@ -669,17 +679,19 @@ fn backing_off(ctx: &StageContext, retry: &mut Retry, what: &str, e: &StoreError
         ctx.metrics.error(msg.clone());
         retry.last_error = Some(msg.clone());
     }
-    ctx.metrics.set_detail(format!(
-        "backing off {:.1}s: {msg}",
-        delay.as_secs_f64()
-    ));
+    ctx.metrics
+        .set_detail(format!("backing off {:.1}s: {msg}", delay.as_secs_f64()));
 }
 
 /// Clears the backoff after a successful store call.
 fn recovered(ctx: &StageContext, retry: &mut Retry, tweets: Option<u64>) {
     if let Some(since) = retry.down_since.take() {
         let caught_up = tweets
-            .map(|n| format!("; caught up: {n} tweets flushed in one batch"))
+            .map(|n| {
+                format!(
+                    "; flushed the batch held back ({n} tweets), then what was counted meanwhile"
+                )
+            })
             .unwrap_or_default();
         ctx.log.event(format!(
             "store back after {:.1}s{caught_up}",

@@ -117,8 +117,7 @@ fn stamp(path: &Path) -> Result<Stamp, StoreError> {
 fn read_state(path: &Path) -> Result<TrendingState, StoreError> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let s: TrendingState =
-                serde_json::from_slice(&bytes).map_err(|e| io_err(path, e))?;
+            let s: TrendingState = serde_json::from_slice(&bytes).map_err(|e| io_err(path, e))?;
             if s.version > FORMAT_VERSION {
                 return Err(StoreError::Config(format!(
                     "{}: written by a newer ssp-tui (format {})",
@@ -138,7 +137,10 @@ fn read_state(path: &Path) -> Result<TrendingState, StoreError> {
 
 impl Shared {
     /// Runs `f` on the current state, reloading it first if the file changed underneath.
-    fn with<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, StoreError>) -> Result<R, StoreError> {
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Loaded) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let mut guard = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let now = stamp(&self.path)?;
         let stale = guard.as_ref().is_none_or(|l| l.stamp != now);
@@ -148,7 +150,9 @@ impl Shared {
                 stamp: now,
             });
         }
-        let loaded = guard.as_mut().ok_or_else(|| StoreError::Io("state not loaded".into()))?;
+        let loaded = guard
+            .as_mut()
+            .ok_or_else(|| StoreError::Io("state not loaded".into()))?;
         let result = f(loaded);
         if result.is_err() {
             // The state may be half-applied: read the file again next time.
@@ -171,7 +175,11 @@ impl Shared {
             }
             if let Some(m) = &s.meta {
                 if *m != batch.meta {
-                    return Err(meta_mismatch(&self.path.display().to_string(), m, &batch.meta));
+                    return Err(meta_mismatch(
+                        &self.path.display().to_string(),
+                        m,
+                        &batch.meta,
+                    ));
                 }
             }
             apply(s, batch);
@@ -211,7 +219,11 @@ fn apply(s: &mut TrendingState, b: &TrendingBatch) {
     s.buckets = keep;
     for (bucket, k, n) in &b.buckets {
         if *bucket >= b.window_cutoff_ms {
-            *s.buckets.entry(*bucket).or_default().entry(k.clone()).or_default() += n;
+            *s.buckets
+                .entry(*bucket)
+                .or_default()
+                .entry(k.clone())
+                .or_default() += n;
         }
     }
     for (k, v) in &b.window {
@@ -240,7 +252,11 @@ fn apply(s: &mut TrendingState, b: &TrendingBatch) {
 /// Top `n` by count, then display form (byte order).
 fn top_n(rows: impl Iterator<Item = TopRow>, n: usize) -> Vec<TopRow> {
     let mut v: Vec<TopRow> = rows.filter(|r| r.count > 0).collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.hashtag.cmp(&b.hashtag)));
+    v.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.hashtag.cmp(&b.hashtag))
+    });
     v.truncate(n);
     v
 }
@@ -266,7 +282,10 @@ fn top_of(s: &TrendingState, q: &TopQuery) -> TrendingTop {
     }
     let window = top_n(
         window.into_iter().map(|(k, count)| TopRow {
-            hashtag: s.tags.get(k).map_or_else(|| k.to_string(), |t| t.hashtag.clone()),
+            hashtag: s
+                .tags
+                .get(k)
+                .map_or_else(|| k.to_string(), |t| t.hashtag.clone()),
             count,
         }),
         q.n,
@@ -291,7 +310,11 @@ impl TrendingStore for EmbeddedStore {
         self.shared.with(|_| Ok(()))
     }
 
-    async fn checkpoint(&self, bus: &str, cutoff_ms: i64) -> Result<TrendingCheckpoint, StoreError> {
+    async fn checkpoint(
+        &self,
+        bus: &str,
+        cutoff_ms: i64,
+    ) -> Result<TrendingCheckpoint, StoreError> {
         let shared = self.shared.clone();
         let bus = bus.to_string();
         blocking(move || {
@@ -349,7 +372,10 @@ async fn blocking<R: Send + 'static>(
 }
 
 impl EmbeddedStore {
-    fn rows(&self, keys: Option<Vec<String>>) -> impl std::future::Future<Output = Result<Vec<TagRow>, StoreError>> {
+    fn rows(
+        &self,
+        keys: Option<Vec<String>>,
+    ) -> impl std::future::Future<Output = Result<Vec<TagRow>, StoreError>> {
         let shared = self.shared.clone();
         blocking(move || {
             shared.with(|l| {

@@ -81,7 +81,14 @@ mod tests {
 
     #[test]
     fn accepts_only_plain_lower_case_identifiers() {
-        for ok in ["trending_hashtags", "_x", "a", "t1", "user", &"a".repeat(63)] {
+        for ok in [
+            "trending_hashtags",
+            "_x",
+            "a",
+            "t1",
+            "user",
+            &"a".repeat(63),
+        ] {
             assert!(is_valid_ident(ok), "{ok}");
         }
         for bad in [
@@ -117,7 +124,11 @@ mod tests {
         let long = Ident::new("t", &"a".repeat(60)).unwrap();
         assert!(long.with_suffix("t", "_files").is_err());
         assert_eq!(
-            Ident::new("t", "x").unwrap().with_suffix("t", "_files").unwrap().as_str(),
+            Ident::new("t", "x")
+                .unwrap()
+                .with_suffix("t", "_files")
+                .unwrap()
+                .as_str(),
             "x_files"
         );
     }

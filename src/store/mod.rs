@@ -17,8 +17,8 @@ pub use embedded::EmbeddedStore;
 pub use ident::{Ident, IdentError};
 pub use postgres::PostgresStore;
 pub use trending::{
-    Committed, TagDelta, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint,
-    TrendingMeta, TrendingStore, TrendingTop,
+    Committed, TagDelta, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,
+    TrendingStore, TrendingTop,
 };
 
 use crate::config::{Settings, StoreKind};
@@ -47,7 +47,10 @@ pub enum StoreError {
 impl StoreError {
     /// Worth retrying with backoff (the database may come back).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Sql(_) | StoreError::Io(_))
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Sql(_) | StoreError::Io(_)
+        )
     }
 }
 

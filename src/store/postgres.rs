@@ -161,7 +161,11 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
             let c = code.code();
             // 08 connection exception, 28 invalid authorization, 57P0x shutdown / cannot connect now,
             // 3D000 database does not exist (yet), 53 insufficient resources.
-            c.starts_with("08") || c.starts_with("28") || c.starts_with("57P") || c == "3D000" || c.starts_with("53")
+            c.starts_with("08")
+                || c.starts_with("28")
+                || c.starts_with("57P")
+                || c == "3D000"
+                || c.starts_with("53")
         }
     }
 }
@@ -269,7 +273,8 @@ async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<
         .await?
         .is_some();
     if !exists {
-        tx.batch_execute(&format!("CREATE SCHEMA {}", t.schema)).await?;
+        tx.batch_execute(&format!("CREATE SCHEMA {}", t.schema))
+            .await?;
     }
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {h} (
@@ -389,7 +394,12 @@ async fn checkpoint_q(
         )
         .await?
         .iter()
-        .map(|r| ((r.get::<_, String>(0), r.get::<_, i32>(1)), r.get::<_, i64>(2)))
+        .map(|r| {
+            (
+                (r.get::<_, String>(0), r.get::<_, i32>(1)),
+                r.get::<_, i64>(2),
+            )
+        })
         .collect();
     let buckets = tx
         .query(
@@ -401,7 +411,13 @@ async fn checkpoint_q(
         )
         .await?
         .iter()
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1), r.get::<_, i64>(2) as u64))
+        .map(|r| {
+            (
+                r.get::<_, i64>(0),
+                r.get::<_, String>(1),
+                r.get::<_, i64>(2) as u64,
+            )
+        })
         .collect();
     tx.commit().await?;
     Ok(TrendingCheckpoint {
@@ -443,10 +459,17 @@ async fn commit_tx(
             found: seq,
         }));
     }
-    if let (Some(rule), Some(input)) = (row.get::<_, Option<String>>(2), row.get::<_, Option<String>>(3)) {
+    if let (Some(rule), Some(input)) = (
+        row.get::<_, Option<String>>(2),
+        row.get::<_, Option<String>>(3),
+    ) {
         let stored = TrendingMeta { rule, input };
         if stored != b.meta {
-            return Ok(Err(meta_mismatch(&t.hashtags.to_string(), &stored, &b.meta)));
+            return Ok(Err(meta_mismatch(
+                &t.hashtags.to_string(),
+                &stored,
+                &b.meta,
+            )));
         }
     }
     let now = b.now_ms as f64;
@@ -685,13 +708,18 @@ impl TrendingStore for PostgresStore {
         Ok(())
     }
 
-    async fn checkpoint(&self, bus: &str, cutoff_ms: i64) -> Result<TrendingCheckpoint, StoreError> {
+    async fn checkpoint(
+        &self,
+        bus: &str,
+        cutoff_ms: i64,
+    ) -> Result<TrendingCheckpoint, StoreError> {
         self.ensure_migrated().await?;
         let mut guard = self.connect().await?;
         let Some(client) = guard.as_mut() else {
             return Err(self.unavailable("checkpoint", "not connected"));
         };
-        let r = tokio::time::timeout(OP_TIMEOUT, checkpoint_q(client, &self.t, bus, cutoff_ms)).await;
+        let r =
+            tokio::time::timeout(OP_TIMEOUT, checkpoint_q(client, &self.t, bus, cutoff_ms)).await;
         self.finish(&mut guard, "reading the checkpoint", r)
     }
 
@@ -734,7 +762,10 @@ impl PostgresStore {
         let Some(client) = guard.as_mut() else {
             return Err(self.unavailable("reading", "not connected"));
         };
-        let cols = format!("SELECT tag_key, hashtag, count, window_count FROM {}", self.t.hashtags);
+        let cols = format!(
+            "SELECT tag_key, hashtag, count, window_count FROM {}",
+            self.t.hashtags
+        );
         let r = match keys {
             None => {
                 let sql = format!("{cols} ORDER BY tag_key COLLATE \"C\"");
@@ -810,8 +841,12 @@ mod tests {
 
     #[test]
     fn table_names_are_validated_with_their_suffixes() {
-        let ok = TrendingTables::new("ssp_test_1", &Ident::new("t", "trending_hashtags").unwrap()).unwrap();
-        assert_eq!(ok.files.to_string(), "\"ssp_test_1\".\"trending_hashtags_files\"");
+        let ok = TrendingTables::new("ssp_test_1", &Ident::new("t", "trending_hashtags").unwrap())
+            .unwrap();
+        assert_eq!(
+            ok.files.to_string(),
+            "\"ssp_test_1\".\"trending_hashtags_files\""
+        );
         assert!(TrendingTables::new("Bad-Schema", &Ident::new("t", "x").unwrap()).is_err());
         let long = Ident::new("t", &"a".repeat(55)).unwrap();
         let e = TrendingTables::new("public", &long).unwrap_err();

@@ -172,7 +172,8 @@ pub trait TrendingStore: Send + Sync {
     /// Creates or migrates the tables (idempotent, safe to race with another process).
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Progress so far: files, offsets of bus identity `bus`, window buckets from `cutoff_ms`.
-    async fn checkpoint(&self, bus: &str, cutoff_ms: i64) -> Result<TrendingCheckpoint, StoreError>;
+    async fn checkpoint(&self, bus: &str, cutoff_ms: i64)
+        -> Result<TrendingCheckpoint, StoreError>;
     /// Applies a batch atomically (see the module doc).
     async fn commit(&self, batch: &TrendingBatch) -> Result<Committed, StoreError>;
     /// Top `n` all-time and in the window, plus totals. Tables that do not exist yet read

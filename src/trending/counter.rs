@@ -14,33 +14,6 @@ pub struct Entry {
     pub buckets: Vec<(i64, u64)>,
 }
 
-impl Entry {
-    #[inline]
-    fn add(&mut self, spelling: &str, n: u64, bucket: Option<i64>) {
-        self.count += n;
-        match self.spellings.iter_mut().find(|(s, _)| &**s == spelling) {
-            Some((_, c)) => *c += n,
-            None => self.spellings.push((spelling.into(), n)),
-        }
-        if let Some(b) = bucket {
-            add_bucket(&mut self.buckets, b, n);
-        }
-    }
-
-    fn merge(&mut self, other: Entry) {
-        self.count += other.count;
-        for (s, n) in other.spellings {
-            match self.spellings.iter_mut().find(|(x, _)| *x == s) {
-                Some((_, c)) => *c += n,
-                None => self.spellings.push((s, n)),
-            }
-        }
-        for (b, n) in other.buckets {
-            add_bucket(&mut self.buckets, b, n);
-        }
-    }
-}
-
 #[inline]
 fn add_bucket(buckets: &mut Vec<(i64, u64)>, b: i64, n: u64) {
     // Input arrives in time order, so the last bucket is nearly always the one.
@@ -56,14 +29,29 @@ fn add_bucket(buckets: &mut Vec<(i64, u64)>, b: i64, n: u64) {
     }
 }
 
+/// See [`Counter::slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    entry: u32,
+    spelling: u32,
+    occurrence: bool,
+}
+
 /// Occurrence counts of a set of tweets: a delta to add to the store.
+///
+/// The hot path looks a spelling up as it is (one hash of the bytes, no lower-casing, no
+/// allocation); only a spelling seen for the first time is lower-cased to find its key.
 #[derive(Debug, Clone)]
 pub struct Counter {
     rule: HashtagRule,
     bucket_ms: i64,
     /// Occurrences before this bucket start count all-time only (too old for any window).
     min_bucket: i64,
-    map: FxHashMap<Box<str>, Entry>,
+    /// key -> index in `entries`
+    keys: FxHashMap<Box<str>, u32>,
+    entries: Vec<(Box<str>, Entry)>,
+    /// spelling -> (index in `entries`, index in its `spellings`)
+    spellings: FxHashMap<Box<str>, (u32, u32)>,
     /// Tweets seen.
     pub tweets: u64,
     /// Tag occurrences counted (without the seed rule's `no tags`).
@@ -78,7 +66,9 @@ impl Counter {
             rule,
             bucket_ms: bucket_ms.max(1),
             min_bucket: min_bucket_ms,
-            map: FxHashMap::default(),
+            keys: FxHashMap::default(),
+            entries: Vec::new(),
+            spellings: FxHashMap::default(),
             tweets: 0,
             occurrences: 0,
         }
@@ -98,12 +88,12 @@ impl Counter {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.tweets == 0
+        self.entries.is_empty() && self.tweets == 0
     }
 
     /// Distinct keys.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// The bucket an event time falls in, or `None` when too old for the window.
@@ -126,49 +116,109 @@ impl Counter {
         rule.for_each_tag(hashtags, text, |tag| self.add_in_bucket(tag, 1, bucket));
     }
 
+    /// Starts a tweet seen at `at_ms` whose tags are then added with [`Counter::add_slot`];
+    /// returns its window bucket.
+    #[inline]
+    pub fn start_tweet(&mut self, at_ms: Option<i64>) -> Option<i64> {
+        self.tweets += 1;
+        self.bucket_of(at_ms)
+    }
+
+    /// A handle to one spelling, for callers that meet the same spellings again and again
+    /// (dictionary-encoded columns): registered with a zero count until added.
+    pub fn slot(&mut self, spelling: &str) -> Slot {
+        let (entry, spelling_at) = match self.spellings.get(spelling) {
+            Some(&at) => at,
+            None => self.new_spelling(spelling),
+        };
+        Slot {
+            entry,
+            spelling: spelling_at,
+            occurrence: self.rule != HashtagRule::Seed || spelling != NO_TAGS,
+        }
+    }
+
+    /// One occurrence of a slot's spelling in `bucket`.
+    #[inline]
+    pub fn add_slot(&mut self, slot: Slot, bucket: Option<i64>) {
+        self.occurrences += slot.occurrence as u64;
+        let e = &mut self.entries[slot.entry as usize].1;
+        e.count += 1;
+        e.spellings[slot.spelling as usize].1 += 1;
+        if let Some(b) = bucket {
+            add_bucket(&mut e.buckets, b, 1);
+        }
+    }
+
     /// `n` occurrences of one spelling in a given bucket.
     #[inline]
     pub fn add_in_bucket(&mut self, spelling: &str, n: u64, bucket: Option<i64>) {
-        if spelling != NO_TAGS || self.rule != HashtagRule::Seed {
+        if self.rule != HashtagRule::Seed || spelling != NO_TAGS {
             self.occurrences += n;
         }
-        let key = tag_key(spelling);
-        match self.map.get_mut(&*key) {
-            Some(e) => e.add(spelling, n, bucket),
-            None => {
-                let mut e = Entry::default();
-                e.add(spelling, n, bucket);
-                self.map.insert(key.into_owned().into_boxed_str(), e);
-            }
+        let (ei, si) = match self.spellings.get(spelling) {
+            Some(&at) => at,
+            None => self.new_spelling(spelling),
+        };
+        let e = &mut self.entries[ei as usize].1;
+        e.count += n;
+        e.spellings[si as usize].1 += n;
+        if let Some(b) = bucket {
+            add_bucket(&mut e.buckets, b, n);
         }
+    }
+
+    /// Registers a spelling (and its key, if new) with a zero count.
+    #[cold]
+    fn new_spelling(&mut self, spelling: &str) -> (u32, u32) {
+        let key = tag_key(spelling);
+        let ei = match self.keys.get(&*key) {
+            Some(&i) => i,
+            None => {
+                let i = self.entries.len() as u32;
+                let key: Box<str> = key.into_owned().into_boxed_str();
+                self.keys.insert(key.clone(), i);
+                self.entries.push((key, Entry::default()));
+                i
+            }
+        };
+        let e = &mut self.entries[ei as usize].1;
+        let si = e.spellings.len() as u32;
+        e.spellings.push((spelling.into(), 0));
+        self.spellings.insert(spelling.into(), (ei, si));
+        (ei, si)
     }
 
     /// Adds everything `other` counted.
     pub fn merge(&mut self, other: Counter) {
         self.tweets += other.tweets;
         self.occurrences += other.occurrences;
-        let (mut big, small) = if other.map.len() > self.map.len() {
-            (other.map, std::mem::take(&mut self.map))
-        } else {
-            (std::mem::take(&mut self.map), other.map)
-        };
-        for (k, e) in small {
-            match big.get_mut(&k) {
-                Some(x) => x.merge(e),
-                None => {
-                    big.insert(k, e);
+        for (key, e) in other.entries {
+            for (spelling, n) in e.spellings {
+                let (ei, si) = match self.spellings.get(&*spelling) {
+                    Some(&at) => at,
+                    None => self.new_spelling(&spelling),
+                };
+                let mine = &mut self.entries[ei as usize].1;
+                mine.count += n;
+                mine.spellings[si as usize].1 += n;
+            }
+            // Every entry has a spelling, so its key exists here now.
+            if let Some(&ei) = self.keys.get(&key) {
+                let mine = &mut self.entries[ei as usize].1;
+                for (b, n) in e.buckets {
+                    add_bucket(&mut mine.buckets, b, n);
                 }
             }
         }
-        self.map = big;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
-        self.map.iter().map(|(k, e)| (&**k, e))
+        self.entries.iter().map(|(k, e)| (&**k, e))
     }
 
     pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.map.get(key)
+        self.keys.get(key).map(|i| &self.entries[*i as usize].1)
     }
 
     /// Every key with its count (tests, benchmarks).

@@ -42,10 +42,16 @@ pub fn write_snapshot(
     let batch = RecordBatch::try_new(
         snapshot_schema(),
         vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.hashtag))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.hashtag),
+            )),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.key))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.count as i64))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.window as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.count as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.window as i64),
+            )),
             Arc::new(
                 TimestampMillisecondArray::from_iter_values(std::iter::repeat_n(now_ms, n))
                     .with_timezone("UTC"),
@@ -56,7 +62,11 @@ pub fn write_snapshot(
         context: dir.display().to_string(),
         source: e,
     })?;
-    let prefix = format!("trending-{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let prefix = format!(
+        "trending-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
     let mut w = RollingParquet::new(
         dir.to_path_buf(),
         snapshot_schema(),

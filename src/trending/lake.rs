@@ -5,9 +5,14 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ListArray, StringArray, TimestampMillisecondArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, DictionaryArray, ListArray, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use super::counter::Counter;
@@ -41,11 +46,22 @@ pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeE
         context: path.display().to_string(),
         source: e,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let tag_column = match counter.rule() {
         HashtagRule::Twitter => "hashtags",
         HashtagRule::Seed => "text",
     };
+    let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(parquet_err)?;
+    // Hashtags repeat a lot: read them dictionary-encoded (as Parquet stores them), so each
+    // distinct spelling of a batch is looked up once and occurrences are counted by index.
+    let metadata = match dictionary_hashtags(metadata.schema()) {
+        Some(schema) if counter.rule() == HashtagRule::Twitter => ArrowReaderMetadata::try_new(
+            metadata.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(schema),
+        )
+        .map_err(parquet_err)?,
+        _ => metadata,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let arrow_schema = builder.schema().clone();
     let mut roots = Vec::new();
     for name in [tag_column, "ingest_time"] {
@@ -76,6 +92,26 @@ pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeE
     })
 }
 
+/// The file's schema with `hashtags` as `List<Dictionary<Int32, Utf8>>`, if it is `List<Utf8>`.
+fn dictionary_hashtags(schema: &Arc<Schema>) -> Option<Arc<Schema>> {
+    let i = schema.index_of("hashtags").ok()?;
+    let field = schema.field(i);
+    let DataType::List(item) = field.data_type() else {
+        return None;
+    };
+    if item.data_type() != &DataType::Utf8 {
+        return None;
+    }
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let list = DataType::List(Arc::new(Field::new(item.name(), dict, item.is_nullable())));
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[i] = Field::new(field.name(), list, field.is_nullable());
+    Some(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
+}
+
 fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> Result<(), String> {
     let times = batch
         .column_by_name("ingest_time")
@@ -91,12 +127,49 @@ fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> 
                 .as_any()
                 .downcast_ref::<ListArray>()
                 .ok_or("hashtags is not a list")?;
+            let offsets = list.value_offsets();
+            if let Some(dict) = list
+                .values()
+                .as_any()
+                .downcast_ref::<DictionaryArray<Int32Type>>()
+            {
+                let words = dict
+                    .values()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or("hashtags dictionary values are not strings")?;
+                let keys = dict.keys();
+                // Slots are made on first use (a dictionary may hold spellings no row uses).
+                let mut slots: Vec<Option<crate::trending::Slot>> = vec![None; words.len()];
+                for i in 0..list.len() {
+                    let bucket = counter.start_tweet(time(i));
+                    if !list.is_valid(i) {
+                        continue;
+                    }
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        if !keys.is_valid(j) {
+                            continue;
+                        }
+                        let k = keys.value(j) as usize;
+                        let slot = match slots.get(k).copied().flatten() {
+                            Some(s) => s,
+                            None if k < words.len() && words.is_valid(k) => {
+                                let s = counter.slot(words.value(k));
+                                slots[k] = Some(s);
+                                s
+                            }
+                            None => continue,
+                        };
+                        counter.add_slot(slot, bucket);
+                    }
+                }
+                return Ok(());
+            }
             let values = list
                 .values()
                 .as_any()
                 .downcast_ref::<StringArray>()
                 .ok_or("hashtags items are not strings")?;
-            let offsets = list.value_offsets();
             for i in 0..list.len() {
                 let (start, end) = if list.is_valid(i) {
                     (offsets[i] as usize, offsets[i + 1] as usize)
@@ -115,7 +188,11 @@ fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> 
                 .downcast_ref::<StringArray>()
                 .ok_or("text is not a string column")?;
             for i in 0..texts.len() {
-                let text = if texts.is_valid(i) { texts.value(i) } else { "" };
+                let text = if texts.is_valid(i) {
+                    texts.value(i)
+                } else {
+                    ""
+                };
                 counter.add_tweet(std::iter::empty(), text, time(i));
             }
         }
@@ -140,30 +217,30 @@ pub fn count_files(
         return Ok((c, per));
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(Counter, Vec<(usize, FileCount)>), LakeError>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut c = like.empty_like();
-                        let mut per = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(f) = files.get(i) else { break };
-                            per.push((i, count_file(f, &mut c)?));
-                        }
-                        Ok((c, per))
-                    })
+    type ThreadResult = Result<(Counter, Vec<(usize, FileCount)>), LakeError>;
+    let results: Vec<ThreadResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut c = like.empty_like();
+                    let mut per = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        per.push((i, count_file(f, &mut c)?));
+                    }
+                    Ok((c, per))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(schema_error(Path::new("?"), "panic".into())))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(schema_error(Path::new("?"), "panic".into())))
+            })
+            .collect()
+    });
     let mut total = like.empty_like();
     let mut per = vec![FileCount::default(); files.len()];
     for r in results {

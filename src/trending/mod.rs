@@ -17,8 +17,8 @@ pub mod rule;
 pub mod watch;
 pub mod window;
 
-pub use counter::{Counter, Entry};
+pub use counter::{Counter, Entry, Slot};
 pub use lake::{count_file, count_files, FileCount};
 pub use rule::{display_form, tag_key, HashtagRule, NO_TAGS};
-pub use window::{Window, WindowSpec};
 pub use watch::TrendingView;
+pub use window::{Window, WindowSpec};

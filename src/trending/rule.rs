@@ -118,7 +118,11 @@ mod tests {
         );
         assert!(tags(HashtagRule::Twitter, &[], "no tags here").is_empty());
         assert_eq!(
-            tags(HashtagRule::Seed, &["MangoMussolini"], "dissent.#MangoMussolini is #AI, ok"),
+            tags(
+                HashtagRule::Seed,
+                &["MangoMussolini"],
+                "dissent.#MangoMussolini is #AI, ok"
+            ),
             ["dissent.#MangoMussolini", "#AI,"]
         );
         assert_eq!(tags(HashtagRule::Seed, &["x"], "plain words"), [NO_TAGS]);

@@ -96,11 +96,13 @@ impl Window {
         let mut buckets = Vec::new();
         // key -> change of its window count
         let mut change: FxHashMap<String, i64> = FxHashMap::default();
-        for (key, e) in counter.iter() {
+        // (A spelling registered but never added has a zero count: nothing to write.)
+        for (key, e) in counter.iter().filter(|(_, e)| e.count > 0) {
             let key = stored(rule, key);
             let mut spellings: Vec<(String, u64)> = e
                 .spellings
                 .iter()
+                .filter(|(_, n)| *n > 0)
                 .map(|(s, n)| (stored(rule, s), *n))
                 .collect();
             spellings.sort();
@@ -170,7 +172,12 @@ impl Window {
         for (b, k, n) in &batch.buckets {
             if *b >= batch.window_cutoff_ms {
                 *self.totals.entry(k.clone()).or_default() += n;
-                *self.buckets.entry(*b).or_default().entry(k.clone()).or_default() += n;
+                *self
+                    .buckets
+                    .entry(*b)
+                    .or_default()
+                    .entry(k.clone())
+                    .or_default() += n;
             }
         }
     }
@@ -212,7 +219,10 @@ mod tests {
             }
         );
         assert_eq!(b.window, vec![("#ai".into(), 2), ("#rust".into(), 1)]);
-        assert_eq!(b.buckets, vec![(t0, "#ai".into(), 2), (t0 + 1000, "#rust".into(), 1)]);
+        assert_eq!(
+            b.buckets,
+            vec![(t0, "#ai".into(), 2), (t0 + 1000, "#rust".into(), 1)]
+        );
         w.apply(&b);
         assert_eq!(w.count("#ai"), 2);
 

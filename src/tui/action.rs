@@ -10,10 +10,11 @@ pub enum PaneId {
     Lag,
     Ner,
     Trending,
+    Label,
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 7] = [
+    pub const ALL: [PaneId; 8] = [
         PaneId::Stages,
         PaneId::Feed,
         PaneId::Lake,
@@ -21,6 +22,7 @@ impl PaneId {
         PaneId::Logs,
         PaneId::Ner,
         PaneId::Trending,
+        PaneId::Label,
     ];
 
     pub fn title(self) -> &'static str {
@@ -32,6 +34,7 @@ impl PaneId {
             PaneId::Lag => "Lag",
             PaneId::Ner => "NER",
             PaneId::Trending => "Trending",
+            PaneId::Label => "Label",
         }
     }
 }
@@ -66,6 +69,18 @@ pub enum Action {
     ToggleDetail,
     /// Trending pane: all-time counts or the sliding window.
     ToggleTrendingWindow,
+    /// Label pane: give the current tweet this label value (keys from `[learn] keys`).
+    Label(i32),
+    /// Label pane: next tweet without a label.
+    SkipTweet,
+    /// Label pane: take back the last label (the tweet is shown again).
+    UndoLabel,
+    /// Label pane: a note for the current tweet's label.
+    OpenNote,
+    /// Label pane: uncertainty -> random -> newest -> disagreement.
+    CycleQueueOrder,
+    /// Label pane: which split the queue offers (auto, dev, test, train, weak-train).
+    CycleLabelTarget,
     /// A typed `:` command (`start bronze`, `stop all`, `quit`...).
     Command(String),
 }

@@ -11,6 +11,7 @@ use super::command::{self, Command, Target};
 use super::feed::FeedState;
 use super::input::{InputKind, InputLine, InputOutcome};
 use super::keymap;
+use super::label::LabelView;
 use super::lag::LagView;
 use super::logs::LogView;
 use crate::lake::LakeStats;
@@ -48,6 +49,10 @@ pub struct App {
     pub trending: Option<crate::trending::TrendingView>,
     /// Trending pane shows the sliding window (else all-time counts).
     pub trending_window: bool,
+    /// Label pane: the tweet to label, the queue behind it, the label in flight.
+    pub label: LabelView,
+    /// The `classify` stage's recent predictions (Feed pane), by tweet id.
+    pub predictions: Arc<crate::learn::predictions::Predictions>,
     pub message: Option<Message>,
     pub quit: bool,
     /// "bus: embedded · store: embedded".
@@ -60,6 +65,8 @@ impl App {
         let s = &sup.pipeline().settings;
         let mode = format!("bus: {} · store: {}", s.pipeline.bus, s.pipeline.store);
         let lake_root = s.lake.root.display().to_string();
+        let label = LabelView::new(&s.learn);
+        let predictions = crate::learn::predictions::for_lake(&s.lake.root);
         let mut app = App {
             stages: sup.snapshot(),
             sup,
@@ -77,6 +84,8 @@ impl App {
             ner: None,
             trending: None,
             trending_window: false,
+            label,
+            predictions,
             message: None,
             quit: false,
             mode,
@@ -124,6 +133,7 @@ impl App {
                             self.update(Action::Command(text))
                         }
                         InputKind::Command => {}
+                        InputKind::Note => self.label.set_note(text),
                     }
                 }
                 InputOutcome::Cancel => {
@@ -131,7 +141,7 @@ impl App {
                     match kind {
                         InputKind::Filter => self.feed.set_filter(None),
                         InputKind::Search => self.logs.set_search(None),
-                        InputKind::Command => {}
+                        InputKind::Command | InputKind::Note => {}
                     }
                 }
             }
@@ -159,8 +169,29 @@ impl App {
             }
             return;
         }
+        if self.focus == PaneId::Label {
+            if let Some(action) = keymap::label_key(&self.label.labels, &key) {
+                return self.update(action);
+            }
+        }
         if let Some(action) = keymap::lookup(self.focus, &key) {
             self.update(action);
+        }
+    }
+
+    /// A reply of the labelling worker (the event loop calls this as soon as it arrives).
+    pub fn label_reply(&mut self, reply: crate::learn::worker::LabelReply) {
+        self.label.on_reply(reply);
+    }
+
+    /// A new snapshot of the labelling worker.
+    pub fn label_snapshot(&mut self, snap: Arc<crate::learn::worker::LabelSnapshot>) {
+        self.label.on_snapshot(snap);
+    }
+
+    fn label_result(&mut self, r: Result<(), String>) {
+        if let Err(e) = r {
+            self.say(e, true);
         }
     }
 
@@ -222,6 +253,34 @@ impl App {
             Action::ToggleTrendingWindow => self.trending_window = !self.trending_window,
             Action::NextMatch => self.logs.jump(false),
             Action::PrevMatch => self.logs.jump(true),
+            Action::Label(value) => {
+                let r = self.label.label(value);
+                self.label_result(r);
+            }
+            Action::SkipTweet => {
+                let r = self.label.skip();
+                self.label_result(r);
+            }
+            Action::UndoLabel => {
+                let r = self.label.undo();
+                self.label_result(r);
+            }
+            Action::OpenNote => {
+                if self.label.current.is_some() {
+                    let current = self.label.note.clone().unwrap_or_default();
+                    self.input = Some(InputLine::new(InputKind::Note, &current));
+                } else {
+                    self.say("no tweet to add a note to", true);
+                }
+            }
+            Action::CycleQueueOrder => match self.label.cycle_order() {
+                Ok(m) => self.say(m, false),
+                Err(e) => self.say(e, true),
+            },
+            Action::CycleLabelTarget => match self.label.cycle_target() {
+                Ok(m) => self.say(m, false),
+                Err(e) => self.say(e, true),
+            },
             Action::Command(line) => match command::parse(&line) {
                 Ok(Command::Start(t)) => self.start(t),
                 Ok(Command::Stop(t)) => self.stop(t),
@@ -234,7 +293,11 @@ impl App {
 
     fn cycle_focus(&mut self, step: isize) {
         let n = self.panes.len() as isize;
-        let i = self.panes.iter().position(|p| *p == self.focus).unwrap_or(0) as isize;
+        let i = self
+            .panes
+            .iter()
+            .position(|p| *p == self.focus)
+            .unwrap_or(0) as isize;
         self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
     }
 
@@ -257,7 +320,7 @@ impl App {
             }
             PaneId::Logs => self.logs.scroll_by(delta),
             PaneId::Lag => self.lag.move_selection(delta),
-            PaneId::Lake | PaneId::Ner | PaneId::Trending => {}
+            PaneId::Lake | PaneId::Ner | PaneId::Trending | PaneId::Label => {}
         }
     }
 
@@ -346,7 +409,11 @@ impl App {
 
     /// Drops an expired footer message; true when it did.
     pub fn expire_message(&mut self) -> bool {
-        if self.message.as_ref().is_some_and(|m| m.at.elapsed() > MESSAGE_FOR) {
+        if self
+            .message
+            .as_ref()
+            .is_some_and(|m| m.at.elapsed() > MESSAGE_FOR)
+        {
             self.message = None;
             return true;
         }

@@ -28,6 +28,9 @@ pub struct Collectors {
     pub feed: mpsc::Receiver<Tweet>,
     /// Top hashtags read from the store about once a second (Trending pane).
     pub trending: watch::Receiver<Option<crate::trending::TrendingView>>,
+    /// The labelling worker (Label pane): commands, replies, snapshots. It owns the label
+    /// store; commits, re-ranking and retraining happen on its task.
+    pub label: crate::learn::worker::LabelLink,
     cancel: CancellationToken,
 }
 
@@ -60,12 +63,14 @@ impl Collectors {
             Duration::from_secs(1),
             cancel.clone(),
         ));
+        let label = crate::learn::worker::spawn_for(&pipeline.settings);
         Collectors {
             lake,
             lag,
             ner,
             feed,
             trending,
+            label,
             cancel,
         }
     }
@@ -112,7 +117,11 @@ async fn feed_tail(pipeline: Arc<Pipeline>, tx: mpsc::Sender<Tweet>, cancel: Can
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
-        let Ok(messages) = pipeline.bus.tail(pipeline.topic(), &positions, FEED_BATCH).await else {
+        let Ok(messages) = pipeline
+            .bus
+            .tail(pipeline.topic(), &positions, FEED_BATCH)
+            .await
+        else {
             continue; // the topic does not exist until a source starts
         };
         for m in messages {

@@ -39,12 +39,20 @@ mod tests {
 
     #[test]
     fn parses_commands() {
-        assert_eq!(parse("start bronze"), Ok(Command::Start(Target::Stage("bronze".into()))));
+        assert_eq!(
+            parse("start bronze"),
+            Ok(Command::Start(Target::Stage("bronze".into())))
+        );
         assert_eq!(parse(" stop  all "), Ok(Command::Stop(Target::All)));
-        assert_eq!(parse("restart source"), Ok(Command::Restart(Target::Stage("source".into()))));
+        assert_eq!(
+            parse("restart source"),
+            Ok(Command::Restart(Target::Stage("source".into())))
+        );
         assert_eq!(parse("quit"), Ok(Command::Quit));
         assert!(parse("start").is_err());
-        assert!(parse("launch rockets").unwrap_err().contains("unknown command"));
+        assert!(parse("launch rockets")
+            .unwrap_err()
+            .contains("unknown command"));
         assert!(parse("stop a b").is_err());
     }
 }

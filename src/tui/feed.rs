@@ -59,7 +59,9 @@ impl FeedState {
     }
 
     pub fn set_filter(&mut self, filter: Option<String>) {
-        self.filter = filter.map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
+        self.filter = filter
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty());
         self.scroll = 0;
     }
 

@@ -8,6 +8,8 @@ pub enum InputKind {
     Filter,
     Search,
     Command,
+    /// Label pane: a note attached to the current tweet's label.
+    Note,
 }
 
 impl InputKind {
@@ -16,6 +18,7 @@ impl InputKind {
             InputKind::Filter => "filter: ",
             InputKind::Search => "search: ",
             InputKind::Command => ":",
+            InputKind::Note => "note: ",
         }
     }
 }

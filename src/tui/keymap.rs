@@ -52,12 +52,27 @@ const fn bind(keys: &'static [Key], action: Action, desc: &'static str, hint: bo
 const UP: Binding = bind(&[k('k'), code(KeyCode::Up)], Action::Up, "up", false);
 const DOWN: Binding = bind(&[k('j'), code(KeyCode::Down)], Action::Down, "down", false);
 const PAGE_UP: Binding = bind(&[code(KeyCode::PageUp)], Action::PageUp, "page up", false);
-const PAGE_DOWN: Binding = bind(&[code(KeyCode::PageDown)], Action::PageDown, "page down", false);
+const PAGE_DOWN: Binding = bind(
+    &[code(KeyCode::PageDown)],
+    Action::PageDown,
+    "page down",
+    false,
+);
 
 pub static GLOBAL: &[Binding] = &[
-    bind(&[k('q'), ctrl('c')], Action::Quit, "quit (stops stages, flushes)", true),
+    bind(
+        &[k('q'), ctrl('c')],
+        Action::Quit,
+        "quit (stops stages, flushes)",
+        true,
+    ),
     bind(&[code(KeyCode::Tab)], Action::FocusNext, "next pane", true),
-    bind(&[code(KeyCode::BackTab)], Action::FocusPrev, "previous pane", false),
+    bind(
+        &[code(KeyCode::BackTab)],
+        Action::FocusPrev,
+        "previous pane",
+        false,
+    ),
     bind(&[k('z')], Action::ToggleZoom, "zoom pane", true),
     bind(&[k('?')], Action::ToggleHelp, "help", true),
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
@@ -89,7 +104,12 @@ pub static FEED: &[Binding] = &[
 pub static LAKE: &[Binding] = &[];
 
 pub static LAG: &[Binding] = &[
-    bind(&[code(KeyCode::Enter)], Action::ToggleDetail, "partitions of the group", true),
+    bind(
+        &[code(KeyCode::Enter)],
+        Action::ToggleDetail,
+        "partitions of the group",
+        true,
+    ),
     UP,
     DOWN,
 ];
@@ -104,6 +124,50 @@ pub static TRENDING: &[Binding] = &[bind(
     true,
 )];
 
+/// Label pane. The label keys themselves come from `[learn] keys` (see [`label_key`]); the
+/// footer and the help overlay list them from config too.
+pub static LABEL: &[Binding] = &[
+    bind(
+        &[k(' ')],
+        Action::SkipTweet,
+        "skip (next tweet, no label)",
+        true,
+    ),
+    bind(&[k('u')], Action::UndoLabel, "undo the last label", true),
+    bind(
+        &[k('n')],
+        Action::OpenNote,
+        "note for this tweet's label",
+        true,
+    ),
+    bind(
+        &[k('o')],
+        Action::CycleQueueOrder,
+        "queue order (uncertainty, random, ...)",
+        true,
+    ),
+    bind(
+        &[k('t')],
+        Action::CycleLabelTarget,
+        "which split to label (auto, dev, ...)",
+        false,
+    ),
+];
+
+/// The action of a label key (`[learn] keys`) in the Label pane, if `ev` is one.
+pub fn label_key(labels: &[crate::config::LabelDef], ev: &KeyEvent) -> Option<Action> {
+    if !(ev.modifiers - KeyModifiers::SHIFT).is_empty() {
+        return None;
+    }
+    match ev.code {
+        KeyCode::Char(c) => labels
+            .iter()
+            .find(|l| l.key == c)
+            .map(|l| Action::Label(l.value)),
+        _ => None,
+    }
+}
+
 pub static LOGS: &[Binding] = &[
     bind(&[k('/')], Action::OpenSearch, "search", true),
     bind(&[k('n')], Action::NextMatch, "next match", true),
@@ -113,7 +177,12 @@ pub static LOGS: &[Binding] = &[
     PAGE_UP,
     PAGE_DOWN,
     bind(&[k('g'), code(KeyCode::Home)], Action::Top, "top", false),
-    bind(&[k('G'), code(KeyCode::End)], Action::Bottom, "bottom (follow)", true),
+    bind(
+        &[k('G'), code(KeyCode::End)],
+        Action::Bottom,
+        "bottom (follow)",
+        true,
+    ),
 ];
 
 pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
@@ -125,6 +194,7 @@ pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
         PaneId::Lag => LAG,
         PaneId::Ner => NER,
         PaneId::Trending => TRENDING,
+        PaneId::Label => LABEL,
     }
 }
 

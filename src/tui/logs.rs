@@ -38,9 +38,12 @@ impl LogView {
     }
 
     fn matches(&self, i: usize) -> bool {
-        self.search
-            .as_deref()
-            .is_some_and(|s| self.lines[i].text.to_lowercase().contains(&s.to_lowercase()))
+        self.search.as_deref().is_some_and(|s| {
+            self.lines[i]
+                .text
+                .to_lowercase()
+                .contains(&s.to_lowercase())
+        })
     }
 
     /// Moves to the next (older, `backwards` = false) or previous match and scrolls to it.
@@ -53,7 +56,10 @@ impl LogView {
         let order: Vec<usize> = if newer {
             (start + 1..n).chain(0..start.min(n)).collect()
         } else {
-            (0..start.min(n)).rev().chain((start + 1..n).rev()).collect()
+            (0..start.min(n))
+                .rev()
+                .chain((start + 1..n).rev())
+                .collect()
         };
         if let Some(i) = order.into_iter().find(|&i| self.matches(i)) {
             self.current_match = Some(i);

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod format;
 pub mod input;
 pub mod keymap;
+pub mod label;
 pub mod lag;
 pub mod logs;
 pub mod panes;
@@ -33,7 +34,7 @@ const TICK: Duration = Duration::from_millis(80);
 /// Stage counters are re-read this often.
 const STAGE_REFRESH: Duration = Duration::from_millis(250);
 /// Stages started when the TUI opens.
-pub const AUTOSTART: &[&str] = &["source", "bronze", "ner", "trending"];
+pub const AUTOSTART: &[&str] = &["source", "bronze", "ner", "trending", "classify"];
 /// How long quitting may wait for stages to flush.
 const SHUTDOWN: Duration = Duration::from_secs(30);
 
@@ -55,6 +56,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     }
     let mut collectors = Collectors::spawn(sup.pipeline());
+    app.label.connect(collectors.label.commands.clone());
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
@@ -103,7 +105,17 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
+            // A label commit moves the Label pane on at once, not at the next tick.
+            Some(reply) = collectors.label.replies.recv() => {
+                app.label_reply(reply);
+                dirty = true;
+            }
             _ = tick.tick() => {
+                if collectors.label.snapshot.has_changed().unwrap_or(false) {
+                    let snapshot = collectors.label.snapshot.borrow_and_update().clone();
+                    app.label_snapshot(snapshot);
+                    dirty = true;
+                }
                 if last_stages.elapsed() >= STAGE_REFRESH {
                     dirty |= app.refresh_stages();
                     last_stages = Instant::now();

@@ -46,7 +46,18 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
     draw_footer(f, footer, app);
     if app.help {
-        panes::help::draw(f, area, app.help_scroll);
+        let label_keys: Vec<(String, String)> = app
+            .label
+            .labels
+            .iter()
+            .map(|l| {
+                (
+                    l.key.to_string(),
+                    format!("label {} ({} = {})", l.name, l.name, l.value),
+                )
+            })
+            .collect();
+        panes::help::draw_with(f, area, app.help_scroll, &label_keys);
     }
 }
 
@@ -61,6 +72,7 @@ fn placement(pane: PaneId) -> (usize, u16, bool) {
         PaneId::Lag => (1, 3, false),
         PaneId::Ner => (2, 5, false),
         PaneId::Trending => (1, 3, false),
+        PaneId::Label => (2, 5, false),
     }
 }
 
@@ -117,13 +129,19 @@ fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
 /// The bordered block of a pane; its title always contains the pane's name.
 pub fn pane_block(title: String, focused: bool) -> Block<'static> {
     let style = if focused {
-        Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD)
     } else {
         Style::default().fg(Color::DarkGray)
     };
     Block::default()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .border_style(style)
         .title(Span::styled(format!(" {title} "), style))
 }
@@ -138,13 +156,17 @@ pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
         PaneId::Lag => panes::lag::draw(f, area, app, focused),
         PaneId::Ner => panes::ner::draw(f, area, app, focused),
         PaneId::Trending => panes::trending::draw(f, area, app, focused),
+        PaneId::Label => panes::label::draw(f, area, app, focused),
     }
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App) {
     let running = app.stages.iter().filter(|s| s.state.is_active()).count();
     let line = Line::from(vec![
-        Span::styled(" ssp-tui ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::styled(
+            " ssp-tui ",
+            Style::default().fg(Color::Black).bg(Color::Cyan),
+        ),
         Span::raw(format!(" {} ", app.mode)),
         Span::styled(
             format!("· {:.0} tweets/s ", app.throughput()),
@@ -184,6 +206,16 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
         return;
     }
     let mut spans = Vec::new();
+    if app.focus == PaneId::Label {
+        // The label keys come from config ([learn] keys).
+        for l in &app.label.labels {
+            spans.push(Span::styled(
+                format!(" {} ", l.key),
+                Style::default().fg(Color::Black).bg(Color::DarkGray),
+            ));
+            spans.push(Span::raw(format!(" {}  ", l.name)));
+        }
+    }
     let hints = keymap::pane_bindings(app.focus)
         .iter()
         .chain(keymap::GLOBAL.iter())

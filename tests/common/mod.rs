@@ -117,7 +117,7 @@ pub fn mixed_tweet(base: u64, i: u64) -> Sample {
     let (json, source, hashtags, is_retweet, author) = match i % 6 {
         // v1.1 plain, newlines inside and around, entities give the hashtags.
         0 => {
-            let lead = if i % 12 == 0 { "\n\n" } else { "" };
+            let lead = if i.is_multiple_of(12) { "\n\n" } else { "" };
             let text =
                 format!("{lead}Plain tweet {i} line one\nline two\n\n\nline three #Tag{i} ✓\n");
             let mut t = v1_tweet(id, &text, &user, created);

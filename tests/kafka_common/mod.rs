@@ -19,7 +19,9 @@ pub fn bootstrap() -> Option<String> {
             panic!("SSP_TEST_KAFKA_BOOTSTRAP is not set: scripts/test.sh starts the broker")
         }
         _ => {
-            eprintln!("SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP (scripts/test.sh does) to run Kafka tests");
+            eprintln!(
+                "SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP (scripts/test.sh does) to run Kafka tests"
+            );
             None
         }
     }
@@ -57,6 +59,8 @@ pub fn kafka_env(bootstrap: &str, topic: &str, dir: &Path) -> Vec<(String, Strin
         ("SSP__PIPELINE__PARTITIONS", "3".to_string()),
         ("SSP__KAFKA__BOOTSTRAP_SERVERS", bootstrap.to_string()),
         ("SSP__KAFKA__TOPIC", topic.to_string()),
+        // A group of its own: a broker may keep members of killed processes for a while.
+        ("SSP__KAFKA__GROUP_PREFIX", topic.to_string()),
         ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
         ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
     ]

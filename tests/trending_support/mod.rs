@@ -60,7 +60,9 @@ const WORDS: &[(&str, Option<&str>)] = &[
 
 /// Deterministic tweets `base..base+n` (ids), a mix of tags, non-tags and tag-less tweets.
 pub fn known_tweets(base: u64, n: u64, seed: u64) -> Vec<Known> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)
@@ -354,7 +356,11 @@ pub fn pg_addr(url: &str) -> std::net::SocketAddr {
         _ => panic!("a TCP URL is needed"),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let host = if host == "localhost" { "127.0.0.1".to_string() } else { host };
+    let host = if host == "localhost" {
+        "127.0.0.1".to_string()
+    } else {
+        host
+    };
     format!("{host}:{port}").parse().unwrap()
 }
 
@@ -369,12 +375,54 @@ pub fn url_with_port(url: &str, port: u16) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Forwards 127.0.0.1:`port` to the database. `cut()` kills every open connection and
-/// refuses new ones until `restore()`.
+/// refuses new ones until `restore()`. `lose_next_commit_answer()` lets the next `COMMIT`
+/// through to the server, swallows the server's answer and then kills the connection: the
+/// transaction is committed but the client only sees a broken connection.
 pub struct Proxy {
     pub port: u16,
     up: Arc<AtomicBool>,
+    lose_commit: Arc<AtomicBool>,
     conns: Arc<Mutex<CancellationToken>>,
     stop: CancellationToken,
+}
+
+/// Copies `from` to `to`; the client side watches for `COMMIT` when armed.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    client_side: bool,
+    lose_commit: Arc<AtomicBool>,
+    swallow: Arc<AtomicBool>,
+    kill: CancellationToken,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !client_side && swallow.load(Ordering::SeqCst) {
+            continue; // the answer is lost
+        }
+        let data = &buf[..n];
+        let commit = client_side
+            && lose_commit.load(Ordering::SeqCst)
+            && data.windows(6).any(|w| w == b"COMMIT");
+        if commit {
+            swallow.store(true, Ordering::SeqCst);
+            lose_commit.store(false, Ordering::SeqCst);
+        }
+        if to.write_all(data).await.is_err() {
+            return;
+        }
+        if commit {
+            // Let the server read and run it, then break the connection.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            kill.cancel();
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -382,9 +430,11 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let lose_commit = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(CancellationToken::new()));
         let stop = CancellationToken::new();
-        let (up2, conns2, stop2) = (up.clone(), conns.clone(), stop.clone());
+        let (up2, lose2, conns2, stop2) =
+            (up.clone(), lose_commit.clone(), conns.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -396,17 +446,23 @@ impl Proxy {
                     drop(client); // refused: connection closed at once
                     continue;
                 }
-                let token = conns2.lock().unwrap().clone();
+                let all = conns2.lock().unwrap().clone();
+                let lose = lose2.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
-                    let (mut cr, mut cw) = client.into_split();
-                    let (mut sr, mut sw) = server.into_split();
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    let kill = CancellationToken::new();
+                    let swallow = Arc::new(AtomicBool::new(false));
+                    let up = pump(cr, sw, true, lose.clone(), swallow.clone(), kill.clone());
+                    let down = pump(sr, cw, false, lose, swallow, kill.clone());
                     tokio::select! {
-                        _ = token.cancelled() => {}
-                        _ = tokio::io::copy(&mut cr, &mut sw) => {}
-                        _ = tokio::io::copy(&mut sr, &mut cw) => {}
+                        _ = all.cancelled() => {}
+                        _ = kill.cancelled() => {}
+                        _ = up => {}
+                        _ = down => {}
                     }
                 });
             }
@@ -414,6 +470,7 @@ impl Proxy {
         Proxy {
             port,
             up,
+            lose_commit,
             conns,
             stop,
         }
@@ -428,6 +485,15 @@ impl Proxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// See the type's documentation.
+    pub fn lose_next_commit_answer(&self) {
+        self.lose_commit.store(true, Ordering::SeqCst);
+    }
+
+    pub fn commit_answer_pending_loss(&self) -> bool {
+        self.lose_commit.load(Ordering::SeqCst)
     }
 }
 

@@ -114,7 +114,10 @@ async fn without_groups_retention_drops_the_oldest() {
     }
     // Without a position the tail gives the newest `max` messages.
     let tail = b.tail("t", &Offsets::new(), 2).await.unwrap();
-    assert_eq!(tail.iter().map(|m| m.offset).collect::<Vec<_>>(), vec![8, 9]);
+    assert_eq!(
+        tail.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        vec![8, 9]
+    );
     let tail = b.tail("t", &Offsets::from([(0, 10)]), 2).await.unwrap();
     assert!(tail.is_empty(), "nothing after the end");
     let tail = b.tail("t", &Offsets::from([(0, 0)]), 100).await.unwrap();

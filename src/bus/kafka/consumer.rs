@@ -75,6 +75,7 @@ impl ConsumerContext for GroupContext {
                     .map(|e| e.partition()),
             );
             tracing::info!(partitions = ?*assigned, "assigned");
+            self.health.mark_up();
         }
     }
 }

@@ -59,7 +59,10 @@ impl LagReader {
         tokio::task::spawn_blocking(move || {
             let mut out = Offsets::new();
             for p in inner.partitions(&topic)? {
-                let (_, high) = inner.meta.fetch_watermarks(&topic, p, TIMEOUT).map_err(broker)?;
+                let (_, high) = inner
+                    .meta
+                    .fetch_watermarks(&topic, p, TIMEOUT)
+                    .map_err(broker)?;
                 out.insert(p, high);
             }
             Ok(out)
@@ -288,12 +291,12 @@ mod tests {
     fn parses_consumer_protocol_assignments() {
         let mut b = vec![0, 1];
         b.extend(2i32.to_be_bytes());
-        for (t, ps) in [("twitter_data", vec![0, 2]), ("other", vec![1])] {
+        for (t, ps) in [("twitter_data", vec![0i32, 2]), ("other", vec![1])] {
             b.extend((t.len() as i16).to_be_bytes());
             b.extend(t.as_bytes());
             b.extend((ps.len() as i32).to_be_bytes());
             for p in ps {
-                b.extend((p as i32).to_be_bytes());
+                b.extend(p.to_be_bytes());
             }
         }
         b.extend((-1i32).to_be_bytes());

@@ -68,6 +68,8 @@ impl KafkaProducer {
                 "queue.buffering.max.messages",
                 s.buffer_messages.to_string(),
             )
+            // ... and by bytes, so large tweets cannot pile up without bound either.
+            .set("queue.buffering.max.kbytes", "65536")
             // Never give up on a message while the broker is away: nothing is dropped.
             .set("message.timeout.ms", "0");
         for (k, v) in &s.properties {
@@ -120,7 +122,7 @@ impl Producer for KafkaProducer {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     self.context.in_flight.fetch_sub(1, Ordering::Relaxed);
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_millis(100));
+                    wait = (wait * 2).min(Duration::from_millis(4));
                 }
                 Err((e, _)) => {
                     self.context.in_flight.fetch_sub(1, Ordering::Relaxed);

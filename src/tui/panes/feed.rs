@@ -16,7 +16,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         title.push_str(" [paused]");
     }
     if let Some(filter) = app.feed.filter() {
-        title.push_str(&format!(" [filter: {filter} · {} match]", app.feed.matching_count()));
+        title.push_str(&format!(
+            " [filter: {filter} · {} match]",
+            app.feed.matching_count()
+        ));
+    }
+    let (scored, positive) = app.predictions.counts();
+    if scored > 0 {
+        title.push_str(&format!(
+            " · classify: {positive}/{scored} {}",
+            app.label.label_name(app.label.positive)
+        ));
     }
     let block = pane_block(title, focused);
     let inner = block.inner(area);
@@ -32,12 +42,39 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             Style::default().fg(Color::DarkGray),
         )]
     } else {
-        tweets.into_iter().map(tweet_line).collect()
+        tweets
+            .into_iter()
+            .map(|t| {
+                let mut line = tweet_line(t);
+                if let Some(p) = app.predictions.get(&t.id) {
+                    line.spans.insert(0, prediction_span(app, p));
+                }
+                line
+            })
+            .collect()
     };
     f.render_widget(
         Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
         area,
     );
+}
+
+/// `AI 0.93 ` (positive, green) or `OTHER 0.12 ` (dim): the `classify` stage's prediction.
+pub fn prediction_span(app: &App, p: crate::learn::predictions::Prediction) -> Span<'static> {
+    let (value, style) = if p.positive {
+        (
+            app.label.positive,
+            Style::default()
+                .fg(Color::Green)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else {
+        (app.label.negative, Style::default().fg(Color::DarkGray))
+    };
+    Span::styled(
+        format!("{} {:.2} ", app.label.label_name(value), p.p),
+        style,
+    )
 }
 
 /// `HH:MM:SS @author text`, with #tags in cyan and @mentions in magenta.
@@ -51,7 +88,9 @@ pub fn tweet_line(t: &Tweet) -> Line<'static> {
         ),
         Span::styled(
             format!("@{} ", t.author.as_deref().unwrap_or("?")),
-            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
         ),
     ];
     for (i, word) in t.text.split(' ').enumerate() {

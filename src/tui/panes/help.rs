@@ -10,6 +10,12 @@ use crate::tui::action::PaneId;
 use crate::tui::keymap::{self, Binding};
 
 pub fn lines() -> Vec<Line<'static>> {
+    lines_with(&[])
+}
+
+/// As [`lines`], with keys that come from configuration (`(key, what)`: the Label pane's
+/// label keys) listed first in the Label section.
+pub fn lines_with(label_keys: &[(String, String)]) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let mut section = |title: &str, bindings: &[Binding]| {
         if bindings.is_empty() {
@@ -17,7 +23,9 @@ pub fn lines() -> Vec<Line<'static>> {
         }
         out.push(Line::styled(
             title.to_string(),
-            Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
         ));
         for b in bindings {
             out.push(Line::from(vec![
@@ -33,6 +41,23 @@ pub fn lines() -> Vec<Line<'static>> {
     for pane in PaneId::ALL {
         section(pane.title(), keymap::pane_bindings(pane));
     }
+    // Keys from configuration, first in their pane's section.
+    if let Some(at) = out.iter().position(|l| {
+        l.spans
+            .first()
+            .is_some_and(|s| s.content == PaneId::Label.title())
+            && l.style.fg == Some(Color::Cyan)
+    }) {
+        for (i, (k, what)) in label_keys.iter().enumerate() {
+            out.insert(
+                at + 1 + i,
+                Line::from(vec![
+                    Span::styled(format!("  {k:<14}"), Style::default().fg(Color::Yellow)),
+                    Span::raw(what.clone()),
+                ]),
+            );
+        }
+    }
     out.push(Line::styled(
         "Input line: Enter applies, Esc cancels (and clears a filter or search)",
         Style::default().fg(Color::DarkGray),
@@ -47,7 +72,12 @@ pub fn lines() -> Vec<Line<'static>> {
 /// The overlay: one column, or two side by side when it would not fit the height;
 /// `scroll` (j / k while open) moves through what still does not fit.
 pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
-    let text = lines();
+    draw_with(f, area, scroll, &[])
+}
+
+/// As [`draw`], with configured label keys (see [`lines_with`]).
+pub fn draw_with(f: &mut Frame, area: Rect, scroll: u16, label_keys: &[(String, String)]) {
+    let text = lines_with(label_keys);
     let two = text.len() as u16 + 2 > area.height && area.width >= 100;
     let columns: Vec<Vec<Line>> = if two {
         // Split at a section boundary near the middle.
@@ -76,7 +106,11 @@ pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
     ])
     .areas(mid);
     f.render_widget(Clear, rect);
-    let more = if tallest + 2 > h { " · j/k scroll" } else { "" };
+    let more = if tallest + 2 > h {
+        " · j/k scroll"
+    } else {
+        ""
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" Help: keys (? or Esc closes{more}) "));

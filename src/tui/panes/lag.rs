@@ -51,7 +51,10 @@ fn broker_line(app: &App) -> (String, Style) {
         return (format!("{}: {e}", s.bus), Style::default().fg(Color::Red));
     }
     match &s.broker {
-        None => (format!("bus: {}", s.bus), Style::default().fg(Color::DarkGray)),
+        None => (
+            format!("bus: {}", s.bus),
+            Style::default().fg(Color::DarkGray),
+        ),
         Some(b) if b.up => (
             format!("broker up: {}", b.brokers.join(", ")),
             Style::default().fg(Color::Green),
@@ -98,7 +101,10 @@ fn draw_groups(f: &mut Frame, area: Rect, app: &App) {
             Constraint::Length(5),
         ],
     )
-    .header(Row::new(["group", "topic", "lag", "parts"]).style(Style::default().add_modifier(Modifier::BOLD)))
+    .header(
+        Row::new(["group", "topic", "lag", "parts"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
     .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default().with_selected(Some(v.selected));
     f.render_stateful_widget(table, area, &mut state);

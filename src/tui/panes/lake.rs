@@ -58,11 +58,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         ];
         Row::new(cells.into_iter().take(shown).collect::<Vec<_>>())
     });
-    let table = Table::new(rows, all.iter().take(shown).map(|(_, w)| Constraint::Length(*w)))
-        .header(
-            Row::new(all.iter().take(shown).map(|(h, _)| *h))
-                .style(Style::default().add_modifier(Modifier::BOLD)),
-        );
+    let table = Table::new(
+        rows,
+        all.iter().take(shown).map(|(_, w)| Constraint::Length(*w)),
+    )
+    .header(
+        Row::new(all.iter().take(shown).map(|(h, _)| *h))
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    );
     f.render_widget(table, table_area);
     let style = if stats.dead_letter > 0 {
         Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)

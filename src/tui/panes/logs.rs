@@ -43,7 +43,10 @@ fn log_line(l: &LogLine, needle: Option<&str>, current: bool) -> Line<'static> {
         Style::default().fg(Color::DarkGray),
     )];
     let highlight = if current {
-        Style::default().bg(Color::Yellow).fg(Color::Black).add_modifier(Modifier::BOLD)
+        Style::default()
+            .bg(Color::Yellow)
+            .fg(Color::Black)
+            .add_modifier(Modifier::BOLD)
     } else {
         Style::default().bg(Color::DarkGray).fg(Color::Yellow)
     };

@@ -2,6 +2,7 @@
 
 pub mod feed;
 pub mod help;
+pub mod label;
 pub mod lag;
 pub mod lake;
 pub mod logs;

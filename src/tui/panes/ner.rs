@@ -107,12 +107,16 @@ fn header_lines(s: &NerStatus, now_ms: i64) -> Vec<Line<'static>> {
     let (backend, backend_style) = if s.is_model {
         (
             s.backend.clone(),
-            Style::default().fg(Color::Green).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Green)
+                .add_modifier(Modifier::BOLD),
         )
     } else {
         (
             "rules (built-in tagger, not a model)".to_string(),
-            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
         )
     };
     let age = s.age(now_ms);
@@ -174,7 +178,10 @@ fn header_lines(s: &NerStatus, now_ms: i64) -> Vec<Line<'static>> {
 fn counts_line(s: &NerStatus) -> Line<'static> {
     let mut spans = vec![Span::raw("labels ")];
     if s.label_counts.is_empty() {
-        spans.push(Span::styled("none yet", Style::default().fg(Color::DarkGray)));
+        spans.push(Span::styled(
+            "none yet",
+            Style::default().fg(Color::DarkGray),
+        ));
     }
     for (label, n) in &s.label_counts {
         spans.push(Span::styled(label.clone(), label_style(label)));
@@ -188,9 +195,15 @@ fn top_lines(s: &NerStatus) -> Vec<Line<'static>> {
         format!("top entities, last {} min", s.window_minutes),
         Style::default().add_modifier(Modifier::BOLD),
     ))];
+    let pad = s
+        .top
+        .iter()
+        .map(|t| t.label.chars().count())
+        .max()
+        .unwrap_or(0);
     for t in &s.top {
         let mut spans = vec![
-            Span::styled(format!("{:<9}", t.label), label_style(&t.label)),
+            Span::styled(format!("{:<pad$}", t.label), label_style(&t.label)),
             Span::raw(" "),
         ];
         let list: Vec<String> = t
@@ -248,6 +261,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     if body.width >= 90 {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+                .spacing(2)
                 .areas(body);
         f.render_widget(Paragraph::new(tweets), left);
         f.render_widget(Paragraph::new(top_lines(s)), right);

@@ -22,8 +22,10 @@ pub fn state_color(state: StageState) -> Color {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let header = Row::new(["stage", "state", "up", "in", "out", "rate/s", "err", "rst", "note"])
-        .style(Style::default().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "stage", "state", "up", "in", "out", "rate/s", "err", "rst", "note",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = app.stages.iter().map(|s| {
         let note = s
             .last_error

@@ -80,7 +80,7 @@ pub fn render(
         f.render_widget(Paragraph::new(bars(rows, chart.width, chart.height)), chart);
     }
     let mut lines = vec![Line::from(vec![Span::styled(
-        status_line(view),
+        status_line(view, footer.width as usize),
         Style::default().fg(Color::Gray),
     )])];
     if let Some(e) = &view.error {
@@ -92,27 +92,38 @@ pub fn render(
     f.render_widget(Paragraph::new(lines), footer);
 }
 
-/// `312 tags · 45.2 tags/s · +0.8 new/s · updated 12:34:56 (3s ago)`.
-pub fn status_line(v: &TrendingView) -> String {
-    let updated = match v.top.updated_at_ms {
+/// `312 tags · 45.2 tags/s · +0.8 new/s · updated 12:34:56 (3s ago)`, shortened to fit
+/// `width` columns (the rates and the time stay longest).
+pub fn status_line(v: &TrendingView, width: usize) -> String {
+    let (clock, ago) = match v.top.updated_at_ms {
         Some(ms) => {
             let local = chrono::DateTime::from_timestamp_millis(ms)
-                .map(|t| t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_else(|| "?".into());
             let ago = (v.read_at_ms - ms).max(0) as u64 / 1000;
-            format!(
-                "updated {local} ({} ago)",
-                format::duration(std::time::Duration::from_secs(ago))
-            )
+            (local, format::duration(std::time::Duration::from_secs(ago)))
         }
-        None => "never updated".into(),
+        None => ("never".into(), String::new()),
     };
-    format!(
-        "{} tags · {:.1} tags/s · +{:.1} new/s · {updated}",
-        format::count(v.top.distinct),
-        v.tags_per_sec,
-        v.new_tags_per_sec,
-    )
+    let tags = format::count(v.top.distinct);
+    let (rate, new) = (v.tags_per_sec, v.new_tags_per_sec);
+    let candidates = [
+        format!("{tags} tags · {rate:.1} tags/s · +{new:.1} new/s · updated {clock} ({ago} ago)"),
+        format!("{tags} tags · {rate:.1} tags/s · +{new:.1} new/s · updated {clock}"),
+        format!("{tags} tags · {rate:.1}/s · +{new:.1} new/s · {clock}"),
+        format!("{rate:.1}/s · +{new:.1} new/s · {clock}"),
+    ];
+    let fits = |s: &String| Span::raw(s.as_str()).width() <= width;
+    let pick = if v.top.updated_at_ms.is_none() {
+        candidates[1..].iter().find(|s| fits(s))
+    } else {
+        candidates.iter().find(|s| fits(s))
+    };
+    pick.unwrap_or(&candidates[3]).clone()
 }
 
 const EIGHTHS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
@@ -132,7 +143,9 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
         .map(|r| r.count.to_string().len())
         .max()
         .unwrap_or(1);
-    let bar_w = (width as usize).saturating_sub(label_w + count_w + 3).max(1);
+    let bar_w = (width as usize)
+        .saturating_sub(label_w + count_w + 3)
+        .max(1);
     let palette = [Color::Cyan, Color::LightBlue];
     rows.iter()
         .enumerate()
@@ -147,7 +160,9 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
             Line::from(vec![
                 Span::styled(
                     label,
-                    Style::default().fg(Color::White).add_modifier(Modifier::BOLD),
+                    Style::default()
+                        .fg(Color::White)
+                        .add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(" "),
                 Span::styled(bar, Style::default().fg(palette[i % 2])),
@@ -202,7 +217,10 @@ mod tests {
         let full = text[0].matches('█').count();
         let half = text[1].matches('█').count();
         assert!(full >= 2 * half - 1 && full <= 2 * half + 1, "{text:?}");
-        assert!(text[0].ends_with(" 10") && text[1].ends_with(" 5"), "{text:?}");
+        assert!(
+            text[0].ends_with(" 10") && text[1].ends_with(" 5"),
+            "{text:?}"
+        );
         assert_eq!(bars(&rows, 30, 1).len(), 1, "as many as fit");
         assert_eq!(window_label(900), "15m");
         assert_eq!(window_label(7200), "2h");
