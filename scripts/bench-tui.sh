@@ -6,7 +6,7 @@
 # (all stages stopped). Prints figures only; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${BIN:-target/release/ssp-tui}"
+BIN="$PWD/${BIN:-target/release/ssp-tui}"
 RATE="${RATE:-5000}"
 TOTAL="${TOTAL:-1000000}"
 SECS=$((TOTAL / RATE))
@@ -25,9 +25,9 @@ measure() { # pid seconds -> percent of one core
 }
 
 echo "TUI at $RATE tweets/s for ${SECS}s ($TOTAL tweets), 160x48 terminal"
-tmux new-session -d -s sspbench -x 160 -y 48 "cd $dir && env $env_vars $PWD/$BIN"
+tmux new-session -d -s sspbench -x 160 -y 48 "cd $dir && env $env_vars $BIN"
 sleep 2
-pid=$(pgrep -f "^$PWD/$BIN\$" | head -1)
+pid=$(pgrep -f "^$BIN\$" | head -1)
 sleep 3
 tui_cpu=$(measure "$pid" $((SECS - 5)))
 tui_rss=$(rss_mb "$pid")
@@ -41,11 +41,11 @@ echo "  idle (all stages stopped): CPU ${idle_cpu}% of one core"
 tmux send-keys -t sspbench q
 sleep 3
 
-echo "headless, same pipeline, ${SECS}s"
+echo "headless, the same stages (source bronze ner trending classify), ${SECS}s"
 rm -rf "$dir/lake"
-(cd "$dir" && env $env_vars "$PWD/$BIN" run source bronze --every 3600 >/dev/null) &
+(cd "$dir" && env $env_vars "$BIN" run source bronze ner trending classify --every 3600 >/dev/null) &
 sleep 2
-hpid=$(pgrep -f "^$PWD/$BIN run source bronze" | head -1)
+hpid=$(pgrep -f "^$BIN run source" | head -1)
 sleep 3
 head_cpu=$(measure "$hpid" $((SECS - 5)))
 kill -TERM "$hpid"; wait || true

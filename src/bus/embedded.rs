@@ -16,6 +16,9 @@ use tokio::sync::watch;
 
 use super::{Bus, BusError, Consumer, GroupLag, Message, Offsets, PartitionLag, Producer};
 
+/// Messages kept per partition after every group has committed them.
+const TAIL_KEEP: usize = 1024;
+
 /// Limits of one partition's retained log.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -241,6 +244,13 @@ impl EmbeddedProducer {
                 && (log.messages.len() >= self.retention.messages
                     || log.bytes + size > self.retention.bytes)
         };
+        // What every group has committed is only kept as a short tail (the feed, new groups).
+        while log.messages.len() > TAIL_KEEP && needed.is_some_and(|n| n > log.base) {
+            if let Some(old) = log.messages.pop_front() {
+                log.bytes -= old.payload.len() as u64;
+                log.base += 1;
+            }
+        }
         while full(&log) && needed.is_none_or(|n| n > log.base) {
             if let Some(old) = log.messages.pop_front() {
                 log.bytes -= old.payload.len() as u64;

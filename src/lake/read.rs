@@ -30,6 +30,56 @@ pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
         .map_err(|e| LakeError::arrow(path.display().to_string(), e))
 }
 
+/// The columns downstream text stages (NER, dataset collection) need from a bronze row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BronzeText {
+    pub id_str: String,
+    pub text: String,
+    pub author: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at: Option<i64>,
+}
+
+/// Reads only `id_str`, `text`, `author` and `created_at` of a bronze file (a column
+/// projection: the other columns are not decoded).
+pub fn read_bronze_texts(path: &Path) -> Result<Vec<BronzeText>, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| LakeError::parquet(path, e))?;
+    let wanted = ["id_str", "text", "author", "created_at"];
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| LakeError::parquet(path, e))?;
+    let arrow = |e| LakeError::arrow(path.display().to_string(), e);
+    let mut out = Vec::new();
+    for batch in reader {
+        let b = batch.map_err(arrow)?;
+        let id = column::<StringArray>(&b, "id_str").map_err(arrow)?;
+        let text = column::<StringArray>(&b, "text").map_err(arrow)?;
+        let author = column::<StringArray>(&b, "author").ok();
+        let created = column::<TimestampMillisecondArray>(&b, "created_at").ok();
+        for i in 0..b.num_rows() {
+            out.push(BronzeText {
+                id_str: id.value(i).to_owned(),
+                text: text.value(i).to_owned(),
+                author: author.and_then(|a| opt_str(a, i)),
+                created_at: created.and_then(|c| c.is_valid(i).then(|| c.value(i))),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// One bronze row as plain Rust values (timestamps in epoch milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BronzeRow {

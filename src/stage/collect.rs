@@ -17,13 +17,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arrow::array::{Array, StringArray, TimestampMillisecondArray};
 use async_trait::async_trait;
 
 use super::{Exit, Stage, StageContext};
 use crate::config::{BusKind, LearnStart, Settings, StoreKind};
 use crate::lake::incremental::{LakeTail, StartAt};
-use crate::lake::read_batches;
 use crate::learn::dataset::{self, RawTweet, SplitSpec};
 use crate::learn::lf::{Keywords, LabelingFunctions};
 use crate::learn::model::{model_path, ModelMeta};
@@ -45,32 +43,15 @@ impl CollectStage {
 
 /// Reads `(id_str, created_at, author, text)` of every row of a bronze file.
 pub fn read_bronze_tweets(path: &Path) -> anyhow::Result<Vec<RawTweet>> {
-    let mut out = Vec::new();
-    for b in read_batches(path)? {
-        let id = b
-            .column_by_name("id_str")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .context("bronze column id_str")?;
-        let text = b
-            .column_by_name("text")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .context("bronze column text")?;
-        let author = b
-            .column_by_name("author")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
-        let created = b
-            .column_by_name("created_at")
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMillisecondArray>());
-        for i in 0..b.num_rows() {
-            out.push(RawTweet {
-                tweet_id: id.value(i).to_string(),
-                created_at: created.and_then(|c| c.is_valid(i).then(|| c.value(i))),
-                author: author.and_then(|a| a.is_valid(i).then(|| a.value(i).to_string())),
-                text: text.value(i).to_string(),
-            });
-        }
-    }
-    Ok(out)
+    Ok(crate::lake::read::read_bronze_texts(path)?
+        .into_iter()
+        .map(|t| RawTweet {
+            tweet_id: t.id_str,
+            created_at: t.created_at,
+            author: t.author,
+            text: t.text,
+        })
+        .collect())
 }
 
 #[async_trait]

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use arrow::array::{Array, StringArray, TimestampMillisecondArray};
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -33,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Exit, Stage, StageContext};
 use crate::config::{BusKind, NerSettings, NerStart, Settings};
 use crate::lake::incremental::{write_atomic, LakeTail, StartAt};
-use crate::lake::read::{list_complete_files, read_batches};
+use crate::lake::read::list_complete_files;
 use crate::lake::rolling::remove_stale_temp_files;
 use crate::lake::silver::{ner_dir, read_progress, NerRow, SilverNerWriter};
 use crate::lake::{LakeLayout, RollPolicy};
@@ -275,28 +274,14 @@ struct BronzeTweet {
 }
 
 fn read_bronze(path: &Path) -> anyhow::Result<Vec<BronzeTweet>> {
-    let mut out = Vec::new();
-    for b in read_batches(path)? {
-        let id = b
-            .column_by_name("id_str")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .context("bronze column id_str")?;
-        let text = b
-            .column_by_name("text")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .context("bronze column text")?;
-        let created = b
-            .column_by_name("created_at")
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMillisecondArray>());
-        for i in 0..b.num_rows() {
-            out.push(BronzeTweet {
-                id_str: id.value(i).to_string(),
-                text: text.value(i).to_string(),
-                created_at: created.and_then(|c| c.is_valid(i).then(|| c.value(i))),
-            });
-        }
-    }
-    Ok(out)
+    Ok(crate::lake::read::read_bronze_texts(path)?
+        .into_iter()
+        .map(|t| BronzeTweet {
+            id_str: t.id_str,
+            text: t.text,
+            created_at: t.created_at,
+        })
+        .collect())
 }
 
 impl Runner<'_> {

@@ -115,7 +115,7 @@ async fn feed_tail(pipeline: Arc<Pipeline>, tx: mpsc::Sender<Tweet>, cancel: Can
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(80)) => {}
         }
         let Ok(messages) = pipeline
             .bus

@@ -29,8 +29,8 @@ use crate::config::Settings;
 use app::App;
 use collect::Collectors;
 
-/// Redraw at most this often (~12 fps), and only when something changed.
-const TICK: Duration = Duration::from_millis(80);
+/// Redraw at most this often (~16 fps), and only when something changed.
+const TICK: Duration = Duration::from_millis(60);
 /// Stage counters are re-read this often.
 const STAGE_REFRESH: Duration = Duration::from_millis(250);
 /// Stages started when the TUI opens.
