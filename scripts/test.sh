@@ -55,4 +55,11 @@ export SSP_TEST_PG_URL
 echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"
 
 log "cargo test"
-cargo test --locked --all-targets --no-fail-fast "$@"
+out="$(mktemp)"
+status=0
+cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$out"
+rm -f "$out"
+exit "$status"
