@@ -182,22 +182,12 @@ fn finish<R>(
 
 async fn migrate(client: &mut Client, c: &PgConn) -> PgResult<()> {
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("ssp-tui labels {}", c.schema)],
+    crate::store::postgres::begin_migration(
+        &tx,
+        &format!("ssp-tui labels {}", c.schema),
+        &c.schema,
     )
     .await?;
-    let exists = tx
-        .query_opt(
-            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-            &[&c.schema.as_str()],
-        )
-        .await?
-        .is_some();
-    if !exists {
-        tx.batch_execute(&format!("CREATE SCHEMA {}", c.schema))
-            .await?;
-    }
     let s = &c.schema;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {s}.\"dataset_versions\" (

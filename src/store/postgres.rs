@@ -257,25 +257,32 @@ impl PostgresStore {
     }
 }
 
-async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<(), StoreError>> {
-    let tx = client.transaction().await?;
-    // Two processes starting together must not race on CREATE TABLE.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("ssp-tui {}", t.hashtags)],
-    )
-    .await?;
+/// The start of every migration, in its transaction: a transaction-scoped advisory lock named
+/// `lock` (two processes starting together must not race on CREATE TABLE), then `schema`
+/// created when missing.
+pub async fn begin_migration(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock: &str,
+    schema: &Ident,
+) -> PgResult<()> {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock])
+        .await?;
     let exists = tx
         .query_opt(
             "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-            &[&t.schema.as_str()],
+            &[&schema.as_str()],
         )
         .await?
         .is_some();
     if !exists {
-        tx.batch_execute(&format!("CREATE SCHEMA {}", t.schema))
-            .await?;
+        tx.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
     }
+    Ok(())
+}
+
+async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<(), StoreError>> {
+    let tx = client.transaction().await?;
+    begin_migration(&tx, &format!("ssp-tui {}", t.hashtags), &t.schema).await?;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {h} (
             tag_key text PRIMARY KEY,
