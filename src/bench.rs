@@ -13,7 +13,12 @@ use crate::config::{Settings, SourceKind};
 use crate::stage::StageState;
 use crate::tweet::Tweet;
 
-pub async fn ingest(settings: &Settings, input: &Path, repeat: usize) -> anyhow::Result<()> {
+pub async fn ingest(
+    settings: &Settings,
+    input: &Path,
+    repeat: usize,
+    parse_only: bool,
+) -> anyhow::Result<()> {
     let raw = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let lines: Vec<&[u8]> = raw
         .split(|b| *b == b'\n')
@@ -46,6 +51,9 @@ pub async fn ingest(settings: &Settings, input: &Path, repeat: usize) -> anyhow:
     }
     let typed_rate = n as f64 / t.elapsed().as_secs_f64();
     println!("(a') parse-only, Tweet::parse      : {typed_rate:>10.0} tweets/s ({ok} ok)");
+    if parse_only {
+        return Ok(());
+    }
 
     let dir = tempfile::tempdir().context("temp folder")?;
     let file = dir.path().join("input.jsonl");
@@ -64,7 +72,7 @@ pub async fn ingest(settings: &Settings, input: &Path, repeat: usize) -> anyhow:
     s.source.rate = 0;
     s.source.looping = false;
     s.source.limit = 0;
-    s.lake.root = dir.path().join("lake");
+    s.lake.set_root(dir.path().join("lake"));
     s.commands.clear();
     let rss_before = peak_rss_kb();
     let sup = app::build_supervisor(&s)?;

@@ -64,7 +64,7 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
 
     // The source stage: replay -> Kafka.
     s.kafka.topic = format!("bench_stage_{stamp}");
-    s.lake.root = dir.path().join("lake-kafka");
+    s.lake.set_root(dir.path().join("lake-kafka"));
     let sup = app::build_supervisor(&s)?;
     let t = Instant::now();
     sup.start("source")?;
@@ -115,7 +115,7 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     // The embedded bus, same input, end to end.
     let mut e = s.clone();
     e.pipeline.bus = BusKind::Embedded;
-    e.lake.root = dir.path().join("lake-embedded");
+    e.lake.set_root(dir.path().join("lake-embedded"));
     let sup_e = app::build_supervisor(&e)?;
     let t = Instant::now();
     sup_e.start("bronze")?;
@@ -199,7 +199,7 @@ async fn latency(
 ) -> anyhow::Result<()> {
     let mut s = s.clone();
     s.kafka.topic = format!("bench_latency_{}", chrono::Utc::now().format("%H%M%S"));
-    s.lake.root = dir.join("lake-latency");
+    s.lake.set_root(dir.join("lake-latency"));
     let sup = app::build_supervisor(&s)?;
     sup.start("bronze")?;
     let bus = sup.pipeline().bus.clone();
@@ -225,30 +225,38 @@ async fn latency(
         pacer.sent();
     }
     producer.flush().await?;
-    let bronze = s.lake.root.join("bronze");
+    // Visible = the moment a reader tailing the table's log (polling every 50 ms) sees the
+    // commit that holds the tweet.
+    let mut consumer = crate::lake::LakeConsumer::new(
+        s.lake.tables.clone(),
+        crate::lake::bronze::TABLE,
+        None,
+        crate::lake::StartAt::Beginning,
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut latencies = Vec::new();
-    while Instant::now() < deadline {
-        latencies.clear();
-        for f in crate::lake::list_complete_files(&bronze)? {
-            let visible = std::fs::metadata(&f)?
-                .modified()?
-                .duration_since(SystemTime::UNIX_EPOCH)?;
-            for batch in crate::lake::read_batches(&f)? {
-                let ids = batch
-                    .column_by_name("id_str")
-                    .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
-                    .context("id_str column")?;
-                for id in ids.iter().flatten() {
-                    let sent_us: u128 = id[..id.len().saturating_sub(6)].parse()?;
-                    latencies.push(visible.as_micros().saturating_sub(sent_us) as f64 / 1e3);
+    while Instant::now() < deadline && latencies.len() < n {
+        let commits = consumer.poll(64).await?;
+        let visible = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
+        for commit in &commits {
+            for f in &commit.files {
+                let bytes = consumer.read(f).await?;
+                for batch in crate::lake::read_batches(bytes, &f.path)? {
+                    let ids = batch
+                        .column_by_name("id_str")
+                        .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
+                        .context("id_str column")?;
+                    for id in ids.iter().flatten() {
+                        let sent_us: u128 = id[..id.len().saturating_sub(6)].parse()?;
+                        latencies.push(visible.as_micros().saturating_sub(sent_us) as f64 / 1e3);
+                    }
                 }
             }
+            consumer.ack(commit.version);
         }
-        if latencies.len() >= n {
-            break;
+        if commits.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     sup.shutdown(Duration::from_secs(30)).await;
     anyhow::ensure!(
@@ -259,7 +267,7 @@ async fn latency(
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "latency send -> bronze file visible ({} tweets at {}/s, roll every {:.1}s): p50 {:.0} ms, p99 {:.0} ms",
+        "latency send -> bronze commit visible ({} tweets at {}/s, roll every {:.1}s): p50 {:.0} ms, p99 {:.0} ms",
         n,
         b.latency_rate,
         s.lake.roll_seconds.as_secs_f64(),

@@ -2,7 +2,9 @@
 //! rules, all cores and one), and the end-to-end latency from a tweet entering the bus to its
 //! count being visible in the store (p50 / p99), with bus input and with lake input.
 //!
-//! `scripts/bench-trending.sh` runs this and DuckDB over the same Parquet files.
+//! The aggregation counts the data files of the `bronze` Delta table, read through its log
+//! into memory first (the figure is the counting, not the disk). `scripts/bench-trending.sh`
+//! runs this and DuckDB over the same table.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::config::{Settings, SourceKind, TrendingInput};
-use crate::lake::list_complete_files;
+use crate::lake::{bronze, LakeConsumer, LakeLocation, StartAt};
 use crate::stage::StageState;
 use crate::store;
-use crate::trending::{count_files, HashtagRule, WindowSpec};
+use crate::trending::{count_files, FileBytes, HashtagRule, WindowSpec};
 
 pub struct TrendingBench<'a> {
     /// JSONL tweets, repeated `repeat` times into the lake (when the lake has none yet).
@@ -38,13 +40,9 @@ pub async fn run(settings: &Settings, b: TrendingBench<'_>) -> anyhow::Result<()
     let root = b.lake.clone().unwrap_or_else(|| temp.path().join("lake"));
     let bronze = root.join("bronze");
     let files = build_lake(settings, &b, &root, temp.path()).await?;
-    let bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
     println!(
-        "bronze lake: {} ({} files, {:.1} MB)",
+        "bronze table: {} ({} files, {:.1} MB, read into memory)",
         bronze.display(),
         files.len(),
         bytes as f64 / 1e6
@@ -109,18 +107,38 @@ pub async fn run(settings: &Settings, b: TrendingBench<'_>) -> anyhow::Result<()
     Ok(())
 }
 
-/// The bronze files of `root`, building them first (replay -> embedded bus -> bronze) when
-/// there are none.
+/// Every data file of the bronze table under `root`, read through the table's log.
+async fn bronze_files(root: &Path) -> anyhow::Result<Vec<FileBytes>> {
+    let location = LakeLocation::local(root);
+    let mut consumer = LakeConsumer::new(location, bronze::TABLE, None, StartAt::Beginning);
+    let mut out = Vec::new();
+    loop {
+        let commits = consumer.poll(256).await?;
+        let Some(last) = commits.last().map(|c| c.version) else {
+            return Ok(out);
+        };
+        for file in commits.iter().flat_map(|c| &c.files) {
+            let bytes = consumer.read(file).await?;
+            out.push(FileBytes {
+                path: file.path.clone(),
+                bytes,
+            });
+        }
+        consumer.ack(last);
+    }
+}
+
+/// The bronze data files of `root`, building the table first (replay -> embedded bus ->
+/// bronze) when it has none.
 async fn build_lake(
     settings: &Settings,
     b: &TrendingBench<'_>,
     root: &Path,
     temp: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let bronze = root.join("bronze");
-    let existing = list_complete_files(&bronze)?;
+) -> anyhow::Result<Vec<FileBytes>> {
+    let existing = bronze_files(root).await?;
     if !existing.is_empty() {
-        println!("reusing the bronze lake in {}", root.display());
+        println!("reusing the bronze table in {}", root.display());
         return Ok(existing);
     }
     let raw = std::fs::read(b.input).with_context(|| format!("reading {}", b.input.display()))?;
@@ -149,7 +167,7 @@ async fn build_lake(
     s.source.rate = 0;
     s.source.looping = false;
     s.source.limit = 0;
-    s.lake.root = root.to_path_buf();
+    s.lake.set_root(root.to_path_buf());
     s.commands.clear();
     let sup = crate::app::build_supervisor(&s)?;
     let t = Instant::now();
@@ -164,7 +182,7 @@ async fn build_lake(
     }
     println!("  built in {:.1} s", t.elapsed().as_secs_f64());
     let _ = std::fs::remove_file(&jsonl);
-    Ok(list_complete_files(&bronze)?)
+    bronze_files(root).await
 }
 
 fn probe_json(id: u64, tag: &str) -> Vec<u8> {
@@ -201,7 +219,8 @@ async fn latency(
     s.source.kind = SourceKind::Synthetic;
     s.source.rate = b.rate;
     s.source.limit = 0;
-    s.lake.root = temp.join(format!("latency-{}", input.name()));
+    s.lake
+        .set_root(temp.join(format!("latency-{}", input.name())));
     s.lake.roll_seconds = Duration::from_secs_f64(b.roll_seconds);
     s.trending.input = input;
     s.trending.start = crate::config::TrendingStart::Now;
@@ -311,7 +330,7 @@ async fn drop_bench_tables(s: &Settings) -> anyhow::Result<()> {
     client
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {}, {}, {}, {}, {}, {}",
-            t.hashtags, t.spellings, t.buckets, t.files, t.offsets, t.state
+            t.hashtags, t.spellings, t.buckets, t.legacy_files, t.offsets, t.state
         ))
         .await?;
     Ok(())

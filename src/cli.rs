@@ -32,7 +32,7 @@ pub enum Command {
         #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
         every: f64,
     },
-    /// Inspect the Parquet lake.
+    /// Inspect and maintain the lake's Delta tables.
     Lake {
         #[command(subcommand)]
         command: LakeCommand,
@@ -66,12 +66,58 @@ pub enum DatasetCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LakeCommand {
-    /// Files, rows and bytes per layer, and the dead-letter count.
+    /// Version, files, rows and bytes per layer and table (from the Delta log), and the
+    /// dead-letter count.
     Stats {
-        /// Print JSON: {"bronze":{"files":N,"rows":N,"bytes":N},...,"dead_letter":N}
+        /// Print JSON: {"bronze":{"version":N,"files":N,"rows":N,"bytes":N},"silver":{..},
+        /// "gold":{..},"dead_letter":N,"tables":{..}} (silver = silver/ner; gold sums both
+        /// gold tables, its version is gold/trending_hashtags')
         #[arg(long)]
         json: bool,
     },
+    /// Compacts small files (per partition) into bigger ones; rows are unchanged and readers
+    /// skip the rewrite. Prints files before / after.
+    Optimize {
+        /// One table (bronze, silver/ner, gold/trending_hashtags, gold/ai_tweets); default all.
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+    },
+    /// Deletes files no longer referenced by any table version within the retention period
+    /// (e.g. the small files an optimize replaced) and prints them.
+    Vacuum {
+        /// One table (bronze, silver/ner, gold/trending_hashtags, gold/ai_tweets); default all.
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+        /// Keep files removed less than this long ago (default 168, the tables' minimum).
+        #[arg(long, value_name = "N")]
+        retention_hours: Option<u64>,
+        /// Allow --retention-hours below the tables' minimum: a reader further behind than
+        /// that may find its files gone.
+        #[arg(long)]
+        allow_short_retention: bool,
+        /// Only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete files the log never referenced (left by crashed writers); lists the
+        /// whole table folder.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Turns a lake written by an earlier ssp-tui (plain Parquet folders) into Delta tables,
+    /// in place (the files stay where they are).
+    Convert {
+        #[arg(long, value_enum, default_value_t = ConvertLayer::All)]
+        layer: ConvertLayer,
+    },
+}
+
+/// Layers `ssp-tui lake convert` works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvertLayer {
+    Bronze,
+    Silver,
+    Gold,
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,5 +171,8 @@ pub enum BenchCommand {
         /// Repeat the file this many times (a bigger input).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Only the parse rates (a) and (a'), not the pipeline.
+        #[arg(long)]
+        parse_only: bool,
     },
 }

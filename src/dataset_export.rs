@@ -72,7 +72,7 @@ fn batch(rows: &[ExportRow]) -> anyhow::Result<RecordBatch> {
 /// Reads an exported Parquet file back.
 pub fn read_parquet(path: &Path) -> anyhow::Result<Vec<ExportRow>> {
     let mut out = Vec::new();
-    for b in crate::lake::read_batches(path)? {
+    for b in crate::learn::dataset::read_parquet_file(path)? {
         let c = |n: &str| b.column_by_name(n).with_context(|| format!("column {n}"));
         let text_id = c("text_id")?
             .as_any()
@@ -134,7 +134,7 @@ pub struct ExportSummary {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::lake::incremental::write_atomic(path, bytes)
+    crate::lake::atomic::write_atomic(path, bytes)
         .with_context(|| format!("writing {}", path.display()))
 }
 

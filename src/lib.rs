@@ -11,6 +11,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod dataset_export;
+pub mod fault;
 pub mod headless;
 pub mod lake;
 pub mod learn;

@@ -15,8 +15,12 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<WorkerGuard> {
         .with_context(|| format!("creating the log folder {}", settings.dir.display()))?;
     let appender = tracing_appender::rolling::never(&settings.dir, "ssp-tui.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},librdkafka=warn", settings.level)));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{},librdkafka=warn,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn",
+            settings.level
+        ))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

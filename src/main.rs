@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ssp_tui::cli::{BenchCommand, Cli, Command, DatasetCommand, LakeCommand};
+use ssp_tui::cli::{BenchCommand, Cli, Command, ConvertLayer, DatasetCommand, LakeCommand};
 use ssp_tui::config::Settings;
 use ssp_tui::{app, bench, headless, lake, logging, tui};
 
@@ -32,6 +32,16 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         .enable_all()
         .thread_name("ssp-worker")
         .build()?;
+    if matches!(cli.command, None | Some(Command::Run { .. })) {
+        match runtime.block_on(lake::convert::check_layout(&settings.lake.tables)) {
+            Err(e @ lake::convert::LayoutError::OldLayout { .. }) => {
+                eprintln!("{e}");
+                return Ok(2);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the lake's layout"),
+            Ok(()) => {}
+        }
+    }
     match cli.command {
         None => runtime.block_on(tui::run(settings)).map(|_| 0),
         Some(Command::Run { stages, every }) => {
@@ -49,19 +59,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             let code = runtime.block_on(headless::run(sup, &stages, every, &mut out))?;
             Ok(code as u8)
         }
-        Some(Command::Lake {
-            command: LakeCommand::Stats { json },
-        }) => {
-            let mut scanner =
-                lake::StatsScanner::new(lake::LakeLayout::new(settings.lake.root.clone()));
-            let stats = scanner.scan()?;
-            if json {
-                println!("{}", stats.to_json());
-            } else {
-                print!("{}", stats_table(&stats));
-            }
-            Ok(0)
-        }
+        Some(Command::Lake { command }) => runtime.block_on(lake_command(&settings, command)),
         Some(Command::Bench {
             command:
                 BenchCommand::Kafka {
@@ -125,29 +123,126 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Bench {
-            command: BenchCommand::Ingest { input, repeat },
+            command:
+                BenchCommand::Ingest {
+                    input,
+                    repeat,
+                    parse_only,
+                },
         }) => {
-            runtime.block_on(bench::ingest(&settings, &input, repeat.max(1)))?;
+            runtime.block_on(bench::ingest(&settings, &input, repeat.max(1), parse_only))?;
             Ok(0)
         }
     }
 }
 
+async fn lake_command(settings: &Settings, command: LakeCommand) -> anyhow::Result<u8> {
+    use lake::maintenance::{self, VacuumOptions};
+    let location = &settings.lake.tables;
+    match command {
+        LakeCommand::Stats { json } => {
+            let layout = lake::LakeLayout::new(settings.lake.root.clone());
+            let stats = lake::StatsScanner::new(location.clone(), layout)
+                .scan()
+                .await?;
+            if json {
+                println!("{}", stats.to_json());
+            } else {
+                print!("{}", stats_table(&stats));
+            }
+        }
+        LakeCommand::Optimize { table } => {
+            for name in tables(table.as_deref())? {
+                match maintenance::optimize(location, name).await? {
+                    None => println!("{name}: no table"),
+                    Some(o) => println!(
+                        "{name}: {} -> {} files ({} rewritten into {}), {} -> {} rows, version {}",
+                        o.before.files,
+                        o.after.files,
+                        o.files_removed,
+                        o.files_added,
+                        o.before.rows,
+                        o.after.rows,
+                        version(o.after.version)
+                    ),
+                }
+            }
+        }
+        LakeCommand::Vacuum {
+            table,
+            retention_hours,
+            allow_short_retention,
+            dry_run,
+            full,
+        } => {
+            let opts = VacuumOptions {
+                retention_hours,
+                allow_short_retention,
+                dry_run,
+                full,
+            };
+            for name in tables(table.as_deref())? {
+                match maintenance::vacuum(location, name, &opts).await? {
+                    None => println!("{name}: no table"),
+                    Some(v) => {
+                        let verb = if v.dry_run { "would delete" } else { "deleted" };
+                        println!("{name}: {verb} {} files", v.files.len());
+                        for f in &v.files {
+                            println!("  {f}");
+                        }
+                    }
+                }
+            }
+        }
+        LakeCommand::Convert { layer } => {
+            let layers = match layer {
+                ConvertLayer::Bronze => vec![lake::Layer::Bronze],
+                ConvertLayer::Silver => vec![lake::Layer::Silver],
+                ConvertLayer::Gold => vec![lake::Layer::Gold],
+                ConvertLayer::All => lake::Layer::ALL.to_vec(),
+            };
+            for (name, outcome) in lake::convert::convert(location, &layers).await? {
+                match outcome {
+                    lake::convert::Outcome::Converted(s) => println!(
+                        "{name}: converted {} files, {} rows, into a Delta table (version {})",
+                        s.files,
+                        s.rows,
+                        version(s.version)
+                    ),
+                    lake::convert::Outcome::AlreadyDelta => {
+                        println!("{name}: already a Delta table")
+                    }
+                    lake::convert::Outcome::Nothing => println!("{name}: no Parquet files"),
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn tables(name: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
+    lake::maintenance::select_tables(name).map_err(anyhow::Error::msg)
+}
+
+fn version(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// Per table: version, files, rows, bytes; then the dead letters.
 fn stats_table(stats: &lake::LakeStats) -> String {
     let mut out = format!(
-        "{:<12} {:>8} {:>12} {:>14}\n",
-        "layer", "files", "rows", "bytes"
+        "{:<24} {:>8} {:>8} {:>12} {:>14}\n",
+        "table", "version", "files", "rows", "bytes"
     );
-    for (name, l) in [
-        ("bronze", &stats.bronze),
-        ("silver", &stats.silver),
-        ("gold", &stats.gold),
-    ] {
+    for (name, t) in stats.tables() {
         out.push_str(&format!(
-            "{name:<12} {:>8} {:>12} {:>14}\n",
-            l.files, l.rows, l.bytes
+            "{name:<24} {:>8} {:>8} {:>12} {:>14}\n",
+            version(t.version),
+            t.files,
+            t.rows,
+            t.bytes
         ));
     }
-    out.push_str(&format!("{:<12} {:>8}\n", "dead_letter", stats.dead_letter));
+    out.push_str(&format!("{:<24} {:>8}\n", "dead_letter", stats.dead_letter));
     out
 }

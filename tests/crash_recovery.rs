@@ -1,59 +1,23 @@
-//! Crashes and restarts: SIGKILL of the binary mid-file, then a rerun; and in-process
-//! stop / start / restart of the bronze stage while the source is still producing.
+//! Crashes and restarts: SIGKILL of the binary mid-stream, then a rerun that resumes from the
+//! bronze table; and in-process stop / start / restart of the bronze stage while the source
+//! is still producing.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ssp_tui::lake::{read_batches, read_bronze_rows, BronzeRow};
+use ssp_tui::lake::{read_bronze_rows, LakeLocation};
 use ssp_tui::stage::StageState;
 
 const BASE: u64 = 1_270_000_000_000_000_000;
 
-fn rows_of(file: &Path) -> usize {
-    read_batches(file)
-        .unwrap_or_else(|e| panic!("visible file {} does not read back: {e}", file.display()))
-        .iter()
-        .map(|b| b.num_rows())
-        .sum()
-}
-
-/// Rows of the files whose name carries `bronze-<pid>-`.
-fn rows_of_pid(rows_by_file: &BTreeMap<PathBuf, Vec<BronzeRow>>, pid: u32) -> Vec<&BronzeRow> {
-    let tag = format!("-bronze-{pid}-");
-    rows_by_file
-        .iter()
-        .filter(|(p, _)| p.file_name().unwrap().to_string_lossy().contains(&tag))
-        .flat_map(|(_, r)| r)
-        .collect()
-}
-
-fn rows_by_file(bronze: &Path) -> BTreeMap<PathBuf, Vec<BronzeRow>> {
-    part_files(bronze)
-        .into_iter()
-        .map(|f| {
-            // One file at a time through the public reader (a dir holding just that file).
-            let rows = read_one(&f);
-            (f, rows)
-        })
-        .collect()
-}
-
-/// `read_bronze_rows` over a single file (copied into its own folder).
-fn read_one(file: &Path) -> Vec<BronzeRow> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(file, dir.path().join(file.file_name().unwrap())).unwrap();
-    read_bronze_rows(dir.path()).unwrap()
-}
-
 #[test]
-fn sigkill_mid_file_then_rerun() {
+fn sigkill_mid_stream_then_rerun_resumes_from_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let n = 30_000u64;
-    let roll_rows = 10_000usize;
+    let roll_rows = 10_000u64;
     let jsonl = dir.path().join("tweets.jsonl");
     write_jsonl(&jsonl, (0..n).map(|i| small_tweet(BASE + i)));
     let all_ids: BTreeSet<String> = (0..n).map(|i| (BASE + i).to_string()).collect();
@@ -74,126 +38,115 @@ fn sigkill_mid_file_then_rerun() {
         ),
     ];
 
-    // Run 1: killed once a file is complete and the next one is being written (temp file on
-    // disk), or at the latest once two files are complete.
+    // Run 1: killed right after its first commit with rows, while more rows are buffered.
     let mut child = spawn(&cwd, &env, &["run", "source", "bronze", "--every", "1"]);
-    let pid1 = child.id();
     let started = Instant::now();
-    let temp_at_kill = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("run 1 ended by itself ({status:?}) before it could be killed: rate too fast?");
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no bronze file after 60 s"
+            "no bronze commit after 60 s"
         );
-        let complete = part_files(&bronze).len();
-        let temps = temp_files(&bronze);
-        if (complete >= 1 && !temps.is_empty()) || complete >= 2 {
+        if delta_log(&bronze).iter().any(|c| c.rows() > 0) {
             child.kill().unwrap(); // SIGKILL: no flush, no graceful anything
-            break temps;
+            break;
         }
         std::thread::sleep(Duration::from_millis(3));
-    };
+    }
     let status = child.wait().unwrap();
     assert_eq!(status.code(), None, "killed by a signal");
     let _ = finish(child, Duration::from_secs(5));
-    eprintln!(
-        "killed after {:?}; temp files at kill: {temp_at_kill:?}",
-        started.elapsed()
-    );
 
-    // (i) only complete files are visible, and every one reads back whole.
-    let after_kill = rows_by_file(&bronze);
-    assert!(!after_kill.is_empty());
-    let mut run1_rows = 0;
-    for (file, rows) in &after_kill {
-        let n_rows = rows_of(file);
-        assert_eq!(rows.len(), n_rows);
-        // Killed before any graceful flush: every visible file was closed by the row limit.
-        assert!(
-            (roll_rows..roll_rows + 2048).contains(&n_rows),
-            "{} has {n_rows} rows: not a complete roll",
-            file.display()
+    // Only committed rows are visible, every live file reads back whole, no duplicates.
+    let (log1, rows1) = check_table(&lake);
+    for c in log1.iter().filter(|c| !c.adds.is_empty()) {
+        // Killed before any graceful flush: every commit was made by the row limit.
+        assert_eq!(
+            c.rows(),
+            roll_rows,
+            "commit {} is not a full roll",
+            c.version
         );
-        run1_rows += n_rows;
     }
-    let visible = read_bronze_rows(&bronze).unwrap();
-    assert_eq!(
-        visible.len(),
-        run1_rows,
-        "temp files are ignored by read_bronze_rows"
-    );
-    let counts = id_counts(visible.iter().map(|r| r.id_str.as_str()));
+    let run1_rows = rows1.len();
+    assert!(run1_rows > 0);
+    let counts = id_counts(rows1.iter().map(|r| r.id_str.as_str()));
     assert_eq!(counts.len(), run1_rows, "no duplicates within run 1");
     assert!(counts.keys().all(|id| all_ids.contains(id)));
     let stats = lake_stats(&cwd, &env);
     assert_eq!(stats["bronze"]["rows"], run1_rows as u64, "{stats}");
-    assert_eq!(stats["bronze"]["files"], after_kill.len() as u64, "{stats}");
     assert_eq!(stats["dead_letter"], 0, "{stats}");
+    let left1 = leftovers(&lake, &log1);
+    eprintln!(
+        "killed after {:?} with {run1_rows} rows in {} commits; left behind: {left1:?}",
+        started.elapsed(),
+        log1.len(),
+    );
 
-    // Run 2: the embedded bus died with run 1, so the replay starts again from the top.
+    // Run 2: the embedded bus died with run 1; the replay continues where the table ends.
     env.retain(|(k, _)| *k != "SSP__SOURCE__RATE");
     env.push(("SSP__SOURCE__RATE", "0".to_string()));
-    let child = spawn(&cwd, &env, &["run", "source", "bronze", "--every", "1"]);
-    let pid2 = child.id();
-    let run2 = finish(child, Duration::from_secs(90));
+    let run2 = run_bin(
+        &cwd,
+        &env,
+        &["run", "source", "bronze", "--every", "1"],
+        Duration::from_secs(90),
+    );
     assert_eq!(run2.code(), Some(0), "{run2}");
 
-    let after = rows_by_file(&bronze);
-    for (file, rows) in &after_kill {
+    let (log2, rows2) = check_table(&lake);
+    for c in &log1 {
         assert_eq!(
-            after.get(file),
-            Some(rows),
-            "run 2 must not touch run 1's files"
+            log2[c.version as usize].raw, c.raw,
+            "run 2 rewrote commit {}",
+            c.version
         );
     }
-    // (iii) run 2 alone wrote every tweet exactly once.
-    let second = rows_of_pid(&after, pid2);
-    let second_counts = id_counts(second.iter().map(|r| r.id_str.as_str()));
-    assert_eq!(second.len(), n as usize, "run 2 wrote every tweet once");
-    assert_eq!(
-        second_counts.keys().cloned().collect::<BTreeSet<_>>(),
-        all_ids
+    assert!(
+        log2.iter().all(|c| c.removes.is_empty()),
+        "nothing removed from bronze"
     );
-    assert_eq!(rows_of_pid(&after, pid1).len(), run1_rows);
-    // (ii) every tweet present at least once; the duplicates are exactly run 1's durable rows.
-    let everything = read_bronze_rows(&bronze).unwrap();
-    let total = id_counts(everything.iter().map(|r| r.id_str.as_str()));
+    let added: u64 = log2[log1.len()..].iter().map(|c| c.rows()).sum();
+    assert_eq!(
+        added,
+        n - run1_rows as u64,
+        "run 2 wrote only what run 1 had not committed"
+    );
+    let total = id_counts(rows2.iter().map(|r| r.id_str.as_str()));
     assert_eq!(total.keys().cloned().collect::<BTreeSet<_>>(), all_ids);
-    let twice = total.values().filter(|c| **c == 2).count();
-    assert_eq!(twice, run1_rows, "ids written by both runs");
-    assert!(total.values().all(|c| *c <= 2));
-    eprintln!(
-        "after restart: {} rows, {} distinct ids, {twice} duplicated (run 1 durable rows); \
-         temp files left by the killed run: {:?}",
-        everything.len(),
-        total.len(),
-        temp_files(&bronze)
-    );
+    assert!(total.values().all(|c| *c == 1), "every tweet exactly once");
+    assert_eq!(rows2.len(), n as usize);
+    // The replay position recorded in the table reaches the last record of the file.
+    let replay_max = txn_versions(&log2)
+        .into_iter()
+        .filter(|(app, _)| app.starts_with("ssp-replay/"))
+        .map(|(_, v)| v)
+        .max();
+    assert_eq!(replay_max, Some(n as i64 - 1));
     let stats = lake_stats(&cwd, &env);
-    assert_eq!(
-        stats["bronze"]["rows"],
-        (run1_rows + n as usize) as u64,
-        "{stats}"
-    );
-    // A temp file of the killed run may remain; none of run 2's.
-    let tag2 = format!("-bronze-{pid2}-");
-    let leftovers = temp_files(&bronze);
+    assert_eq!(stats["bronze"]["rows"], n, "{stats}");
+    // Leftovers of the killed run may stay (a vacuum's job); run 2 leaves none of its own.
+    let left2 = leftovers(&lake, &log2);
     assert!(
-        leftovers
-            .iter()
-            .all(|p| !p.to_string_lossy().contains(&tag2)),
-        "run 2 left temp files: {leftovers:?}"
-    );
-    assert!(
-        leftovers.len() <= temp_at_kill.len(),
-        "{leftovers:?} vs {temp_at_kill:?}"
+        left2.is_subset(&left1),
+        "run 2 left {:?}",
+        left2.difference(&left1)
     );
 }
 
+/// Uncommitted data files and temporary files anywhere in the lake.
+fn leftovers(lake: &std::path::Path, log: &[LogCommit]) -> BTreeSet<std::path::PathBuf> {
+    let mut all: BTreeSet<_> = unreferenced_files(&lake.join("bronze"), log)
+        .into_iter()
+        .collect();
+    all.extend(temp_files(lake));
+    all
+}
+
 /// In one process the embedded bus keeps committed offsets, so stopping / restarting bronze
-/// mid-stream resumes exactly after the last durable file: no loss, no duplicates.
+/// mid-stream resumes exactly after the last commit: no loss, no duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,7 +154,7 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
     let jsonl = dir.path().join("tweets.jsonl");
     write_jsonl(&jsonl, (0..n).map(|i| small_tweet(BASE + 100_000 + i)));
     let lake = dir.path().join("lake");
-    let bronze_dir = lake.join("bronze");
+    let loc = LakeLocation::local(&lake);
     let s = settings(&[
         ("SSP__SOURCE__KIND", "replay".into()),
         ("SSP__SOURCE__PATH", jsonl.display().to_string()),
@@ -223,7 +176,7 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
         Some(StageState::Running),
         "source keeps producing"
     );
-    let durable = read_bronze_rows(&bronze_dir).unwrap().len() as u64;
+    let durable = read_bronze_rows(&loc).await.unwrap().len() as u64;
     assert_eq!(
         durable, stopped.output,
         "a stopped bronze has flushed all it wrote"
@@ -231,7 +184,7 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
     assert!(durable < n);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        read_bronze_rows(&bronze_dir).unwrap().len() as u64,
+        read_bronze_rows(&loc).await.unwrap().len() as u64,
         durable,
         "nothing written while stopped"
     );
@@ -253,7 +206,7 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
     wait_state(&sup, "bronze", StageState::Completed, long).await;
     assert_eq!(sup.state("source"), Some(StageState::Completed));
 
-    let rows = read_bronze_rows(&bronze_dir).unwrap();
+    let rows = read_bronze_rows(&loc).await.unwrap();
     let counts = id_counts(rows.iter().map(|r| r.id_str.as_str()));
     let dupes: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).take(5).collect();
     assert!(
@@ -278,23 +231,24 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
             offs.len()
         );
     }
-    // Three bronze runs wrote files (each run has its own file prefix).
-    let prefixes: BTreeSet<String> = part_files(&bronze_dir)
+    // Three bronze runs committed rows (each writer has its own query id), and every data
+    // file in the folder is one the log references: graceful stops leave nothing behind.
+    let log = delta_log(&lake.join("bronze"));
+    let writers: BTreeSet<String> = log
         .iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let at = name.find("-bronze-").unwrap();
-            name[at..name.len() - "-000001.parquet".len()].to_string()
-        })
+        .filter(|c| c.rows() > 0)
+        .map(|c| c.query_id().expect("streaming commits carry a query id"))
         .collect();
-    assert_eq!(prefixes.len(), 3, "three bronze runs: {prefixes:?}");
+    assert_eq!(writers.len(), 3, "three bronze runs: {writers:?}");
+    assert_eq!(log.iter().map(|c| c.rows()).sum::<u64>(), n);
+    let left = unreferenced_files(&lake.join("bronze"), &log);
+    assert!(left.is_empty(), "uncommitted files: {left:?}");
     assert!(temp_files(&lake).is_empty(), "{:?}", temp_files(&lake));
     sup.shutdown(Duration::from_secs(5)).await;
 }
 
-/// A bronze run started after the source finished, with nothing left to read, should drain at
-/// once. It never does: `positions` in src/stage/bronze.rs only learns partitions it reads
-/// messages from, so `TopicEnd::reached` stays false for partitions with nothing new.
+/// A bronze run started after the source finished, with nothing left to read, drains at once
+/// (partitions with nothing new count as reached) and adds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bronze_started_again_after_completion_drains() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,6 +270,7 @@ async fn bronze_started_again_after_completion_drains() {
         Duration::from_secs(30),
     )
     .await;
+    let before = delta_log(&lake.join("bronze")).len();
     assert_eq!(sup.start("bronze").unwrap(), ["bronze"]);
     wait_state(
         &sup,
@@ -324,6 +279,12 @@ async fn bronze_started_again_after_completion_drains() {
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!(read_bronze_rows(&lake.join("bronze")).unwrap().len(), 300);
+    let log = delta_log(&lake.join("bronze"));
+    assert!(
+        log[before..].iter().all(|c| c.adds.is_empty()),
+        "the second run added files"
+    );
+    let rows = read_bronze_rows(&LakeLocation::local(&lake)).await.unwrap();
+    assert_eq!(rows.len(), 300);
     sup.shutdown(Duration::from_secs(5)).await;
 }

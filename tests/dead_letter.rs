@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use common::*;
 use serde_json::Value;
-use ssp_tui::lake::{count_dead_letters, read_bronze_rows, LakeLayout};
+use ssp_tui::lake::{count_dead_letters, LakeLayout};
 use ssp_tui::tweet::Tweet;
 
 const BASE: u64 = 1_260_000_000_000_000_000;
@@ -160,7 +160,7 @@ fn malformed_lines_go_to_dead_letter_and_good_tweets_to_bronze() {
     );
 
     // Good tweets: each exactly once in bronze, with the right text.
-    let rows = read_bronze_rows(&lake.join("bronze")).unwrap();
+    let (log, rows) = check_table(&lake);
     let counts = id_counts(rows.iter().map(|r| r.id_str.as_str()));
     assert_eq!(rows.len(), good.len(), "only the good tweets reach bronze");
     for g in &good {
@@ -186,6 +186,35 @@ fn malformed_lines_go_to_dead_letter_and_good_tweets_to_bronze() {
         "temporary files left: {:?}",
         temp_files(&lake)
     );
+    let left = unreferenced_files(&lake.join("bronze"), &log);
+    assert!(left.is_empty(), "uncommitted files: {left:?}");
+    // The dead letters' positions are in the table too: a restart would not replay them.
+    let replay_max = txn_versions(&log)
+        .into_iter()
+        .filter(|(app, _)| app.starts_with("ssp-replay/"))
+        .map(|(_, v)| v)
+        .max();
+    let records = (good.len() + bad.len()) as i64;
+    assert_eq!(
+        replay_max,
+        Some(records - 1),
+        "last replay position recorded"
+    );
+
+    // Run again: the replay resumes at its end; nothing is written twice, dead letters neither.
+    let again = run_bin(
+        &cwd,
+        &env,
+        &["run", "source", "bronze", "--every", "1"],
+        Duration::from_secs(90),
+    );
+    assert_eq!(again.code(), Some(0), "{again}");
+    assert_eq!(
+        count_dead_letters(&LakeLayout::new(&lake)).unwrap(),
+        bad.len() as u64,
+        "dead letters written twice"
+    );
+    assert_eq!(check_table(&lake).1.len(), good.len());
 }
 
 /// A JSON *array* whose elements line up with the tweet struct's fields is accepted as a tweet:

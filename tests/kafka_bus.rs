@@ -40,8 +40,16 @@ async fn replay_through_kafka_into_bronze_exactly_once() {
     }
     assert_eq!(sup.state("source"), Some(StageState::Completed));
     assert_exactly_once(dir.path(), &ids);
-    let files = ssp_tui::lake::list_complete_files(&dir.path().join("lake/bronze")).unwrap();
-    assert_eq!(files.len(), 5, "3000 rows rolled every 700 rows");
+    let sizes: Vec<u64> = bronze_commits(dir.path())
+        .into_iter()
+        .map(|(rows, _)| rows)
+        .filter(|r| *r > 0)
+        .collect();
+    assert_eq!(
+        sizes,
+        [700, 700, 700, 700, 200],
+        "3000 rows committed every 700 rows"
+    );
 }
 
 #[test]
@@ -81,7 +89,7 @@ fn sigkilled_bronze_writer_resumes_without_loss_or_duplicates() {
         std::thread::sleep(Duration::from_millis(*ms));
         bronze.kill().unwrap(); // SIGKILL
         bronze.wait().unwrap();
-        // Only complete files are visible, and every visible file reads back whole.
+        // Only committed rows are visible, and every committed file reads back whole.
         let rows = bronze_ids(dir.path());
         let mut distinct = rows.clone();
         distinct.sort();
@@ -154,19 +162,11 @@ fn two_writers_in_one_group_split_partitions_and_write_each_tweet_once() {
         ids.len()
     );
     assert_exactly_once(dir.path(), &ids);
-    // Both processes wrote files (file names carry the writer's pid, so they never collide).
-    let files = ssp_tui::lake::list_complete_files(&dir.path().join("lake/bronze")).unwrap();
-    let writers: std::collections::BTreeSet<String> = files
-        .iter()
-        .filter_map(|f| {
-            f.file_name()?
-                .to_str()?
-                .split("-bronze-")
-                .nth(1)?
-                .split('-')
-                .next()
-                .map(str::to_string)
-        })
+    // Both processes committed rows (each writer has its own query id).
+    let writers: std::collections::BTreeSet<String> = bronze_commits(dir.path())
+        .into_iter()
+        .filter(|(rows, _)| *rows > 0)
+        .filter_map(|(_, query)| query)
         .collect();
     assert_eq!(
         writers.len(),

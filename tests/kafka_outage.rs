@@ -1,23 +1,29 @@
 //! A broker outage in the middle of a run: the stages report it, the producer buffers up to
 //! its bound and then holds the source back, and everything arrives once the broker is back.
 //!
-//! The test runs its own tansu broker behind a TCP proxy it controls (the broker advertises
-//! the proxy's address), so "the broker is unreachable" is real for librdkafka while the
-//! broker's in-memory data survives.
+//! The test runs its own Apache Kafka broker (`scripts/start-kafka.sh` on port 19300, stopped
+//! at the end) behind a TCP proxy it controls: the broker advertises the proxy's address, so
+//! "the broker is unreachable" is real for librdkafka while the broker and its data live on.
 
 mod kafka_common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_common::*;
 use ssp_tui::config::Settings;
+use ssp_tui::lake::read::read_bronze_rows;
+use ssp_tui::lake::LakeLocation;
 use ssp_tui::stage::StageState;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+
+/// The client port of this test's own broker (its controller listens 1000 above).
+const BROKER_PORT: u16 = 19300;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -27,32 +33,79 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Broker(Child);
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-kafka.sh")
+}
 
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether `scripts/start-kafka.sh` can run here (Java, and Maven unless the jars are there);
+/// when it cannot, a failure if services are required (`SSP_REQUIRE_SERVICES=1` or CI).
+fn kafka_runnable() -> bool {
+    let libs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kafka-libs/.pom-sha256");
+    if runs("java", "-version") && (libs.exists() || runs("mvn", "-v")) {
+        return true;
+    }
+    if std::env::var("SSP_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| v == "true")
+    {
+        panic!("scripts/start-kafka.sh needs Java 17 and Maven (scripts/test.sh installs them)");
+    }
+    eprintln!("SKIPPED: scripts/start-kafka.sh needs Java 17 and Maven");
+    false
+}
+
+/// This test's broker: `scripts/start-kafka.sh stop PORT` (process and data) when dropped.
+struct Broker(u16);
+
+impl Broker {
+    /// Starts a fresh single broker on `port` that advertises `advertised` (the proxy, which
+    /// must already listen); returns the guard once it serves clients.
+    async fn start(port: u16, advertised: u16) -> Broker {
+        // A broker left by an aborted run advertises another port: never reuse it.
+        drop(Broker(port));
+        let broker = Broker(port);
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(script())
+                .args(["start", &port.to_string()])
+                .env("SSP_KAFKA_BROKERS", "1")
+                .env("SSP_KAFKA_ADVERTISED_PORT", advertised.to_string())
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/start-kafka.sh start {port} failed"
+        );
+        broker
     }
 }
 
-fn tansu() -> Option<String> {
-    let candidates = [
-        std::env::var("SSP_TEST_TANSU").unwrap_or_default(),
-        "tansu".to_string(),
-        format!(
-            "{}/.cargo/bin/tansu",
-            std::env::var("HOME").unwrap_or_default()
-        ),
-    ];
-    candidates.into_iter().filter(|c| !c.is_empty()).find(|c| {
-        Command::new(c)
-            .arg("--help")
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .args(["stop", &self.0.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+            .status();
+    }
+}
+
+/// Rows of the bronze table under `lake` (committed rows only).
+async fn bronze_rows(lake: &Path) -> usize {
+    read_bronze_rows(&LakeLocation::local(lake))
+        .await
+        .unwrap_or_else(|e| panic!("reading bronze: {e}"))
+        .len()
 }
 
 /// Forwards connections to `to`; `cut` drops every connection and refuses new ones until
@@ -111,34 +164,16 @@ impl Proxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_outage_is_reported_and_nothing_is_lost() {
-    let Some(tansu) = tansu() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tansu is not installed: scripts/test.sh installs it");
-        }
-        eprintln!("SKIPPED: tansu not found");
+    if !kafka_runnable() {
         return;
-    };
-    let (broker_port, proxy_port) = (free_port(), free_port());
-    let _broker = Broker(
-        Command::new(tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{broker_port}"),
-                "--advertised-listener-url",
-                &format!("tcp://127.0.0.1:{proxy_port}"),
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let proxy = Proxy::start(proxy_port, ([127, 0, 0, 1], broker_port).into()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The proxy first: the broker's readiness check already goes through it.
+    let proxy_port = free_port();
+    let proxy = Proxy::start(proxy_port, ([127, 0, 0, 1], BROKER_PORT).into()).await;
+    let _broker = Broker::start(BROKER_PORT, proxy_port).await;
 
     let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
     let input = dir.path().join("tweets.jsonl");
     let ids = write_tweets(&input, 4000, 17);
     let mut env = kafka_env(
@@ -163,7 +198,7 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
 
     // Let some tweets flow, then take the broker away.
     let t0 = Instant::now();
-    while bronze_ids(dir.path()).len() < 200 {
+    while bronze_rows(&lake).await < 200 {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "nothing flowed: {:?}",

@@ -24,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 /// it drains); returns (tweets, seconds, errors).
 async fn run_ner(lake: &Path, s: &Settings) -> (u64, f64, u64) {
     let _ = std::fs::remove_dir_all(lake.join("silver"));
-    let _ = std::fs::remove_dir_all(lake.join("_checkpoints"));
     let bus = ssp_tui::app::build_bus(s).unwrap();
     let pipeline = Pipeline::new(s.clone(), bus);
     pipeline.completed.mark("bronze");

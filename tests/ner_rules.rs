@@ -1,6 +1,7 @@
 //! The built-in rules tagger on fixed sentences, and the `ner` stage end to end on it (no
-//! service needed): replay -> bronze -> ner -> silver, exactly once across restarts and a
-//! crash between a silver file and its checkpoint; the headless binary drains by itself.
+//! service needed): replay -> bronze -> ner -> the `silver/ner` table, exactly once across
+//! stops and restarts (the checkpoint is the table's `txn` version), one ner per lake, an
+//! unreadable bronze file retried without advancing; the headless binary drains by itself.
 
 mod ner_common;
 
@@ -9,7 +10,6 @@ use std::time::Duration;
 use ner_common::*;
 use ssp_tui::lake::LakeLayout;
 use ssp_tui::nlp::RuleTagger;
-use ssp_tui::stage::ner::{checkpoint_path, NerCheckpoint};
 use ssp_tui::stage::StageState;
 
 /// An expected entity: (text, label, start, end).
@@ -165,56 +165,36 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
         .entities
         .iter()
         .any(|e| e.text == "Friday" && e.label == "DATE"));
-    // The checkpoint names every bronze file, and the status file was published.
-    let layout = LakeLayout::new(&lake);
-    let cp = NerCheckpoint::load(&checkpoint_path(&layout))
-        .unwrap()
-        .unwrap();
-    let bronze_files = ssp_tui::lake::list_complete_files(&layout.bronze()).unwrap();
+    // The checkpoint is the last bronze version, silver holds exactly bronze up to it, and
+    // the status file was published.
+    let bronze_last = bronze_version(&lake).expect("bronze table");
     assert!(
-        bronze_files.len() > 3,
-        "several bronze files: {}",
-        bronze_files.len()
+        bronze_ids_by_version(&lake)
+            .values()
+            .filter(|ids| !ids.is_empty())
+            .count()
+            > 3,
+        "several bronze commits"
     );
-    assert_eq!(cp.done.len(), bronze_files.len());
-    assert!(cp.partial.is_empty(), "{:?}", cp.partial);
+    assert_eq!(assert_silver_is_bronze_up_to_checkpoint(&lake), bronze_last);
+    let layout = LakeLayout::new(&lake);
+    assert!(
+        !layout.root().join("_checkpoints").join("ner.json").exists(),
+        "no checkpoint file besides the table"
+    );
     let status = ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&layout))
         .expect("status file");
     assert_eq!(status.tweets, texts.len() as u64);
+    assert_eq!(status.silver_rows, texts.len() as u64);
     assert!(!status.running && !status.is_model);
     assert!(!status.label_counts.is_empty() && !status.latest.is_empty());
 
-    // Run ner again (bronze stays completed): nothing new to do, nothing written twice.
+    // Run ner again (bronze stays completed): nothing new to do, nothing written twice, and
+    // the checkpoint does not move.
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(30)).await;
     assert_eq!(silver_rows(&lake).len(), ids.len(), "a rerun adds nothing");
-
-    // A crash after the silver files closed but before the checkpoint was saved: the
-    // silver files themselves tell what is done.
-    std::fs::remove_file(checkpoint_path(&layout)).unwrap();
-    sup.start("ner").unwrap();
-    wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(30)).await;
-    assert_eq!(silver_rows(&lake).len(), ids.len(), "recovery adds nothing");
-    let cp2 = NerCheckpoint::load(&checkpoint_path(&layout))
-        .unwrap()
-        .unwrap();
-    assert_eq!(cp2.done, cp.done, "the recovered checkpoint is the same");
-
-    // The same crash, half-way: the checkpoint is older than the silver files. Keep only the
-    // first half of the bronze files as done; the silver files fill in the rest.
-    let mut old = cp.clone();
-    old.done = cp.done.iter().take(cp.done.len() / 2).cloned().collect();
-    old.silver = cp
-        .silver
-        .iter()
-        .take(cp.silver.len() / 2)
-        .cloned()
-        .collect();
-    old.save(&checkpoint_path(&layout)).unwrap();
-    sup.start("ner").unwrap();
-    wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(30)).await;
-    by_id(&silver_rows(&lake));
-    assert_eq!(silver_rows(&lake).len(), ids.len(), "no tweet twice");
+    assert_eq!(silver_checkpoint(&lake), Some(bronze_last));
     sup.shutdown(Duration::from_secs(10)).await;
 }
 
@@ -247,8 +227,10 @@ async fn stopping_mid_way_and_starting_again_skips_nothing() {
         after_stop > 0 && after_stop < ids.len(),
         "stopped half-way: {after_stop}"
     );
-    by_id(&silver_rows(&lake));
-    // Start it again: it resumes from its checkpoint and completes after bronze.
+    // What is in silver is exactly the bronze commits up to the checkpoint, once each.
+    let cp = assert_silver_is_bronze_up_to_checkpoint(&lake);
+    // Start it again: it resumes after its checkpoint and completes after bronze.
+    let restart_ms = chrono::Utc::now().timestamp_millis();
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(60)).await;
     let got = by_id(&silver_rows(&lake));
@@ -256,6 +238,12 @@ async fn stopping_mid_way_and_starting_again_skips_nothing() {
     for id in &ids {
         assert!(got.contains_key(id), "{id} missing");
     }
+    let last = assert_silver_is_bronze_up_to_checkpoint(&lake);
+    assert!(last > cp && Some(last) == bronze_version(&lake));
+    // The rows added by the second run are exactly those of the bronze versions after `cp`.
+    assert!(got
+        .values()
+        .all(|r| (r.bronze_version <= cp) == (r.ner_time <= restart_ms)));
     sup.shutdown(Duration::from_secs(10)).await;
 }
 
@@ -324,11 +312,14 @@ async fn start_now_skips_the_bronze_already_there_on_a_first_start() {
     sup.start("ner").unwrap();
     wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(60)).await;
     assert!(silver_rows(&lake).is_empty(), "existing bronze skipped");
-    let layout = LakeLayout::new(&lake);
-    let cp = NerCheckpoint::load(&checkpoint_path(&layout))
-        .unwrap()
-        .unwrap();
-    let bronze = ssp_tui::lake::list_complete_files(&layout.bronze()).unwrap();
-    assert_eq!(cp.done.len(), bronze.len(), "and remembered as skipped");
+    assert_eq!(
+        silver_checkpoint(&lake),
+        bronze_version(&lake),
+        "and remembered as skipped"
+    );
+    // A restart (checkpoint wins over `start = now`) still skips nothing new and adds nothing.
+    sup.start("ner").unwrap();
+    wait_state(&sup, "ner", StageState::Completed, Duration::from_secs(60)).await;
+    assert!(silver_rows(&lake).is_empty());
     sup.shutdown(Duration::from_secs(10)).await;
 }

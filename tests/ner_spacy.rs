@@ -200,6 +200,11 @@ async fn stage_matches_spacy(api: &str) {
         tuples(&seed_row.entities),
         vec![("Friday".into(), "DATE".into(), Some(19), Some(25))]
     );
+    assert_eq!(
+        assert_silver_is_bronze_up_to_checkpoint(&lake),
+        bronze_version(&lake).unwrap(),
+        "the checkpoint in silver/ner is bronze's last version"
+    );
     let st = status(&sup, "ner");
     assert_eq!(st.errors, 0, "{st:?}");
     assert!(

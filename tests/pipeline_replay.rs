@@ -1,4 +1,5 @@
-//! Replay -> embedded bus -> bronze Parquet, in process and through the headless binary.
+//! Replay -> embedded bus -> the bronze Delta table, in process and through the headless
+//! binary.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use ssp_tui::lake::{read_bronze_rows, BronzeRow, LakeLayout};
+use ssp_tui::lake::{read_bronze_rows, BronzeRow, LakeLayout, LakeLocation};
 use ssp_tui::stage::{StageState, Supervisor};
 
 const BASE: u64 = 1_250_000_000_000_000_000;
@@ -94,6 +95,18 @@ fn check_rows(rows: &[BronzeRow], samples: &[Sample]) {
     );
 }
 
+/// No temporary file anywhere, and no data file the bronze log does not reference.
+fn assert_no_leftovers(lake: &Path) {
+    assert!(
+        temp_files(lake).is_empty(),
+        "temporary files left: {:?}",
+        temp_files(lake)
+    );
+    let table = lake.join("bronze");
+    let left = unreferenced_files(&table, &delta_log(&table));
+    assert!(left.is_empty(), "uncommitted files: {left:?}");
+}
+
 #[test]
 fn expected_text_rules_are_right() {
     // The independent rules the other tests compare against, checked on literal examples.
@@ -147,19 +160,15 @@ async fn replay_jsonl_to_bronze_every_tweet_once() {
     assert_eq!(status(&sup, "source").output, 5000);
 
     let layout = LakeLayout::new(&lake);
-    let rows = read_bronze_rows(&layout.bronze()).unwrap();
+    let rows = read_bronze_rows(&LakeLocation::local(&lake)).await.unwrap();
     check_rows(&rows, &samples);
-    let files = part_files(&layout.bronze());
-    assert!(
-        files.len() >= 2,
-        "a file holds at most 499 + one poll batch (2048) rows, so 5000 rows need several files: {files:?}"
-    );
+    // A commit holds at most roll_rows rows (the stage never reads past the limit).
+    let log = delta_log(&layout.bronze());
+    let sizes: Vec<u64> = log.iter().map(|c| c.rows()).filter(|r| *r > 0).collect();
+    assert!(sizes.iter().all(|r| *r <= 500), "commit sizes {sizes:?}");
+    assert!(sizes.len() >= 10, "5000 rows need 10 commits: {sizes:?}");
     assert_eq!(ssp_tui::lake::count_dead_letters(&layout).unwrap(), 0);
-    assert_eq!(
-        temp_files(&lake),
-        Vec::<std::path::PathBuf>::new(),
-        "temporary files left"
-    );
+    assert_no_leftovers(&lake);
     sup.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -188,14 +197,10 @@ async fn replay_folder_of_json_files_to_bronze() {
     assert_eq!((bronze.output, bronze.errors), (120, 0));
 
     let layout = LakeLayout::new(&lake);
-    let rows = read_bronze_rows(&layout.bronze()).unwrap();
+    let rows = read_bronze_rows(&LakeLocation::local(&lake)).await.unwrap();
     check_rows(&rows, &samples);
     assert_eq!(ssp_tui::lake::count_dead_letters(&layout).unwrap(), 0);
-    assert!(
-        temp_files(&lake).is_empty(),
-        "temporary files left: {:?}",
-        temp_files(&lake)
-    );
+    assert_no_leftovers(&lake);
     sup.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -247,27 +252,27 @@ fn headless_finite_replay_exits_by_itself() {
         walk(&cwd)
     );
 
+    // `lake stats` counts what the table's log holds.
     let stats = lake_stats(&cwd, &env);
-    let files = part_files(&lake.join("bronze"));
-    let bytes: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).unwrap().len())
-        .sum();
-    assert_eq!(
-        stats,
-        json!({
-            "bronze": {"files": files.len(), "rows": n, "bytes": bytes},
-            "silver": {"files": 0, "rows": 0, "bytes": 0},
-            "gold": {"files": 0, "rows": 0, "bytes": 0},
-            "dead_letter": 0,
-        })
-    );
+    let (log, rows) = check_table(&lake);
+    let files = live_files(&log);
+    let bytes: u64 = files.values().map(|a| a.size).sum();
     assert!(!files.is_empty());
-    let rows = read_bronze_rows(&lake.join("bronze")).unwrap();
+    assert_eq!(stats["bronze"]["rows"], json!(n), "{stats}");
+    assert_eq!(stats["bronze"]["files"], json!(files.len()), "{stats}");
+    assert_eq!(stats["bronze"]["bytes"], json!(bytes), "{stats}");
+    assert_eq!(stats["silver"]["rows"], json!(0), "{stats}");
+    assert_eq!(stats["gold"]["rows"], json!(0), "{stats}");
+    assert_eq!(stats["dead_letter"], json!(0), "{stats}");
     check_rows(&rows, &samples);
-    assert!(
-        temp_files(&lake).is_empty(),
-        "temporary files left: {:?}",
-        temp_files(&lake)
-    );
+    // Every row is dated by its ingestion day, in the partition the log says.
+    for (path, add) in &files {
+        let date = add.partition.get("date").cloned().flatten();
+        assert!(
+            date.as_deref()
+                .is_some_and(|d| path.starts_with(&format!("date={d}/"))),
+            "{path} is not under its partition {date:?}"
+        );
+    }
+    assert_no_leftovers(&lake);
 }

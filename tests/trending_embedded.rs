@@ -1,5 +1,6 @@
 //! The trending stage on the embedded store (the zero-service default): exact counts, the
-//! gold snapshot, restarts, and the headless binary draining by itself.
+//! gold Delta table, restarts at the stored bronze version, and the headless binary draining
+//! by itself.
 
 mod trending_support;
 
@@ -73,11 +74,13 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
         // The state file is one JSON document under <lake>/store.
         assert!(lake.join("store/trending_hashtags.json").is_file());
 
-        // Gold snapshot: a complete Parquet file with the same counts, by count descending.
-        let gold =
-            ssp_tui::lake::list_complete_files(&lake.join("gold/trending_hashtags")).unwrap();
-        assert!(!gold.is_empty(), "a gold snapshot was written");
-        let batches = ssp_tui::lake::read_batches(gold.last().unwrap()).unwrap();
+        // The checkpoint is the last bronze version.
+        let cp = st.trending().checkpoint("", 0).await.unwrap();
+        assert_eq!(cp.lake_version, bronze_version(&lake).await);
+
+        // Gold: the latest version of the Delta table holds the same counts, by count
+        // descending (each snapshot replaces the last: one row per tag).
+        let batches = gold_rows(&lake).await;
         let mut snap = std::collections::BTreeMap::new();
         let mut last = u64::MAX;
         for b in &batches {
@@ -120,7 +123,7 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
     sup.start("trending").unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
     let extra = known_tweets(BASE + 10_000, 90, 8);
-    write_bronze(&lake, &extra, 1_000);
+    let v = write_bronze(&lake, &extra, 1_000).await;
     let st = store::open(&s).unwrap();
     let mut all = tweets.clone();
     all.extend(extra.iter().cloned());
@@ -136,7 +139,38 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(counts(&st.trending().all().await.unwrap()), want);
+    assert_eq!(
+        status(&sup, "trending").input,
+        90,
+        "only the new commit was read"
+    );
     sup.shutdown(Duration::from_secs(10)).await;
+    let cp = st.trending().checkpoint("", 0).await.unwrap();
+    assert_eq!(cp.lake_version, Some(v));
+}
+
+/// The record batches of the gold table's latest version (its live files).
+async fn gold_rows(lake: &std::path::Path) -> Vec<arrow::record_batch::RecordBatch> {
+    use futures::TryStreamExt as _;
+    let location = ssp_tui::lake::LakeLocation::local(lake);
+    let t = ssp_tui::lake::table::open(&location, "gold/trending_hashtags")
+        .await
+        .unwrap()
+        .expect("a gold snapshot was written");
+    let files: Vec<String> = t
+        .snapshot()
+        .unwrap()
+        .snapshot()
+        .file_views(&t.log_store(), None)
+        .map_ok(|f| f.path().to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1, "one snapshot is live: {files:?}");
+    let bytes = ssp_tui::lake::table::read_file(&t, &files[0])
+        .await
+        .unwrap();
+    ssp_tui::lake::read_batches(bytes, &files[0]).unwrap()
 }
 
 #[test]

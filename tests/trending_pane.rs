@@ -45,7 +45,7 @@ async fn fill(s: &Settings) {
         buckets: vec![(bucket, "#go".into(), 5), (bucket, "#rust".into(), 2)],
         window_cutoff_ms: spec.cutoff(now),
         window: vec![("#go".into(), 5), ("#rust".into(), 2)],
-        files: vec!["date=2026-01-01/part-1.parquet".into()],
+        lake_version: Some(1),
         bus: String::new(),
         offsets: Vec::new(),
         tweets: 40,

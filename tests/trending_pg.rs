@@ -124,20 +124,14 @@ async fn lake_input_exact_counts_for_both_rules() {
         }
         let (_, counted) = pg_state(&url, &schema, T).await.unwrap();
         assert_eq!(counted, 700);
-        let files = pg_client(&url)
-            .await
-            .query_one(
-                &format!("SELECT count(*) FROM \"{schema}\".\"{T}_files\""),
-                &[],
-            )
-            .await
-            .unwrap()
-            .get::<_, i64>(0);
-        let bronze_files = ssp_tui::lake::list_complete_files(&dir.path().join("lake/bronze"))
-            .unwrap()
-            .len();
-        assert_eq!(files as usize, bronze_files);
-        assert!(bronze_files >= 14, "{bronze_files} bronze files");
+        // The checkpoint is the last bronze version, and bronze holds exactly the tweets.
+        let lake = dir.path().join("lake");
+        let latest = bronze_version(&lake).await.unwrap();
+        assert!(latest >= 14, "{latest}: one commit per 50 tweets");
+        assert_eq!(pg_lake_version(&url, &schema).await, Some(latest));
+        let location = ssp_tui::lake::LakeLocation::local(&lake);
+        let rows = ssp_tui::lake::read_bronze_rows(&location).await.unwrap();
+        assert_eq!(rows.len(), 700);
 
         // The pane's reading agrees with the table.
         let st = store::open(&s).unwrap();
@@ -184,8 +178,21 @@ async fn lake_input_exact_counts_for_both_rules() {
     }
 }
 
+/// `lake_version` of the state row.
+async fn pg_lake_version(url: &str, schema: &str) -> Option<i64> {
+    pg_client(url)
+        .await
+        .query_one(
+            &format!("SELECT lake_version FROM \"{schema}\".\"{T}_state\" WHERE id = 1"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_files_once_restart_no_double_count_temp_files_never_read() {
+async fn new_commits_once_restart_resumes_at_the_version_uncommitted_files_never_read() {
     let Some(url) = pg_url() else { return };
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
@@ -193,34 +200,17 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
     let tweets = known_tweets(BASE, 500, 2);
     let s = pg_settings(&url, &schema, &lake, &[]);
 
-    let a = write_bronze(&lake, &tweets[..100], 0);
-    // A complete Parquet file under a temporary name, and a writer still writing one.
-    let date_dir = a.parent().unwrap();
+    let v1 = write_bronze(&lake, &tweets[..100], 0).await;
+    // A data file in the table's folder that no commit lists (a writer died before its
+    // commit), and a writer with rows buffered but not committed.
+    let a = bronze_files(&lake, v1).await.remove(0);
     std::fs::copy(
         &a,
-        date_dir.join(".part-20990101T000000.000-copy-000001.parquet.tmp"),
+        a.with_file_name("part-00000-never-committed-c000.snappy.parquet"),
     )
     .unwrap();
-    let layout = ssp_tui::lake::LakeLayout::new(&lake);
-    let mut open = ssp_tui::lake::BronzeWriter::new(
-        &layout,
-        ssp_tui::lake::RollPolicy::default(),
-        "still-open".into(),
-    )
-    .unwrap();
-    for (i, t) in tweets[400..].iter().enumerate() {
-        let tweet = ssp_tui::tweet::Tweet::parse(t.json.to_string().as_bytes()).unwrap();
-        open.append(
-            &tweet,
-            &ssp_tui::lake::RecordMeta {
-                topic: "twitter_data",
-                partition: 0,
-                offset: 10_000 + i as i64,
-                ingest_time: chrono::Utc::now(),
-            },
-        )
-        .unwrap();
-    }
+    let mut open = bronze_writer(&lake).await;
+    append(&mut open, &tweets[400..], 10_000).await;
 
     let sup = standalone(&s);
     sup.start("trending").unwrap();
@@ -230,21 +220,24 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
         expected(&tweets[..100], false)
     );
 
-    // A new file while the stage runs: counted once.
-    write_bronze(&lake, &tweets[100..250], 100);
+    assert_eq!(pg_lake_version(&url, &schema).await, Some(v1));
+
+    // A new commit while the stage runs: counted once.
+    let v2 = write_bronze(&lake, &tweets[100..250], 100).await;
     wait_tweets(&url, &schema, 250).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         pg_counts(&url, &schema, T).await,
         expected(&tweets[..250], false)
     );
+    assert_eq!(pg_lake_version(&url, &schema).await, Some(v2));
     sup.shutdown(Duration::from_secs(10)).await;
     assert_eq!(sup.state("trending"), Some(StageState::Stopped));
 
-    // Restart: the files already counted are not counted again; a new one is.
+    // Restart: it resumes after the stored version (nothing counted again); a new commit is.
     let sup = standalone(&s);
     sup.start("trending").unwrap();
-    write_bronze(&lake, &tweets[250..400], 250);
+    let v3 = write_bronze(&lake, &tweets[250..400], 250).await;
     wait_tweets(&url, &schema, 400).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
@@ -252,8 +245,9 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
         expected(&tweets[..400], false)
     );
 
-    // The open file becomes complete (renamed): now it counts, once.
-    open.roll().unwrap();
+    // The open writer commits: now its rows count, once.
+    let v4 = open.roll().await.unwrap().version.unwrap();
+    assert!(v4 > v3);
     wait_tweets(&url, &schema, 500).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(pg_counts(&url, &schema, T).await, expected(&tweets, false));
@@ -265,10 +259,20 @@ async fn new_files_once_restart_no_double_count_temp_files_never_read() {
         .map(|l| format!("{l:?}"))
         .collect();
     assert!(
-        logs.iter()
-            .any(|l| l.contains("checkpoint: batch") && l.contains("2 bronze files counted")),
+        logs.iter().any(
+            |l| l.contains("checkpoint: batch") && l.contains(&format!("bronze version {v2},"))
+        ),
         "{logs:#?}"
     );
+    eventually(
+        "the checkpoint at the last version",
+        Duration::from_secs(10),
+        || {
+            let (url, schema) = (url.clone(), schema.clone());
+            async move { (pg_lake_version(&url, &schema).await == Some(v4)).then_some(()) }
+        },
+    )
+    .await;
     sup.shutdown(Duration::from_secs(10)).await;
     drop_schema(&url, &schema).await;
 }
@@ -285,12 +289,12 @@ async fn database_cut_mid_run_final_counts_exact() {
     let s = pg_settings(&via_proxy, &schema, &lake, &[]);
     let sup = standalone(&s);
     sup.start("trending").unwrap();
-    write_bronze(&lake, &tweets[..100], 0);
+    write_bronze(&lake, &tweets[..100], 0).await;
     wait_tweets(&url, &schema, 100).await;
 
     // Down: the stage keeps counting new files in memory and says so.
     proxy.cut();
-    write_bronze(&lake, &tweets[100..300], 100);
+    write_bronze(&lake, &tweets[100..300], 100).await;
     let st = wait_for(&sup, "backing off", Duration::from_secs(30), |s| {
         s.detail.starts_with("backing off")
     })
@@ -305,7 +309,7 @@ async fn database_cut_mid_run_final_counts_exact() {
         StageState::Running,
         "the stage itself keeps running"
     );
-    write_bronze(&lake, &tweets[300..400], 300);
+    write_bronze(&lake, &tweets[300..400], 300).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     proxy.restore();
     wait_tweets(&url, &schema, 400).await;
@@ -317,7 +321,7 @@ async fn database_cut_mid_run_final_counts_exact() {
     // A commit that reaches the server but whose answer is lost: the retry must see that the
     // batch is already in and not apply it again.
     proxy.lose_next_commit_answer();
-    write_bronze(&lake, &tweets[400..450], 400);
+    write_bronze(&lake, &tweets[400..450], 400).await;
     wait_tweets(&url, &schema, 450).await;
     eventually(
         "the retry recognised the batch",
@@ -348,10 +352,7 @@ async fn database_cut_mid_run_final_counts_exact() {
             let mut at = 450;
             while at < 2000 {
                 let end = (at + 80).min(2000);
-                let (l, t) = (lake.clone(), tweets[at..end].to_vec());
-                tokio::task::spawn_blocking(move || write_bronze(&l, &t, at as i64))
-                    .await
-                    .unwrap();
+                write_bronze(&lake, &tweets[at..end], at as i64).await;
                 at = end;
                 tokio::time::sleep(Duration::from_millis(60)).await;
             }
@@ -468,7 +469,7 @@ async fn wrong_credentials_back_off_then_catch_up() {
     let lake = dir.path().join("lake");
     let schema = fresh_schema();
     let tweets = known_tweets(BASE, 120, 5);
-    write_bronze(&lake, &tweets, 0);
+    write_bronze(&lake, &tweets, 0).await;
     let s = pg_settings(&wrong, &schema, &lake, &[]);
     let sup = standalone(&s);
     sup.start("trending").unwrap();
@@ -526,7 +527,7 @@ fn batch(id: i64, base_seq: u64, tags: &[(&str, u64)]) -> TrendingBatch {
         buckets: Vec::new(),
         window_cutoff_ms: 0,
         window: Vec::new(),
-        files: vec![format!("date=2026-01-01/part-{id}.parquet")],
+        lake_version: Some(id),
         bus: String::new(),
         offsets: Vec::new(),
         tweets: tags.len() as u64,
@@ -575,7 +576,70 @@ async fn a_retried_batch_is_applied_once_and_stale_batches_are_refused() {
     assert_eq!(counts["#rust"], ("#Rust".to_string(), 1));
     let cp = t.checkpoint("", 0).await.unwrap();
     assert_eq!(cp.seq, 2);
-    assert_eq!(cp.files.len(), 2);
+    assert_eq!(cp.lake_version, Some(12), "the version of the last batch");
+    // A batch without a version (bus input, a window expiry) keeps the stored one.
+    let mut b3 = batch(15, 2, &[("#x", 1)]);
+    b3.lake_version = None;
+    assert_eq!(t.commit(&b3).await.unwrap(), Committed::Applied(3));
+    assert_eq!(t.checkpoint("", 0).await.unwrap().lake_version, Some(12));
+    drop_schema(&url, &schema).await;
+}
+
+/// A database written by layout 1 (a set of counted bronze file names): the migration adds
+/// `lake_version`, drops the file set and keeps the counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layout_1_is_migrated_to_a_version_checkpoint() {
+    let Some(url) = pg_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = fresh_schema();
+    let c = pg_client(&url).await;
+    c.batch_execute(&format!(
+        "CREATE SCHEMA \"{schema}\";
+         CREATE TABLE \"{schema}\".{T} (tag_key text PRIMARY KEY, hashtag text NOT NULL,
+             count bigint NOT NULL, window_count bigint NOT NULL DEFAULT 0,
+             updated_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE \"{schema}\".{T}_files (file text PRIMARY KEY, seq bigint NOT NULL,
+             processed_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE \"{schema}\".{T}_state (id integer PRIMARY KEY CHECK (id = 1),
+             schema_version integer NOT NULL, seq bigint NOT NULL DEFAULT 0,
+             last_batch bigint NOT NULL DEFAULT 0, rule text, input text,
+             tweets bigint NOT NULL DEFAULT 0, occurrences bigint NOT NULL DEFAULT 0,
+             distinct_tags bigint NOT NULL DEFAULT 0, updated_at timestamptz);
+         INSERT INTO \"{schema}\".{T} (tag_key, hashtag, count) VALUES ('#ai', '#AI', 7);
+         INSERT INTO \"{schema}\".{T}_files (file, seq) VALUES ('date=2020-01-01/a.parquet', 4);
+         INSERT INTO \"{schema}\".{T}_state (id, schema_version, seq, rule, input, tweets)
+             VALUES (1, 1, 4, 'twitter', 'lake', 7);"
+    ))
+    .await
+    .unwrap();
+    let s = pg_settings(&url, &schema, dir.path(), &[]);
+    let st = store::open(&s).unwrap();
+    let t = st.trending();
+    t.migrate().await.unwrap();
+    let cp = t.checkpoint("", 0).await.unwrap();
+    assert_eq!((cp.seq, cp.lake_version), (4, None));
+    let files_left = c
+        .query_opt(
+            "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+            &[&schema, &format!("{T}_files")],
+        )
+        .await
+        .unwrap();
+    assert!(files_left.is_none(), "the file set is dropped");
+    let mut b = batch(21, 4, &[("#ai", 1)]);
+    b.lake_version = Some(3);
+    assert_eq!(t.commit(&b).await.unwrap(), Committed::Applied(5));
+    assert_eq!(t.checkpoint("", 0).await.unwrap().lake_version, Some(3));
+    assert_eq!(pg_counts(&url, &schema, T).await["#ai"].1, 8);
+    let layout: i32 = c
+        .query_one(
+            &format!("SELECT schema_version FROM \"{schema}\".{T}_state"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(layout, ssp_tui::store::postgres::SCHEMA_VERSION);
     drop_schema(&url, &schema).await;
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
-use ssp_tui::lake::{LakeLayout, StatsScanner};
+use ssp_tui::lake::{LakeLayout, LakeLocation, StatsScanner};
 use ssp_tui::stage::{StageState, Supervisor};
 use ssp_tui::tui::action::PaneId;
 use ssp_tui::tui::app::App;
@@ -513,7 +513,10 @@ async fn q_quits_and_shutdown_stops_everything_and_flushes_bronze() {
     }
     let files = bronze_files(&lake);
     assert!(!files.is_empty(), "no bronze file under {}", lake.display());
-    let stats = StatsScanner::new(LakeLayout::new(&lake)).scan().unwrap();
+    let stats = StatsScanner::new(LakeLocation::local(&lake), LakeLayout::new(&lake))
+        .scan()
+        .await
+        .unwrap();
     assert_eq!(stats.bronze.files, files.len() as u64);
     assert!(stats.bronze.rows > 0, "{stats:?}");
     let produced = sup

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use ssp_tui::config::Settings;
-use ssp_tui::lake::{read_bronze_rows, LakeLayout};
+use ssp_tui::lake::{read_bronze_rows, LakeLocation};
 use ssp_tui::source::x_api::backoff::Clock;
 use ssp_tui::source::x_api::{configured_rules, XApiSource};
 use ssp_tui::stage::{LogBuffer, StageMetrics, StageState, Supervisor};
@@ -318,7 +318,9 @@ async fn every_tweet_arrives_once_through_keepalives_errors_stalls_and_cuts() {
     // Bronze holds every tweet once, parsed from the v2 JSON (entities included).
     sup.shutdown(Duration::from_secs(20)).await;
     assert_eq!(status(&sup, "source").detail, "stopped");
-    let rows = read_bronze_rows(&LakeLayout::new(lake.path()).bronze()).unwrap();
+    let rows = read_bronze_rows(&LakeLocation::local(lake.path()))
+        .await
+        .unwrap();
     let got: BTreeSet<String> = rows.iter().map(|r| r.id_str.clone()).collect();
     assert_eq!(rows.len(), 40);
     assert_eq!(got, want.iter().cloned().collect());

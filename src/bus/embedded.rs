@@ -30,6 +30,8 @@ pub struct Retention {
 pub struct EmbeddedBus {
     topics: Arc<Mutex<HashMap<String, Arc<Topic>>>>,
     retention: Retention,
+    /// New in every process (and every bus): offsets of another incarnation mean nothing here.
+    incarnation: u64,
 }
 
 struct Topic {
@@ -72,6 +74,7 @@ impl EmbeddedBus {
         EmbeddedBus {
             topics: Arc::default(),
             retention,
+            incarnation: rand::random(),
         }
     }
 
@@ -166,6 +169,11 @@ impl Bus for EmbeddedBus {
                     .collect(),
             })
             .collect())
+    }
+
+    async fn topic_identity(&self, topic: &str) -> Result<String, BusError> {
+        self.topic(topic)?;
+        Ok(format!("embedded-{:016x}", self.incarnation))
     }
 
     async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError> {
@@ -273,6 +281,31 @@ impl EmbeddedProducer {
 #[async_trait]
 impl Producer for EmbeddedProducer {
     async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError> {
+        self.append(key, payload, None).await
+    }
+
+    async fn send_from(
+        &mut self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        origin: &str,
+    ) -> Result<(), BusError> {
+        let origin = Bytes::copy_from_slice(origin.as_bytes());
+        self.append(key, payload, Some(origin)).await
+    }
+
+    async fn flush(&mut self) -> Result<Offsets, BusError> {
+        Ok(self.delivered.clone())
+    }
+}
+
+impl EmbeddedProducer {
+    async fn append(
+        &mut self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        origin: Option<Bytes>,
+    ) -> Result<(), BusError> {
         let p = self.partition_for(key);
         let mut msg = Some(Message {
             partition: p as i32,
@@ -280,6 +313,7 @@ impl Producer for EmbeddedProducer {
             key: key.map(Bytes::copy_from_slice),
             payload: Bytes::copy_from_slice(payload),
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
+            origin,
         });
         let mut space = self.topic.committed.subscribe();
         loop {
@@ -296,10 +330,6 @@ impl Producer for EmbeddedProducer {
         self.delivered.insert(p as i32, hw);
         self.topic.appended.send_modify(|v| *v += 1);
         Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<Offsets, BusError> {
-        Ok(self.delivered.clone())
     }
 }
 
@@ -370,6 +400,21 @@ impl Consumer for EmbeddedConsumer {
 
     fn positions(&self) -> Offsets {
         self.positions.clone()
+    }
+
+    async fn seek(&mut self, partition: i32, offset: i64) -> Result<(), BusError> {
+        let log = self
+            .topic
+            .partitions
+            .get(partition as usize)
+            .ok_or_else(|| BusError::Broker(format!("no partition {partition}")))?;
+        let (base, hw) = {
+            let l = lock(log);
+            (l.base, l.high_watermark())
+        };
+        // Like Kafka's `auto.offset.reset = earliest`: before the oldest retained, from there.
+        self.positions.insert(partition, offset.clamp(base, hw));
+        Ok(())
     }
 }
 

@@ -35,7 +35,12 @@ pub struct Message {
     pub payload: Bytes,
     /// Milliseconds since the epoch when the message was produced.
     pub timestamp_ms: i64,
+    /// Where a resumable source read it (`<input id>:<position>`, the `ssp-origin` header).
+    pub origin: Option<Bytes>,
 }
+
+/// Name of the header that carries [`Message::origin`] on Kafka.
+pub const ORIGIN_HEADER: &str = "ssp-origin";
 
 /// Next offset per partition (what a producer delivered, or what a group committed).
 pub type Offsets = BTreeMap<i32, i64>;
@@ -79,8 +84,8 @@ pub struct BrokerHealth {
     pub last_error: Option<String>,
 }
 
-/// Called when a consumer is about to lose partitions in a rebalance: the stage makes what
-/// it holds durable and returns the offsets to commit before the partitions move.
+/// Called when a consumer is about to lose partitions in a rebalance (from inside the
+/// client's poll: it must not block); returns offsets to commit before they move, if any.
 pub type RevokeHook = Box<dyn FnMut(&[i32]) -> Offsets + Send>;
 
 /// Writes to one topic.
@@ -88,6 +93,13 @@ pub type RevokeHook = Box<dyn FnMut(&[i32]) -> Offsets + Send>;
 pub trait Producer: Send {
     /// Queues a message; waits (back-pressure) while the bus is full.
     async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError>;
+    /// As [`send`](Self::send), tagging the message with its origin (see [`Message::origin`]).
+    async fn send_from(
+        &mut self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        origin: &str,
+    ) -> Result<(), BusError>;
     /// Waits until everything sent is delivered; returns the next offset per partition that
     /// this producer has delivered up to (exact, from delivery reports).
     async fn flush(&mut self) -> Result<Offsets, BusError>;
@@ -112,6 +124,8 @@ pub trait Consumer: Send {
     }
     /// Installs the rebalance hook (buses without rebalances ignore it).
     fn set_revoke_hook(&mut self, _hook: RevokeHook) {}
+    /// Reads `partition` from `offset` next (the writer resumes where its table ends).
+    async fn seek(&mut self, partition: i32, offset: i64) -> Result<(), BusError>;
 }
 
 /// A bus: creates producers and consumers and reports offsets for lag.
@@ -131,6 +145,9 @@ pub trait Bus: Send + Sync {
         after: &Offsets,
         max: usize,
     ) -> Result<Vec<Message>, BusError>;
+    /// What makes `topic` this topic and not an earlier one of the same name: Kafka's topic
+    /// id, or the embedded bus's incarnation (a new one every process).
+    async fn topic_identity(&self, topic: &str) -> Result<String, BusError>;
     /// Next offset per partition (the high watermark).
     async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError>;
     /// Broker connection state, for buses that have brokers.

@@ -70,10 +70,22 @@ pub struct SourceSettings {
 
 #[derive(Debug, Clone)]
 pub struct LakeSettings {
+    /// Local folder for what stays on this host: dead letters, checkpoints, leases, the
+    /// embedded store. The lake's folder itself unless `root` is an object-store URL.
     pub root: PathBuf,
+    /// Where the Delta tables live: `root` as a folder, or `s3://bucket/prefix`.
+    pub tables: crate::lake::LakeLocation,
     pub roll_rows: usize,
     pub roll_bytes: u64,
     pub roll_seconds: Duration,
+}
+
+impl LakeSettings {
+    /// Points the whole lake (tables and local state) at a local folder.
+    pub fn set_root(&mut self, dir: impl Into<PathBuf>) {
+        self.root = dir.into();
+        self.tables = crate::lake::LakeLocation::local(&self.root);
+    }
 }
 
 /// PostgreSQL connection; `Debug` never shows the password.
@@ -157,7 +169,16 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         ]
         .concat(),
     )?;
-    r.reject_unknown("lake", &["root", "roll_rows", "roll_bytes", "roll_seconds"])?;
+    r.reject_unknown(
+        "lake",
+        &[
+            "root",
+            "local_dir",
+            "roll_rows",
+            "roll_bytes",
+            "roll_seconds",
+        ],
+    )?;
     r.reject_unknown("log", &["dir", "level"])?;
     let pipeline = PipelineSettings {
         bus: r.choice(
@@ -198,8 +219,21 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         )?,
     };
     let source = parse_source(r)?;
+    let root = r.string("lake", "root", "data/lake");
+    let tables = crate::lake::LakeLocation::parse(&root).map_err(|e| {
+        ConfigError::invalid(
+            "lake.root",
+            &root,
+            format!("a folder path or s3://bucket/prefix ({e})"),
+        )
+    })?;
+    let local = match tables.local_dir() {
+        Some(_) => PathBuf::from(&root),
+        None => PathBuf::from(r.string("lake", "local_dir", "data/lake")),
+    };
     let lake = LakeSettings {
-        root: PathBuf::from(r.string("lake", "root", "data/lake")),
+        root: local,
+        tables,
         roll_rows: r.parse(
             "lake",
             "roll_rows",

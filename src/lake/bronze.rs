@@ -1,23 +1,33 @@
-//! Bronze writer: raw tweets buffered in Arrow builders, rolled into Parquet files,
-//! bad messages into the dead-letter log, and the bus offsets that became durable.
+//! Bronze writer: raw tweets buffered in Arrow builders and written into the `bronze` Delta
+//! table, bad messages into the dead-letter log. A roll is one Delta commit that adds the new
+//! files *and* records, per bus partition (and per replay input), how far the table now goes
+//! (`txn` actions): the table's log, not the bus, is the truth about what is in bronze.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, OutputMode};
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use deltalake::DeltaTable;
 
 use super::dead_letter::DeadLetter;
 use super::layout::LakeLayout;
-use super::rolling::{ClosedFile, RollPolicy, RollingParquet};
 use super::schema::bronze_schema;
+use super::table::{self, LakeLocation, TableError};
 use super::LakeError;
 use crate::tweet::Tweet;
+
+/// Name of the bronze table.
+pub const TABLE: &str = "bronze";
 
 /// Rows buffered in builders before they are encoded as one record batch.
 pub const BATCH_ROWS: usize = 8192;
@@ -31,19 +41,41 @@ pub struct RecordMeta<'a> {
     pub ingest_time: DateTime<Utc>,
 }
 
+/// When to commit what is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollPolicy {
+    pub max_rows: usize,
+    pub max_bytes: u64,
+    pub max_age: Duration,
+}
+
+impl Default for RollPolicy {
+    fn default() -> Self {
+        Self {
+            max_rows: 1_000_000,
+            max_bytes: 128 << 20,
+            max_age: Duration::from_secs(60),
+        }
+    }
+}
+
 /// What one [`BronzeWriter::roll`] made durable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rolled {
-    pub file: Option<ClosedFile>,
+    /// The table version of the commit (`None`: nothing to commit).
+    pub version: Option<i64>,
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
     pub dead_letters: u64,
-    /// Per partition, the next offset to commit (max offset seen + 1).
+    /// Per partition, the next offset to commit to the bus (max offset seen + 1).
     pub commit: BTreeMap<i32, i64>,
 }
 
 /// Column builders in bronze schema order.
 struct Columns {
     id: StringBuilder,
-    created_at: TimestampMillisecondBuilder,
+    created_at: TimestampMicrosecondBuilder,
     author: StringBuilder,
     source: StringBuilder,
     text: StringBuilder,
@@ -54,11 +86,17 @@ struct Columns {
     mentions: ListBuilder<StringBuilder>,
     lang: StringBuilder,
     is_retweet: BooleanBuilder,
-    ingest_time: TimestampMillisecondBuilder,
+    ingest_time: TimestampMicrosecondBuilder,
+    date: Date32Builder,
     topic: StringBuilder,
     partition: Int32Builder,
     offset: Int64Builder,
     rows: usize,
+}
+
+/// Days since 1970-01-01 (Arrow `Date32`).
+fn epoch_days(t: DateTime<Utc>) -> i32 {
+    t.timestamp().div_euclid(86_400) as i32
 }
 
 fn list(values: &[String]) -> impl Iterator<Item = Option<&str>> {
@@ -67,9 +105,12 @@ fn list(values: &[String]) -> impl Iterator<Item = Option<&str>> {
 
 impl Columns {
     fn new() -> Self {
-        let ts = || TimestampMillisecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC");
+        let ts = || TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC");
         let s = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
-        let l = || ListBuilder::with_capacity(StringBuilder::new(), BATCH_ROWS);
+        let l = || {
+            ListBuilder::with_capacity(StringBuilder::new(), BATCH_ROWS)
+                .with_field(super::schema::list_item())
+        };
         Self {
             id: s(),
             created_at: ts(),
@@ -84,6 +125,7 @@ impl Columns {
             lang: s(),
             is_retweet: BooleanBuilder::with_capacity(BATCH_ROWS),
             ingest_time: ts(),
+            date: Date32Builder::with_capacity(BATCH_ROWS),
             topic: s(),
             partition: Int32Builder::with_capacity(BATCH_ROWS),
             offset: Int64Builder::with_capacity(BATCH_ROWS),
@@ -94,7 +136,7 @@ impl Columns {
     fn push(&mut self, t: &Tweet, meta: &RecordMeta) {
         self.id.append_value(&t.id);
         self.created_at
-            .append_option(t.created_at.map(|c| c.timestamp_millis()));
+            .append_option(t.created_at.map(|c| c.timestamp_micros()));
         self.author.append_option(t.author.as_deref());
         self.source.append_option(t.source.as_deref());
         self.text.append_value(&t.text);
@@ -106,7 +148,8 @@ impl Columns {
         self.lang.append_option(t.lang.as_deref());
         self.is_retweet.append_value(t.is_retweet);
         self.ingest_time
-            .append_value(meta.ingest_time.timestamp_millis());
+            .append_value(meta.ingest_time.timestamp_micros());
+        self.date.append_value(epoch_days(meta.ingest_time));
         self.topic.append_value(meta.topic);
         self.partition.append_value(meta.partition);
         self.offset.append_value(meta.offset);
@@ -130,6 +173,7 @@ impl Columns {
             Arc::new(self.lang.finish()),
             Arc::new(self.is_retweet.finish()),
             Arc::new(self.ingest_time.finish()),
+            Arc::new(self.date.finish()),
             Arc::new(self.topic.finish()),
             Arc::new(self.partition.finish()),
             Arc::new(self.offset.finish()),
@@ -139,48 +183,99 @@ impl Columns {
     }
 }
 
-/// Writes tweets to `<lake>/bronze` and bad messages to `<lake>/dead_letter`.
+/// Writes tweets to the `bronze` Delta table and bad messages to `<lake>/dead_letter`.
 ///
-/// Offsets are only reported by [`BronzeWriter::roll`] once their rows (or dead letters) are
-/// durable. After any error the writer refuses to roll: drop it and resume from the last
-/// committed offsets, so nothing is committed that was not written.
+/// Every roll is one commit carrying the `txn` versions of what it covers; the caller says,
+/// per transaction id, which version it resumed from ([`expect`](Self::expect)) and the commit
+/// is refused if another writer moved it meanwhile (a zombie or a concurrent owner). After any
+/// error the writer refuses to roll: drop it and resume from the table.
 pub struct BronzeWriter {
-    files: RollingParquet,
+    table: DeltaTable,
+    writer: RecordBatchWriter,
     columns: Columns,
+    policy: RollPolicy,
     dead: DeadLetter,
     dead_since_roll: u64,
+    /// Next offset per bus partition (the monitoring copy committed to the bus).
     commit: BTreeMap<i32, i64>,
-    /// Topic of the records held (for the footer).
-    topic: Option<String>,
+    /// Transaction id -> version this roll records.
+    txns: BTreeMap<String, i64>,
+    /// Transaction id -> version the table had when this writer resumed from it.
+    expected: BTreeMap<String, Option<i64>>,
+    /// Rows written into the Delta writer since the last roll (plus those in `columns`).
+    rows: u64,
+    writer_id: String,
+    epoch: i64,
     pending_since: Option<Instant>,
     failed: Option<String>,
 }
 
 impl BronzeWriter {
-    /// `prefix` must be unique per process and writer (e.g. `bronze-<pid>-<random hex>`).
-    pub fn new(layout: &LakeLayout, policy: RollPolicy, prefix: String) -> Result<Self, LakeError> {
-        for dir in [layout.bronze(), layout.dead_letter()] {
-            std::fs::create_dir_all(&dir).map_err(|e| LakeError::io(&dir, e))?;
-        }
+    /// Opens (or creates) the bronze table. `writer_id` names this writer in the commit info.
+    pub async fn open(
+        location: &LakeLocation,
+        layout: &LakeLayout,
+        policy: RollPolicy,
+        writer_id: String,
+    ) -> Result<Self, LakeError> {
+        let dir = layout.dead_letter();
+        std::fs::create_dir_all(&dir).map_err(|e| LakeError::io(&dir, e))?;
+        let table = table::open_or_create(location, TABLE, &bronze_schema(), &["date"]).await?;
+        let writer =
+            RecordBatchWriter::for_table(&table).map_err(|e| TableError::delta(TABLE, e))?;
         Ok(Self {
-            files: RollingParquet::new(layout.bronze(), bronze_schema(), prefix.clone(), policy),
+            table,
+            writer,
             columns: Columns::new(),
-            dead: DeadLetter::new(layout, prefix),
+            policy,
+            dead: DeadLetter::new(layout, writer_id.clone()),
             dead_since_roll: 0,
             commit: BTreeMap::new(),
-            topic: None,
+            txns: BTreeMap::new(),
+            expected: BTreeMap::new(),
+            rows: 0,
+            writer_id,
+            epoch: 0,
             pending_since: None,
             failed: None,
         })
     }
 
-    /// Buffers one tweet; every [`BATCH_ROWS`] rows the buffer is encoded into the open file.
-    pub fn append(&mut self, tweet: &Tweet, meta: &RecordMeta) -> Result<(), LakeError> {
+    /// The table version this writer last saw.
+    pub fn version(&self) -> Option<i64> {
+        self.table.version().map(|v| v as i64)
+    }
+
+    /// Reads the latest version of transaction `app_id` (refreshing the table first) and
+    /// remembers it as what the next commit expects to find.
+    pub async fn resume_point(&mut self, app_id: &str) -> Result<Option<i64>, LakeError> {
+        self.table
+            .update_incremental(None)
+            .await
+            .map_err(|e| TableError::delta(TABLE, e))?;
+        let v = self
+            .table
+            .snapshot()
+            .map_err(|e| TableError::delta(TABLE, e))?
+            .transaction_version(self.table.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| TableError::delta(TABLE, e))?;
+        self.expected.insert(app_id.to_string(), v);
+        Ok(v)
+    }
+
+    /// Buffers one tweet; `txns` are the transaction ids (and versions) it advances.
+    pub async fn append(
+        &mut self,
+        tweet: &Tweet,
+        meta: &RecordMeta<'_>,
+        txns: &[(&str, i64)],
+    ) -> Result<(), LakeError> {
         self.check()?;
         self.columns.push(tweet, meta);
-        self.seen(meta);
+        self.seen(meta, txns);
         if self.columns.rows >= BATCH_ROWS {
-            self.flush()?;
+            self.flush().await?;
         }
         Ok(())
     }
@@ -191,6 +286,7 @@ impl BronzeWriter {
         meta: &RecordMeta,
         payload: &[u8],
         error: &str,
+        txns: &[(&str, i64)],
     ) -> Result<(), LakeError> {
         self.check()?;
         if let Err(e) = self.dead.write(meta, payload, error) {
@@ -201,48 +297,61 @@ impl BronzeWriter {
             return Err(self.fail(LakeError::Io { context, source: e }));
         }
         self.dead_since_roll += 1;
-        self.seen(meta);
+        self.seen(meta, txns);
         Ok(())
     }
 
-    /// True when the open file or the pending records reached a row, byte or age limit.
+    /// Notes transaction versions reached without a row (e.g. a duplicate that was skipped).
+    pub fn advance(&mut self, meta: &RecordMeta, txns: &[(&str, i64)]) {
+        self.seen(meta, txns);
+    }
+
+    /// True when the buffered records reached a row or age limit.
     pub fn should_roll(&self, now: Instant) -> bool {
-        let policy = self.files.policy();
-        self.files.should_roll(now)
-            || self.files.open_rows() + self.columns.rows as u64 >= policy.max_rows as u64
+        self.rows() >= self.policy.max_rows as u64
+            || self.writer.buffer_len() as u64 >= self.policy.max_bytes
             || self
                 .pending_since
-                .is_some_and(|t| now.saturating_duration_since(t) >= policy.max_age)
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.policy.max_age)
     }
 
-    /// Rows the open file (and the builders) hold.
+    /// Rows buffered since the last roll.
     pub fn rows(&self) -> u64 {
-        self.files.open_rows() + self.columns.rows as u64
+        self.rows + self.columns.rows as u64
     }
 
-    /// Rows or dead letters not yet made durable.
+    /// Records not yet committed.
     pub fn pending(&self) -> bool {
         self.pending_since.is_some()
     }
 
-    /// Flushes buffered rows, closes + fsyncs + renames the open file, fsyncs the dead letters,
-    /// and returns what became durable with the offsets to commit.
-    pub fn roll(&mut self) -> Result<Rolled, LakeError> {
+    /// Drops everything not committed (partitions moved to another writer: it resumes from
+    /// the table) and forgets the resume points.
+    pub fn discard(&mut self) {
+        self.columns = Columns::new();
+        self.writer.reset();
+        self.rows = 0;
+        self.commit.clear();
+        self.txns.clear();
+        self.expected.clear();
+        self.pending_since = None;
+        self.dead_since_roll = 0;
+    }
+
+    /// After a refused commit: drops what is buffered and accepts writes again.
+    pub fn recover(&mut self) {
+        self.discard();
+        self.failed = None;
+    }
+
+    /// Writes what is buffered, fsyncs the dead letters, and commits the new files with their
+    /// transaction versions as one table version.
+    pub async fn roll(&mut self) -> Result<Rolled, LakeError> {
         self.check()?;
-        self.flush()?;
-        // The footer records the offsets this file makes durable, so a writer that dies
-        // between the rename and its commit can be recovered (see `recover`).
-        let metadata = match &self.topic {
-            Some(topic) if !self.commit.is_empty() => vec![(
-                super::recover::FOOTER_KEY.to_string(),
-                super::recover::footer_value(topic, &self.commit),
-            )],
-            _ => Vec::new(),
-        };
-        let file = self
-            .files
-            .close_with_metadata(metadata)
-            .map_err(|e| self.fail(e))?;
+        if !self.pending() {
+            return Ok(Rolled::default());
+        }
+        self.flush().await?;
         if let Err(e) = self.dead.sync() {
             let context = self
                 .dead
@@ -250,29 +359,107 @@ impl BronzeWriter {
                 .map_or_else(|| "dead letter".into(), |p| p.display().to_string());
             return Err(self.fail(LakeError::Io { context, source: e }));
         }
-        self.pending_since = None;
-        Ok(Rolled {
-            file,
-            dead_letters: std::mem::take(&mut self.dead_since_roll),
-            commit: std::mem::take(&mut self.commit),
-        })
+        let adds = match self.writer.flush().await {
+            Ok(a) => a,
+            Err(e) => return Err(self.fail(TableError::delta(TABLE, e).into())),
+        };
+        let rows = self.rows;
+        let bytes: u64 = adds.iter().map(|a| a.size.max(0) as u64).sum();
+        let files = adds.len();
+        match self.commit(adds).await {
+            Ok(version) => {
+                self.rows = 0;
+                self.pending_since = None;
+                for (app, v) in std::mem::take(&mut self.txns) {
+                    self.expected.insert(app, Some(v));
+                }
+                Ok(Rolled {
+                    version: Some(version),
+                    files,
+                    rows,
+                    bytes,
+                    dead_letters: std::mem::take(&mut self.dead_since_roll),
+                    commit: std::mem::take(&mut self.commit),
+                })
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
-    fn seen(&mut self, meta: &RecordMeta) {
-        if self.topic.as_deref() != Some(meta.topic) {
-            self.topic = Some(meta.topic.to_string());
+    /// Checks that nobody moved the transactions this roll advances, then commits.
+    async fn commit(&mut self, adds: Vec<deltalake::kernel::Add>) -> Result<i64, LakeError> {
+        self.table
+            .update_incremental(None)
+            .await
+            .map_err(|e| TableError::delta(TABLE, e))?;
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| TableError::delta(TABLE, e))?;
+        for app in self.txns.keys() {
+            let now = snapshot
+                .transaction_version(self.table.log_store().as_ref(), app)
+                .await
+                .map_err(|e| TableError::delta(TABLE, e))?;
+            let expected = self.expected.get(app).copied().flatten();
+            if now != expected {
+                return Err(TableError::Fenced {
+                    table: TABLE.to_string(),
+                    what: format!(
+                        "another writer advanced {app} to {now:?} (this one resumed at {expected:?}): not committing, resuming from the table"
+                    ),
+                }
+                .into());
+            }
         }
+        self.epoch += 1;
+        let now_ms = Utc::now().timestamp_millis();
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        actions.extend(
+            self.txns.iter().map(|(app, v)| {
+                Action::Txn(Transaction::new_with_last_update(app, *v, Some(now_ms)))
+            }),
+        );
+        let operation = DeltaOperation::StreamingUpdate {
+            output_mode: OutputMode::Append,
+            query_id: self.writer_id.clone(),
+            epoch_id: self.epoch,
+        };
+        let finalized = CommitBuilder::from(CommitProperties::default())
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(|e| TableError::delta(TABLE, e))?;
+        let version = finalized.version() as i64;
+        self.table.state = Some(finalized.snapshot());
+        Ok(version)
+    }
+
+    fn seen(&mut self, meta: &RecordMeta, txns: &[(&str, i64)]) {
         let next = self.commit.entry(meta.partition).or_insert(meta.offset + 1);
         *next = (*next).max(meta.offset + 1);
+        for (app, v) in txns {
+            match self.txns.get_mut(*app) {
+                Some(cur) => *cur = (*cur).max(*v),
+                None => {
+                    self.txns.insert((*app).to_string(), *v);
+                }
+            }
+        }
         self.pending_since.get_or_insert_with(Instant::now);
     }
 
-    fn flush(&mut self) -> Result<(), LakeError> {
+    async fn flush(&mut self) -> Result<(), LakeError> {
         if self.columns.rows == 0 {
             return Ok(());
         }
+        let n = self.columns.rows as u64;
         let batch = self.columns.finish().map_err(|e| self.fail(e))?;
-        self.files.write(&batch).map_err(|e| self.fail(e))
+        if let Err(e) = self.writer.write(batch).await {
+            return Err(self.fail(TableError::delta(TABLE, e).into()));
+        }
+        self.rows += n;
+        Ok(())
     }
 
     fn check(&self) -> Result<(), LakeError> {
@@ -291,11 +478,8 @@ impl BronzeWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::dead_letter::count_dead_letters;
-    use crate::lake::read::{list_complete_files, read_bronze_rows, BronzeRow};
+    use crate::lake::read::{read_bronze_rows, BronzeRow};
     use chrono::TimeZone;
-    use std::path::Path;
-    use std::time::Duration;
 
     fn tweet(i: usize) -> Tweet {
         let tags = |n: usize, p: &str| (0..n).map(|k| format!("{p}{i}_{k}")).collect::<Vec<_>>();
@@ -350,180 +534,122 @@ mod tests {
         }
     }
 
-    fn policy(max_rows: usize, max_bytes: u64, max_age: Duration) -> RollPolicy {
-        RollPolicy {
+    fn app(p: i32) -> String {
+        format!("test/{p}")
+    }
+
+    async fn writer(dir: &std::path::Path, max_rows: usize) -> BronzeWriter {
+        let location = LakeLocation::local(dir);
+        let policy = RollPolicy {
             max_rows,
-            max_bytes,
-            max_age,
-        }
-    }
-
-    fn temp_files(dir: &Path) -> usize {
-        crate::lake::layout::walk_files(dir, &|p| p.to_string_lossy().ends_with(".tmp"))
+            max_bytes: u64::MAX,
+            max_age: Duration::from_secs(3600),
+        };
+        BronzeWriter::open(&location, &LakeLayout::new(dir), policy, "t".into())
+            .await
             .unwrap()
-            .len()
     }
 
-    #[test]
-    fn writes_rolls_and_reads_back() {
+    async fn append(w: &mut BronzeWriter, i: usize) {
+        let m = meta(i);
+        let a = app(m.partition);
+        w.append(&tweet(i), &m, &[(a.as_str(), m.offset)])
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_rows_with_txn_versions_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = LakeLayout::new(dir.path());
-        let mut w = BronzeWriter::new(
-            &layout,
-            policy(10_000, u64::MAX, Duration::from_secs(3600)),
-            "bronze-t".into(),
-        )
-        .unwrap();
-        assert!(!w.pending());
+        let mut w = writer(dir.path(), 10_000).await;
+        for p in 0..3 {
+            assert_eq!(w.resume_point(&app(p)).await.unwrap(), None);
+        }
         let mut rolls = Vec::new();
         for i in 0..25_000 {
-            w.append(&tweet(i), &meta(i)).unwrap();
-            if i == 9_000 {
-                assert!(list_complete_files(&layout.bronze()).unwrap().is_empty());
-                assert_eq!(temp_files(&layout.bronze()), 1);
-                assert!(w.pending());
-            }
+            append(&mut w, i).await;
             if w.should_roll(Instant::now()) {
-                rolls.push(w.roll().unwrap());
+                rolls.push(w.roll().await.unwrap());
             }
         }
         assert_eq!(rolls.len(), 2);
-        assert!(w.pending());
-        rolls.push(w.roll().unwrap());
-        assert!(!w.pending());
-        assert_eq!(temp_files(&layout.bronze()), 0);
+        rolls.push(w.roll().await.unwrap());
+        let rows: Vec<u64> = rolls.iter().map(|r| r.rows).collect();
+        assert_eq!(rows, [10_000, 10_000, 5_000]);
+        let versions: Vec<Option<i64>> = rolls.iter().map(|r| r.version).collect();
+        assert_eq!(
+            versions,
+            [Some(1), Some(2), Some(3)],
+            "version 0 creates the table"
+        );
+        assert_eq!(
+            rolls[2].commit,
+            BTreeMap::from([(0, 8334), (1, 8333), (2, 8333)])
+        );
+        assert_eq!(w.roll().await.unwrap(), Rolled::default());
 
-        let files = list_complete_files(&layout.bronze()).unwrap();
-        assert_eq!(files.len(), 3);
-        let sizes: Vec<u64> = rolls
-            .iter()
-            .map(|r| r.file.as_ref().unwrap().rows)
-            .collect();
-        assert_eq!(sizes, [10_000, 10_000, 5_000]);
-        // Each roll commits exactly the offsets of its own file.
-        let mut first = 0;
-        for r in &rolls {
-            let rows = r.file.as_ref().unwrap().rows as usize;
-            let mut want = BTreeMap::new();
-            for i in first..first + rows {
-                let m = meta(i);
-                let e = want.entry(m.partition).or_insert(0);
-                *e = (*e).max(m.offset + 1);
-            }
-            assert_eq!(r.commit, want);
-            assert_eq!(r.dead_letters, 0);
-            first += rows;
-        }
-        let last = &rolls[2].commit;
-        assert_eq!(last, &BTreeMap::from([(0, 8334), (1, 8333), (2, 8333)]));
+        // A new writer (a restart) finds where each partition ends in the table's log.
+        let mut again = writer(dir.path(), 10_000).await;
+        assert_eq!(again.resume_point(&app(0)).await.unwrap(), Some(8333));
+        assert_eq!(again.resume_point(&app(2)).await.unwrap(), Some(8332));
 
-        let rows = read_bronze_rows(&layout.bronze()).unwrap();
-        assert_eq!(rows.len(), 25_000);
-        for i in [
-            0, 1, 2, 3, 4, 5, 6, 7, 8191, 8192, 9_999, 10_000, 12_345, 24_999,
-        ] {
-            assert_eq!(rows[i], expected(i), "row {i}");
+        let read = read_bronze_rows(&LakeLocation::local(dir.path()))
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 25_000);
+        let mut read = read;
+        read.sort_by_key(|r| (r.offset, r.partition));
+        for i in [0, 1, 2, 3, 7, 8191, 8192, 9_999, 10_000, 12_345, 24_999] {
+            assert_eq!(read[i], expected(i), "row {i}");
         }
-        let offsets: Vec<i64> = rows.iter().map(|r| r.offset).collect();
-        assert!(offsets
-            .iter()
-            .enumerate()
-            .all(|(i, &o)| o == (i / 3) as i64));
-        assert_eq!(rows[1].hash.len(), 64);
-        assert!(w.roll().unwrap() == Rolled::default());
     }
 
-    #[test]
-    fn dead_letters_are_committed() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_resumed_before_another_committed_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = LakeLayout::new(dir.path());
-        let mut w = BronzeWriter::new(&layout, RollPolicy::default(), "bronze-d".into()).unwrap();
-        w.append(&tweet(0), &meta(0)).unwrap();
+        let mut a = writer(dir.path(), 1_000_000).await;
+        let mut b = writer(dir.path(), 1_000_000).await;
+        assert_eq!(a.resume_point(&app(0)).await.unwrap(), None);
+        assert_eq!(b.resume_point(&app(0)).await.unwrap(), None);
+        append(&mut a, 0).await;
+        append(&mut b, 0).await;
+        assert_eq!(a.roll().await.unwrap().version, Some(1));
+        let err = b.roll().await.unwrap_err().to_string();
+        assert!(err.contains("another writer advanced test/0"), "{err}");
+        b.recover();
+        assert_eq!(b.resume_point(&app(0)).await.unwrap(), Some(0));
+        append(&mut b, 3).await;
+        assert_eq!(b.roll().await.unwrap().version, Some(2));
+        let rows = read_bronze_rows(&LakeLocation::local(dir.path()))
+            .await
+            .unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id_str.as_str()).collect();
+        assert_eq!(ids, ["1000000000", "1000000003"], "each tweet once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dead_letters_advance_the_txn_and_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path(), 1_000_000).await;
+        w.resume_point(&app(7)).await.unwrap();
         let bad = RecordMeta {
             topic: "tweets.raw",
-            partition: 0,
+            partition: 7,
             offset: 41,
             ingest_time: Utc::now(),
         };
-        w.dead_letter(&bad, &[0xff, 0x00], "invalid json").unwrap();
-        let bad7 = RecordMeta {
-            partition: 7,
-            offset: 3,
-            ..bad
-        };
-        w.dead_letter(&bad7, b"{", "eof").unwrap();
-        let r = w.roll().unwrap();
-        assert_eq!(r.dead_letters, 2);
-        assert_eq!(r.commit, BTreeMap::from([(0, 42), (7, 4)]));
-        assert_eq!(r.file.unwrap().rows, 1);
-        assert_eq!(count_dead_letters(&layout).unwrap(), 2);
-
-        // Only dead letters: no file, still committed, still pending until rolled.
-        w.dead_letter(&RecordMeta { offset: 4, ..bad7 }, b"x", "bad")
+        let a = app(7);
+        w.dead_letter(&bad, &[0xff, 0x00], "invalid json", &[(a.as_str(), 41)])
             .unwrap();
-        assert!(w.pending());
-        let r = w.roll().unwrap();
+        let r = w.roll().await.unwrap();
+        assert_eq!((r.rows, r.dead_letters, r.files), (0, 1, 0));
+        assert_eq!(r.commit, BTreeMap::from([(7, 42)]));
+        let layout = LakeLayout::new(dir.path());
         assert_eq!(
-            (r.file, r.dead_letters, r.commit),
-            (None, 1, BTreeMap::from([(7, 5)]))
+            super::super::dead_letter::count_dead_letters(&layout).unwrap(),
+            1
         );
-        assert!(!w.pending());
-        assert_eq!(count_dead_letters(&layout).unwrap(), 3);
-    }
-
-    #[test]
-    fn rolls_by_age_and_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = LakeLayout::new(dir.path());
-        let mut w = BronzeWriter::new(
-            &layout,
-            policy(usize::MAX, u64::MAX, Duration::from_millis(30)),
-            "age".into(),
-        )
-        .unwrap();
-        assert!(!w.should_roll(Instant::now()));
-        w.append(&tweet(1), &meta(1)).unwrap();
-        assert!(!w.should_roll(Instant::now()));
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(w.should_roll(Instant::now()));
-        assert_eq!(w.roll().unwrap().file.unwrap().rows, 1);
-        assert!(!w.should_roll(Instant::now() + Duration::from_secs(10)));
-
-        let mut w = BronzeWriter::new(
-            &layout,
-            policy(usize::MAX, 256 * 1024, Duration::from_secs(3600)),
-            "bytes".into(),
-        )
-        .unwrap();
-        let mut i = 0;
-        while !w.should_roll(Instant::now()) {
-            w.append(&tweet(i), &meta(i)).unwrap();
-            i += 1;
-            assert!(i < 200_000, "never rolled by bytes");
-        }
-        let closed = w.roll().unwrap().file.unwrap();
-        assert_eq!(closed.rows, i as u64);
-        assert!(closed.bytes >= 128 * 1024, "{closed:?}");
-    }
-
-    /// `cargo test --release --lib bronze_throughput -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn bronze_throughput() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = LakeLayout::new(dir.path());
-        let n = 500_000;
-        let tweets: Vec<Tweet> = (0..n).map(tweet).collect();
-        let mut w = BronzeWriter::new(&layout, RollPolicy::default(), "bench".into()).unwrap();
-        let start = Instant::now();
-        for (i, t) in tweets.iter().enumerate() {
-            w.append(t, &meta(i)).unwrap();
-            if w.should_roll(Instant::now()) {
-                w.roll().unwrap();
-            }
-        }
-        w.roll().unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        println!("{n} tweets in {secs:.2}s = {:.0} tweets/s", n as f64 / secs);
+        let mut again = writer(dir.path(), 10).await;
+        assert_eq!(again.resume_point(&a).await.unwrap(), Some(41));
     }
 }

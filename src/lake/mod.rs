@@ -1,26 +1,30 @@
-//! Parquet lake: bronze / silver / gold layers of complete Parquet files plus dead letters.
-//!
-//! Writers only ever expose a file under its final `part-*.parquet` name once it is
-//! complete and fsynced (see [`rolling`]); readers and stats ignore everything else.
+//! The lake: Delta tables (bronze / silver / gold, see [`table`]) plus dead letters, a writer
+//! that commits with `txn` versions ([`bronze`]), the one reader that tails a table's log
+//! ([`consumer`]), and leases that keep one writer per output ([`lease`]).
 
+pub mod atomic;
 pub mod bronze;
+pub mod consumer;
+pub mod convert;
 pub mod dead_letter;
-pub mod incremental;
 pub mod layout;
+pub mod lease;
+pub mod maintenance;
 pub mod read;
-pub mod recover;
-pub mod rolling;
 pub mod schema;
 pub mod silver;
 pub mod stats;
+pub mod table;
 
-pub use bronze::{BronzeWriter, RecordMeta, Rolled};
+pub use bronze::{BronzeWriter, RecordMeta, RollPolicy, Rolled};
+pub use consumer::{DataFile, LakeCommit, LakeConsumer, StartAt};
 pub use dead_letter::{count_dead_letters, DeadLetter};
 pub use layout::{is_complete_file, LakeLayout, Layer};
+pub use lease::{Lease, LeaseError};
 pub use read::{list_complete_files, read_batches, read_bronze_rows, BronzeRow};
-pub use rolling::{remove_stale_temp_files, ClosedFile, RollPolicy, RollingParquet};
 pub use schema::bronze_schema;
 pub use stats::{LakeStats, LayerStats, StatsScanner};
+pub use table::{LakeLocation, TableError};
 
 use std::path::Path;
 
@@ -42,6 +46,8 @@ pub enum LakeError {
         context: String,
         source: arrow::error::ArrowError,
     },
+    #[error(transparent)]
+    Table(#[from] TableError),
     /// A previous write failed: the writer may have lost rows and must be dropped.
     #[error("writer failed earlier and must be recreated: {0}")]
     Failed(String),
@@ -50,13 +56,6 @@ pub enum LakeError {
 impl LakeError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {
-            context: path.display().to_string(),
-            source,
-        }
-    }
-
-    pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Self {
-        Self::Parquet {
             context: path.display().to_string(),
             source,
         }

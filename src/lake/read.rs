@@ -1,33 +1,48 @@
-//! Reading complete Parquet files back (tests, compaction, sinks).
+//! Decoding bronze data files (read through the table's log) into plain rows.
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{
-    Array, BooleanArray, Int32Array, Int64Array, ListArray, StringArray, TimestampMillisecondArray,
-};
+use arrow::array::{Array, BooleanArray, Int32Array, Int64Array, ListArray, StringArray};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 
+use super::consumer::{LakeConsumer, StartAt};
 use super::layout::{is_complete_file, walk_files};
+use super::schema::millis_column;
+use super::table::LakeLocation;
 use super::LakeError;
 
 /// Complete Parquet files under `dir` (recursive, sorted by path; missing `dir` is empty).
+/// Only for plain-Parquet folders (`lake convert`); tables are read through their log.
 pub fn list_complete_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     walk_files(dir, &is_complete_file)
 }
 
-/// All record batches of one Parquet file.
-pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
-    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+/// All record batches of one Parquet file's bytes (`what` names it in errors).
+pub fn read_batches(bytes: Bytes, what: &str) -> Result<Vec<RecordBatch>, LakeError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, plain_strings())
         .and_then(|b| b.build())
-        .map_err(|e| LakeError::parquet(path, e))?;
+        .map_err(|e| parquet_err(what, e))?;
     reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| LakeError::arrow(path.display().to_string(), e))
+        .map_err(|e| LakeError::arrow(what.to_string(), e))
+}
+
+/// Reader options that type columns from the Parquet schema alone: files written by other
+/// engines (or compacted by delta-rs) may ask for `Utf8View` in their Arrow metadata, while
+/// the readers here expect plain `Utf8` strings.
+pub fn plain_strings() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_skip_arrow_metadata(true)
+}
+
+fn parquet_err(what: &str, source: parquet::errors::ParquetError) -> LakeError {
+    LakeError::Parquet {
+        context: what.to_string(),
+        source,
+    }
 }
 
 /// The columns downstream text stages (NER, dataset collection) need from a bronze row.
@@ -40,12 +55,11 @@ pub struct BronzeText {
     pub created_at: Option<i64>,
 }
 
-/// Reads only `id_str`, `text`, `author` and `created_at` of a bronze file (a column
-/// projection: the other columns are not decoded).
-pub fn read_bronze_texts(path: &Path) -> Result<Vec<BronzeText>, LakeError> {
-    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| LakeError::parquet(path, e))?;
+/// Reads only `id_str`, `text`, `author` and `created_at` of a bronze data file (a column
+/// projection: the other columns are not decoded); `what` names the file in errors.
+pub fn read_bronze_texts(bytes: Bytes, what: &str) -> Result<Vec<BronzeText>, LakeError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, plain_strings())
+        .map_err(|e| parquet_err(what, e))?;
     let wanted = ["id_str", "text", "author", "created_at"];
     let roots: Vec<usize> = builder
         .schema()
@@ -59,21 +73,23 @@ pub fn read_bronze_texts(path: &Path) -> Result<Vec<BronzeText>, LakeError> {
     let reader = builder
         .with_projection(mask)
         .build()
-        .map_err(|e| LakeError::parquet(path, e))?;
-    let arrow = |e| LakeError::arrow(path.display().to_string(), e);
+        .map_err(|e| parquet_err(what, e))?;
+    let arrow = |e| LakeError::arrow(what.to_string(), e);
     let mut out = Vec::new();
     for batch in reader {
         let b = batch.map_err(arrow)?;
         let id = column::<StringArray>(&b, "id_str").map_err(arrow)?;
         let text = column::<StringArray>(&b, "text").map_err(arrow)?;
         let author = column::<StringArray>(&b, "author").ok();
-        let created = column::<TimestampMillisecondArray>(&b, "created_at").ok();
+        let created = millis_column(&b, "created_at").ok();
         for i in 0..b.num_rows() {
             out.push(BronzeText {
                 id_str: id.value(i).to_owned(),
                 text: text.value(i).to_owned(),
                 author: author.and_then(|a| opt_str(a, i)),
-                created_at: created.and_then(|c| c.is_valid(i).then(|| c.value(i))),
+                created_at: created
+                    .as_ref()
+                    .and_then(|c| c.is_valid(i).then(|| c.value(i))),
             });
         }
     }
@@ -101,16 +117,31 @@ pub struct BronzeRow {
     pub offset: i64,
 }
 
-/// Every bronze row of every complete file under `dir`, in file order.
-pub fn read_bronze_rows(dir: &Path) -> Result<Vec<BronzeRow>, LakeError> {
+/// Every bronze row of the table, commit by commit (tests, exports).
+pub async fn read_bronze_rows(location: &LakeLocation) -> Result<Vec<BronzeRow>, LakeError> {
+    let mut consumer = LakeConsumer::new(
+        location.clone(),
+        super::bronze::TABLE,
+        None,
+        StartAt::Beginning,
+    );
     let mut rows = Vec::new();
-    for path in list_complete_files(dir).map_err(|e| LakeError::io(dir, e))? {
-        for batch in read_batches(&path)? {
-            batch_rows(&batch, &mut rows)
-                .map_err(|e| LakeError::arrow(path.display().to_string(), e))?;
+    loop {
+        let commits = consumer.poll(256).await?;
+        let Some(last) = commits.last().map(|c| c.version) else {
+            return Ok(rows);
+        };
+        for commit in &commits {
+            for file in &commit.files {
+                let bytes = consumer.read(file).await?;
+                for batch in read_batches(bytes, &file.path)? {
+                    batch_rows(&batch, &mut rows)
+                        .map_err(|e| LakeError::arrow(file.path.clone(), e))?;
+                }
+            }
         }
+        consumer.ack(last);
     }
-    Ok(rows)
 }
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
@@ -138,7 +169,7 @@ fn strings(a: &ListArray, i: usize) -> Result<Vec<String>, ArrowError> {
 
 fn batch_rows(b: &RecordBatch, out: &mut Vec<BronzeRow>) -> Result<(), ArrowError> {
     let id = column::<StringArray>(b, "id_str")?;
-    let created = column::<TimestampMillisecondArray>(b, "created_at")?;
+    let created = millis_column(b, "created_at")?;
     let author = column::<StringArray>(b, "author")?;
     let source = column::<StringArray>(b, "source")?;
     let text = column::<StringArray>(b, "text")?;
@@ -149,7 +180,7 @@ fn batch_rows(b: &RecordBatch, out: &mut Vec<BronzeRow>) -> Result<(), ArrowErro
     let mentions = column::<ListArray>(b, "mentions")?;
     let lang = column::<StringArray>(b, "lang")?;
     let retweet = column::<BooleanArray>(b, "is_retweet")?;
-    let ingest = column::<TimestampMillisecondArray>(b, "ingest_time")?;
+    let ingest = millis_column(b, "ingest_time")?;
     let topic = column::<StringArray>(b, "topic")?;
     let partition = column::<Int32Array>(b, "partition")?;
     let offset = column::<Int64Array>(b, "offset")?;

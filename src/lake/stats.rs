@@ -1,30 +1,66 @@
-//! Lake statistics for `ssp-tui lake stats` and the TUI's Lake pane.
+//! Lake statistics for `ssp-tui lake stats` and the TUI's Lake pane, read from the Delta log:
+//! per table the version and the files / rows (`numRecords` of the `add` stats) / bytes of
+//! the current snapshot. A scanner keeps its tables open and refreshes them incrementally,
+//! so a scan costs the commits since the previous one. Dead letters are local JSONL files,
+//! counted from where each file ended at the previous scan.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use deltalake::DeltaTable;
 use serde::Serialize;
 
 use super::dead_letter::{count_lines_between, list_dead_letter_files};
 use super::layout::{LakeLayout, Layer};
-use super::read::list_complete_files;
+use super::table::{self, LakeLocation, TableError};
+use super::LakeError;
 
-/// Totals of one Parquet layer (complete files only).
+/// The lake's tables and the layer each belongs to.
+pub const TABLES: [(Layer, &str); 4] = [
+    (Layer::Bronze, "bronze"),
+    (Layer::Silver, "silver/ner"),
+    (Layer::Gold, "gold/trending_hashtags"),
+    (Layer::Gold, "gold/ai_tweets"),
+];
+
+/// Files younger than this count as "recent" (`files_last_minute`).
+const RECENT: Duration = Duration::from_secs(60);
+
+/// Totals of a table's current snapshot, or of a layer (its tables summed).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LayerStats {
+    /// Table version; for a layer the version of its first table (gold:
+    /// `gold/trending_hashtags`). `None` while the table does not exist.
+    pub version: Option<i64>,
     pub files: u64,
+    /// Sum of `numRecords` of the `add` actions.
     pub rows: u64,
     pub bytes: u64,
-    /// Modification time of the newest file.
+    /// Modification time of the newest file (from its `add` action).
     #[serde(skip)]
     pub newest: Option<SystemTime>,
-    /// Files modified within the last minute.
+    /// Files added within the last minute.
     #[serde(skip)]
     pub files_last_minute: u64,
+    /// Per table of the layer (empty for a table's own stats).
+    #[serde(skip)]
+    pub tables: Vec<(&'static str, LayerStats)>,
+}
+
+impl LayerStats {
+    fn add(&mut self, name: &'static str, t: LayerStats) {
+        if self.tables.is_empty() {
+            self.version = t.version;
+        }
+        self.files += t.files;
+        self.rows += t.rows;
+        self.bytes += t.bytes;
+        self.newest = self.newest.max(t.newest);
+        self.files_last_minute += t.files_last_minute;
+        self.tables.push((name, t));
+    }
 }
 
 /// Totals of the whole lake.
@@ -37,13 +73,20 @@ pub struct LakeStats {
 }
 
 impl LakeStats {
-    /// `{"bronze":{"files","rows","bytes"},"silver":{..},"gold":{..},"dead_letter":N}`
+    /// `{"bronze":{"version","files","rows","bytes"},"silver":{..},"gold":{..},
+    /// "dead_letter":N,"tables":{"bronze":{..},"silver/ner":{..},..}}`: silver is `silver/ner`,
+    /// gold sums both gold tables and carries the version of `gold/trending_hashtags`.
     pub fn to_json(&self) -> serde_json::Value {
+        let tables: serde_json::Map<_, _> = self
+            .tables()
+            .map(|(name, t)| (name.to_string(), serde_json::json!(t)))
+            .collect();
         serde_json::json!({
             "bronze": self.bronze,
             "silver": self.silver,
             "gold": self.gold,
             "dead_letter": self.dead_letter,
+            "tables": tables,
         })
     }
 
@@ -54,9 +97,145 @@ impl LakeStats {
             Layer::Gold => &self.gold,
         }
     }
+
+    /// Every table's stats, in [`TABLES`] order.
+    pub fn tables(&self) -> impl Iterator<Item = (&'static str, &LayerStats)> {
+        Layer::ALL
+            .into_iter()
+            .flat_map(move |l| self.layer(l).tables.iter().map(|(n, t)| (*n, t)))
+    }
 }
 
-/// What was known about a file the last time it was seen, keyed by (len, mtime).
+/// A table's totals at one version (recomputed only when the version changes or files are
+/// recent enough to leave the "last minute" window).
+struct Cached {
+    table: DeltaTable,
+    stats: LayerStats,
+}
+
+/// Keeps the tables open; each [`StatsScanner::scan`] reads only the new commits.
+pub struct StatsScanner {
+    location: LakeLocation,
+    tables: HashMap<&'static str, Cached>,
+    dead: DeadLetterCounter,
+}
+
+impl StatsScanner {
+    /// `location`: where the tables live; `layout`: the local folder of the dead letters.
+    pub fn new(location: LakeLocation, layout: LakeLayout) -> Self {
+        Self {
+            location,
+            tables: HashMap::new(),
+            dead: DeadLetterCounter {
+                layout,
+                seen: HashMap::new(),
+            },
+        }
+    }
+
+    pub async fn scan(&mut self) -> Result<LakeStats, LakeError> {
+        let now = SystemTime::now();
+        let mut stats = LakeStats::default();
+        for (layer, name) in TABLES {
+            let t = self.table(name, now).await?;
+            match layer {
+                Layer::Bronze => stats.bronze.add(name, t),
+                Layer::Silver => stats.silver.add(name, t),
+                Layer::Gold => stats.gold.add(name, t),
+            }
+        }
+        // Dead letters are local files: counted on a blocking thread.
+        let mut dead = std::mem::replace(
+            &mut self.dead,
+            DeadLetterCounter {
+                layout: LakeLayout::new(""),
+                seen: HashMap::new(),
+            },
+        );
+        let (dead, count) = tokio::task::spawn_blocking(move || {
+            let n = dead.count();
+            (dead, n)
+        })
+        .await
+        .map_err(|e| LakeError::Failed(format!("dead-letter count: {e}")))?;
+        self.dead = dead;
+        stats.dead_letter = count.map_err(|e| LakeError::io(self.dead.layout.root(), e))?;
+        Ok(stats)
+    }
+
+    async fn table(
+        &mut self,
+        name: &'static str,
+        now: SystemTime,
+    ) -> Result<LayerStats, LakeError> {
+        let cached = match self.tables.get_mut(name) {
+            Some(c) => {
+                let before = c.table.version();
+                c.table
+                    .update_incremental(None)
+                    .await
+                    .map_err(|e| TableError::delta(name, e))?;
+                let recent = c.stats.newest.is_some_and(|t| {
+                    now.duration_since(t).unwrap_or_default() < RECENT + Duration::from_secs(1)
+                });
+                if c.table.version() != before || recent {
+                    c.stats = totals(&c.table, name, now)?;
+                }
+                c
+            }
+            None => {
+                let Some(table) = table::open(&self.location, name).await? else {
+                    return Ok(LayerStats::default());
+                };
+                let stats = totals(&table, name, now)?;
+                self.tables.entry(name).or_insert(Cached { table, stats })
+            }
+        };
+        Ok(cached.stats.clone())
+    }
+}
+
+/// Totals of the table's current snapshot, from its `add` actions.
+pub(crate) fn totals(
+    table: &DeltaTable,
+    name: &str,
+    now: SystemTime,
+) -> Result<LayerStats, LakeError> {
+    let snapshot = table.snapshot().map_err(|e| TableError::delta(name, e))?;
+    let mut s = LayerStats {
+        version: i64::try_from(snapshot.version()).ok(),
+        ..Default::default()
+    };
+    let mut missing_rows = 0u64;
+    for file in snapshot.log_data().iter() {
+        s.files += 1;
+        s.bytes += u64::try_from(file.size()).unwrap_or(0);
+        match file.num_records() {
+            Some(n) => s.rows += n as u64,
+            None => missing_rows += 1,
+        }
+        let mtime = UNIX_EPOCH + Duration::from_millis(file.modification_time().max(0) as u64);
+        s.newest = s.newest.max(Some(mtime));
+        if now.duration_since(mtime).unwrap_or_default() < RECENT {
+            s.files_last_minute += 1;
+        }
+    }
+    if missing_rows > 0 {
+        tracing::warn!(
+            table = name,
+            files = missing_rows,
+            "add actions without numRecords: rows undercounted"
+        );
+    }
+    Ok(s)
+}
+
+/// Lines of the dead-letter files; an append-only file that grew is counted from its old end.
+struct DeadLetterCounter {
+    layout: LakeLayout,
+    seen: HashMap<PathBuf, Seen>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Seen {
     len: u64,
@@ -64,97 +243,15 @@ struct Seen {
     count: u64,
 }
 
-/// Scans the lake, re-reading only files that are new or changed since the previous scan.
-pub struct StatsScanner {
-    layout: LakeLayout,
-    parquet: HashMap<PathBuf, Seen>,
-    dead: HashMap<PathBuf, Seen>,
-    footer_reads: u64,
-}
-
-impl StatsScanner {
-    pub fn new(layout: LakeLayout) -> Self {
-        Self {
-            layout,
-            parquet: HashMap::new(),
-            dead: HashMap::new(),
-            footer_reads: 0,
-        }
-    }
-
-    /// Parquet footers read so far (cache misses).
-    pub fn footer_reads(&self) -> u64 {
-        self.footer_reads
-    }
-
-    pub fn scan(&mut self) -> io::Result<LakeStats> {
-        let now = SystemTime::now();
-        let mut seen = HashMap::new();
-        let mut layers = Layer::ALL.map(|_| LayerStats::default());
-        for (layer, stats) in Layer::ALL.iter().zip(layers.iter_mut()) {
-            for path in list_complete_files(&self.layout.layer(*layer))? {
-                let Some((len, mtime)) = stat(&path)? else {
-                    continue;
-                };
-                let rows = match self.parquet.get(&path) {
-                    Some(s) if s.len == len && s.mtime == mtime => s.count,
-                    _ => match self.read_rows(&path) {
-                        Some(rows) => rows,
-                        None => continue,
-                    },
-                };
-                seen.insert(
-                    path,
-                    Seen {
-                        len,
-                        mtime,
-                        count: rows,
-                    },
-                );
-                stats.files += 1;
-                stats.rows += rows;
-                stats.bytes += len;
-                stats.newest = stats.newest.max(Some(mtime));
-                if now.duration_since(mtime).unwrap_or_default() < Duration::from_secs(60) {
-                    stats.files_last_minute += 1;
-                }
-            }
-        }
-        self.parquet = seen;
-        let dead_letter = self.scan_dead_letters()?;
-        let [bronze, silver, gold] = layers;
-        Ok(LakeStats {
-            bronze,
-            silver,
-            gold,
-            dead_letter,
-        })
-    }
-
-    fn read_rows(&mut self, path: &Path) -> Option<u64> {
-        self.footer_reads += 1;
-        let rows = File::open(path)
-            .map_err(parquet::errors::ParquetError::from)
-            .and_then(SerializedFileReader::new)
-            .map(|r| r.metadata().file_metadata().num_rows());
-        match rows {
-            Ok(n) => Some(u64::try_from(n).unwrap_or(0)),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable parquet file");
-                None
-            }
-        }
-    }
-
-    /// Dead-letter files are append-only: a grown file is counted from its old length on.
-    fn scan_dead_letters(&mut self) -> io::Result<u64> {
+impl DeadLetterCounter {
+    fn count(&mut self) -> io::Result<u64> {
         let mut seen = HashMap::new();
         let mut total = 0;
         for path in list_dead_letter_files(&self.layout)? {
             let Some((len, mtime)) = stat(&path)? else {
                 continue;
             };
-            let count = match self.dead.get(&path) {
+            let count = match self.seen.get(&path) {
                 Some(s) if s.len == len && s.mtime == mtime => s.count,
                 Some(s) if s.len < len => s.count + lines_between(&path, s.len, len)?,
                 _ => lines_between(&path, 0, len)?,
@@ -162,7 +259,7 @@ impl StatsScanner {
             seen.insert(path, Seen { len, mtime, count });
             total += count;
         }
-        self.dead = seen;
+        self.seen = seen;
         Ok(total)
     }
 }
@@ -186,114 +283,41 @@ fn stat(path: &Path) -> io::Result<Option<(u64, SystemTime)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::bronze::RecordMeta;
-    use crate::lake::dead_letter::DeadLetter;
-    use crate::lake::rolling::{RollPolicy, RollingParquet};
-    use arrow::array::Int64Array;
-    use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::record_batch::RecordBatch;
-    use std::sync::Arc;
-
-    fn write_file(dir: PathBuf, prefix: &str, rows: i64) -> u64 {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "offset",
-            DataType::Int64,
-            false,
-        )]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(Int64Array::from_iter_values(0..rows))],
-        )
-        .unwrap();
-        let mut w = RollingParquet::new(dir, schema, prefix.into(), RollPolicy::default());
-        w.write(&batch).unwrap();
-        w.close().unwrap().unwrap().bytes
-    }
-
-    #[test]
-    fn counts_caches_and_ignores_junk() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = LakeLayout::new(dir.path());
-        let mut scanner = StatsScanner::new(layout.clone());
-        assert_eq!(scanner.scan().unwrap(), LakeStats::default());
-
-        let b1 = write_file(layout.bronze(), "a", 10);
-        let b2 = write_file(layout.bronze(), "b", 32);
-        let g1 = write_file(layout.gold(), "g", 5);
-        let day = layout.bronze().join("date=2024-01-01");
-        std::fs::create_dir_all(&day).unwrap();
-        std::fs::write(day.join(".part-x.parquet.tmp"), b"half written").unwrap();
-        std::fs::write(day.join("notes.txt"), b"hello").unwrap();
-        std::fs::write(day.join("broken.parquet"), b"not parquet at all").unwrap();
-        let mut dl = DeadLetter::new(&layout, "d".into());
-        let meta = RecordMeta {
-            topic: "t",
-            partition: 0,
-            offset: 1,
-            ingest_time: chrono::Utc::now(),
-        };
-        dl.write(&meta, b"x", "bad").unwrap();
-        dl.write(&meta, b"y", "bad").unwrap();
-        dl.sync().unwrap();
-
-        let s = scanner.scan().unwrap();
-        assert_eq!(
-            (s.bronze.files, s.bronze.rows, s.bronze.bytes),
-            (2, 42, b1 + b2)
-        );
-        assert_eq!((s.gold.files, s.gold.rows, s.gold.bytes), (1, 5, g1));
-        assert_eq!(s.silver, LayerStats::default());
-        assert_eq!(s.dead_letter, 2);
-        assert_eq!(s.bronze.files_last_minute, 2);
-        assert!(s.bronze.newest.is_some());
-        let reads = scanner.footer_reads();
-        assert_eq!(reads, 4, "3 good files + 1 broken (not cached)");
-
-        assert_eq!(scanner.scan().unwrap(), s);
-        assert_eq!(
-            scanner.footer_reads(),
-            reads + 1,
-            "only the broken file is retried"
-        );
-
-        write_file(layout.silver(), "s", 7);
-        dl.write(&meta, b"z", "bad").unwrap();
-        dl.sync().unwrap();
-        let s2 = scanner.scan().unwrap();
-        assert_eq!((s2.silver.files, s2.silver.rows), (1, 7));
-        assert_eq!(s2.dead_letter, 3);
-        assert_eq!(scanner.footer_reads(), reads + 3);
-        assert_eq!(
-            s2.dead_letter,
-            crate::lake::count_dead_letters(&layout).unwrap()
-        );
-    }
 
     #[test]
     fn json_shape() {
+        let mut gold = LayerStats::default();
+        let t = |v, files, rows, bytes| LayerStats {
+            version: v,
+            files,
+            rows,
+            bytes,
+            newest: Some(SystemTime::now()),
+            files_last_minute: 1,
+            tables: vec![],
+        };
+        gold.add("gold/trending_hashtags", t(Some(4), 1, 2, 3));
+        gold.add("gold/ai_tweets", t(None, 3, 3, 3));
+        let mut bronze = LayerStats::default();
+        bronze.add("bronze", t(Some(9), 1, 2, 3));
         let s = LakeStats {
-            bronze: LayerStats {
-                files: 1,
-                rows: 2,
-                bytes: 3,
-                newest: Some(SystemTime::now()),
-                files_last_minute: 1,
-            },
-            silver: LayerStats::default(),
-            gold: LayerStats {
-                files: 4,
-                rows: 5,
-                bytes: 6,
-                ..Default::default()
-            },
+            bronze,
+            gold,
             dead_letter: 7,
+            ..Default::default()
         };
         let expected = serde_json::json!({
-            "bronze": {"files": 1, "rows": 2, "bytes": 3},
-            "silver": {"files": 0, "rows": 0, "bytes": 0},
-            "gold": {"files": 4, "rows": 5, "bytes": 6},
-            "dead_letter": 7
+            "bronze": {"version": 9, "files": 1, "rows": 2, "bytes": 3},
+            "silver": {"version": null, "files": 0, "rows": 0, "bytes": 0},
+            "gold": {"version": 4, "files": 4, "rows": 5, "bytes": 6},
+            "dead_letter": 7,
+            "tables": {
+                "bronze": {"version": 9, "files": 1, "rows": 2, "bytes": 3},
+                "gold/trending_hashtags": {"version": 4, "files": 1, "rows": 2, "bytes": 3},
+                "gold/ai_tweets": {"version": null, "files": 3, "rows": 3, "bytes": 3},
+            }
         });
         assert_eq!(s.to_json(), expected);
+        assert_eq!(s.gold.files_last_minute, 2);
     }
 }

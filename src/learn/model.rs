@@ -202,7 +202,7 @@ impl Model {
     pub fn save(&self, path: &Path, meta: &ModelMeta) -> io::Result<()> {
         let mut bytes = Vec::new();
         self.write_to(&mut bytes, meta)?;
-        crate::lake::incremental::write_atomic(path, &bytes)
+        crate::lake::atomic::write_atomic(path, &bytes)
     }
 
     pub fn load(path: &Path) -> io::Result<(Model, ModelMeta)> {

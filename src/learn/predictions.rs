@@ -1,11 +1,23 @@
 //! Recent predictions of the `classify` stage, by tweet id, for the Feed pane.
 //!
 //! One bounded map per lake (process-wide registry keyed by the lake root), written by the
-//! stage and read by the pane when it draws: an in-memory lookup, no I/O.
+//! stage when it runs in this process, or filled from the Delta table `gold/ai_tweets` when
+//! it runs in another ([`follow_gold`]); read by the pane when it draws: an in-memory lookup.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use arrow::array::{Float32Array, StringArray};
+use tokio_util::sync::CancellationToken;
+
+use crate::lake::{read_batches, LakeConsumer, LakeLocation, StartAt};
+
+/// The Delta table of the tweets `classify` predicted positive.
+pub const AI_TWEETS_TABLE: &str = "gold/ai_tweets";
+/// Commits of `gold/ai_tweets` read back when [`follow_gold`] starts.
+const GOLD_HISTORY: i64 = 50;
 
 /// Predictions kept (oldest dropped first).
 pub const CAPACITY: usize = 20_000;
@@ -76,6 +88,74 @@ pub fn for_lake(root: &Path) -> Arc<Predictions> {
     let reg = REGISTRY.get_or_init(Default::default);
     let mut g = reg.lock().unwrap_or_else(|e| e.into_inner());
     g.entry(root.to_path_buf()).or_default().clone()
+}
+
+/// Tails `gold/ai_tweets` (from its last [`GOLD_HISTORY`] commits) into `preds`, once a
+/// second, until cancelled. A commit that cannot be read is read again on the next tick.
+pub async fn follow_gold(
+    location: LakeLocation,
+    preds: Arc<Predictions>,
+    cancel: CancellationToken,
+) {
+    let mut consumer: Option<LakeConsumer> = None;
+    loop {
+        if consumer.is_none() {
+            let mut probe =
+                LakeConsumer::new(location.clone(), AI_TWEETS_TABLE, None, StartAt::Now);
+            if let Ok(Some(latest)) = probe.latest_version().await {
+                let after = Some(latest - GOLD_HISTORY).filter(|v| *v >= 0);
+                consumer = Some(LakeConsumer::new(
+                    location.clone(),
+                    AI_TWEETS_TABLE,
+                    after,
+                    StartAt::Beginning,
+                ));
+            }
+        }
+        if let Some(c) = consumer.as_mut() {
+            if let Err(e) = read_gold(c, &preds).await {
+                tracing::debug!(error = %e, "reading gold/ai_tweets for the Feed");
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Reads the new gold commits into `preds`, acking each once all its files are read.
+pub async fn read_gold(c: &mut LakeConsumer, preds: &Predictions) -> anyhow::Result<()> {
+    loop {
+        let commits = c.poll(64).await?;
+        if commits.is_empty() {
+            return Ok(());
+        }
+        for commit in commits {
+            for file in &commit.files {
+                let bytes = c.read(file).await?;
+                for b in read_batches(bytes, &file.path)? {
+                    let col = |n: &str| {
+                        b.column_by_name(n)
+                            .ok_or_else(|| anyhow::anyhow!("{}: no column {n}", file.path))
+                    };
+                    let id = col("id_str")?.as_any().downcast_ref::<StringArray>();
+                    let p = col("probability")?.as_any().downcast_ref::<Float32Array>();
+                    let (Some(id), Some(p)) = (id, p) else {
+                        anyhow::bail!("{}: unexpected column types", file.path);
+                    };
+                    for i in 0..b.num_rows() {
+                        let pred = Prediction {
+                            positive: true,
+                            p: p.value(i),
+                        };
+                        preds.insert(id.value(i), pred);
+                    }
+                }
+            }
+            c.ack(commit.version);
+        }
+    }
 }
 
 #[cfg(test)]

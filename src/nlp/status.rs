@@ -87,8 +87,9 @@ pub struct NerStatus {
     pub top: Vec<LabelTop>,
     /// Newest first.
     pub latest: Vec<LatestTweet>,
-    /// Bronze files not processed yet.
+    /// Bronze data files read from the log and not processed yet.
     pub pending_files: u64,
+    /// Data files and rows committed to `silver/ner` in this run.
     pub silver_files: u64,
     pub silver_rows: u64,
 }
@@ -253,9 +254,10 @@ impl StatusTracker {
         self.lock().status.pending_files = files;
     }
 
-    pub fn silver_closed(&self, rows: u64) {
+    /// A `silver/ner` commit of `files` data files holding `rows` rows.
+    pub fn silver_committed(&self, files: u64, rows: u64) {
         let mut i = self.lock();
-        i.status.silver_files += 1;
+        i.status.silver_files += files;
         i.status.silver_rows += rows;
     }
 

@@ -1,13 +1,23 @@
 //! Replays tweets from a JSONL file, or a folder of one-tweet `.json` files (and `.jsonl`
 //! files), in name order, optionally looping.
+//!
+//! A replay is resumable: every record has a position (its index in the replay, counting on
+//! across loops) and the input an identity (a hash of its path, sizes and first bytes). The
+//! bronze table records, per input, how far it holds the replay (`txn` actions), so a
+//! restarted replay skips what is already there (see `stage::source`).
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use tokio::fs::File;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 pub struct Replay {
+    id: String,
+    /// Position of the next record.
+    position: i64,
     files: Vec<PathBuf>,
     next_file: usize,
     open: Option<BufReader<File>>,
@@ -22,7 +32,10 @@ impl Replay {
         } else {
             vec![path.to_path_buf()]
         };
+        let id = input_id(path, &files)?;
         Ok(Replay {
+            id,
+            position: 0,
             files,
             next_file: 0,
             open: None,
@@ -31,8 +44,37 @@ impl Replay {
         })
     }
 
+    /// The input's identity (changes when the file or folder content does).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Position of the record the last [`next`](Self::next) returned.
+    pub fn position(&self) -> i64 {
+        self.position - 1
+    }
+
+    /// Skips the records before position `n`; false if the input ended first.
+    pub async fn skip_to(&mut self, n: i64) -> io::Result<bool> {
+        let mut buf = Vec::new();
+        while self.position < n {
+            if !self.next(&mut buf).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Reads the next record into `buf` (cleared first). False at the end.
     pub async fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        let more = self.read(buf).await?;
+        if more {
+            self.position += 1;
+        }
+        Ok(more)
+    }
+
+    async fn read(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         loop {
             buf.clear();
             if let Some(reader) = &mut self.open {
@@ -71,6 +113,27 @@ impl Replay {
             self.open = Some(BufReader::with_capacity(1 << 20, file));
         }
     }
+}
+
+/// Hash of the canonical path and, per file, its name, size and first 64 KiB.
+fn input_id(path: &Path, files: &[PathBuf]) -> io::Result<String> {
+    use std::io::Read as _;
+    let mut h = Sha256::new();
+    h.update(std::fs::canonicalize(path)?.to_string_lossy().as_bytes());
+    for f in files {
+        let mut file = std::fs::File::open(f)?;
+        h.update(
+            f.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        h.update(file.metadata()?.len().to_le_bytes());
+        let mut head = Vec::with_capacity(64 * 1024);
+        file.by_ref().take(64 * 1024).read_to_end(&mut head)?;
+        h.update(&head);
+    }
+    Ok(hex::encode(&h.finalize()[..8]))
 }
 
 fn list_tweet_files(dir: &Path) -> io::Result<Vec<PathBuf>> {

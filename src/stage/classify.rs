@@ -5,34 +5,33 @@
 //!
 //! * **live**: tails the tweet topic like the Feed pane does and publishes each tweet's
 //!   prediction (label, probability) to `learn::predictions`, which the Feed shows;
-//! * **gold**: reads complete bronze files incrementally and writes the tweets predicted
-//!   positive (AI) to `<lake>/gold/ai_tweets/` (Parquet) and, with `store = postgres`, the
-//!   `ai_tweets` table: the seed's AI tweets dataset, for its dashboard.
+//! * **gold**: tails the `bronze` Delta table with a [`LakeConsumer`] and writes the tweets
+//!   predicted positive (AI) to the Delta table `gold/ai_tweets` ([`gold`]) and, with
+//!   `store = postgres`, the `ai_tweets` table: the seed's AI tweets dataset, for its dashboard.
 //!
-//! Exactly once per bronze file: the gold file of a batch is closed (renamed) with the list
-//! of bronze files it covers in its footer, then the checkpoint
-//! (`<lake>/_checkpoints/classify.json`) is saved. After a crash between the two, start-up
-//! reads the footers of gold files and moves the checkpoint forward; a temp file that never
-//! closed is done again. `ai_tweets` is keyed by tweet id, so replaying a batch adds nothing.
-//! Bronze files wait (unread) while there is no model yet.
+//! Exactly once per bronze commit: each gold commit carries a `txn` action
+//! ([`gold::TXN_APP`]) whose version is the last bronze version it covers, and a start resumes
+//! after it. `ai_tweets` is keyed by tweet id, so a batch done again after a crash between the
+//! PostgreSQL insert and the gold commit adds nothing there. Bronze commits wait (unread)
+//! while there is no model yet. One classify per lake (lease `classify`); a second is refused.
 
-use std::path::{Path, PathBuf};
+pub mod gold;
+
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use arrow::array::{ArrayRef, Float32Array, Int32Array, StringArray, TimestampMillisecondArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::collect::read_bronze_tweets;
+use self::gold::{GoldRow, GoldWriter};
+use super::collect::{poll_bronze, read_bronze_tweets};
+use super::supervisor::Fatal;
 use super::{Exit, Stage, StageContext};
 use crate::bus::Offsets;
 use crate::config::{BusKind, LearnStart, Settings, StoreKind};
-use crate::lake::incremental::{FileCheckpoint, LakeTail, StartAt};
-use crate::lake::{list_complete_files, RollPolicy, RollingParquet};
+use crate::lake::{LakeConsumer, Lease, StartAt};
 use crate::learn::model::{model_path, Model, ModelMeta};
 use crate::learn::pg::{insert_ai_tweets, AiTweet, PgConn};
 use crate::learn::predictions::{self, Prediction, Predictions};
@@ -41,35 +40,8 @@ use crate::tweet::Tweet;
 const POLL: Duration = Duration::from_millis(500);
 const LIVE_POLL: Duration = Duration::from_millis(250);
 const LIVE_BATCH: usize = 1000;
-/// Bronze files per gold batch.
-const FILES_PER_BATCH: usize = 16;
-/// Footer key listing the bronze files a gold file covers.
-pub const FOOTER_KEY: &str = "ssp.bronze_files";
-
-/// `<lake>/gold/ai_tweets`.
-pub fn gold_dir(lake_root: &Path) -> PathBuf {
-    lake_root.join("gold").join("ai_tweets")
-}
-
-pub fn checkpoint_path(lake_root: &Path) -> PathBuf {
-    lake_root.join("_checkpoints").join("classify.json")
-}
-
-pub fn ai_tweets_schema() -> SchemaRef {
-    let ts = crate::lake::schema::timestamp_utc;
-    Arc::new(Schema::new(vec![
-        Field::new("id_str", DataType::Utf8, false),
-        Field::new("created_at", ts(), true),
-        Field::new("author", DataType::Utf8, true),
-        Field::new("text", DataType::Utf8, false),
-        Field::new("probability", DataType::Float32, false),
-        Field::new("label", DataType::Utf8, false),
-        Field::new("model_version", DataType::Int32, false),
-        Field::new("hand_labels", DataType::Int32, false),
-        Field::new("bronze_file", DataType::Utf8, false),
-        Field::new("classified_at", ts(), false),
-    ]))
-}
+/// Bronze commits per gold commit.
+const COMMITS_PER_BATCH: usize = 16;
 
 /// The model as last loaded, and the file's modification time it came from.
 pub struct Loaded {
@@ -117,36 +89,6 @@ impl ClassifyStage {
     }
 }
 
-/// Bronze files named in the footers of gold files the checkpoint does not list yet.
-fn recover(cp: &mut FileCheckpoint, gold: &Path) -> anyhow::Result<usize> {
-    let mut n = 0;
-    for path in list_complete_files(gold)? {
-        let file = std::fs::File::open(&path)?;
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let kv = reader
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .cloned();
-        let Some(list) = kv
-            .unwrap_or_default()
-            .into_iter()
-            .find(|k| k.key == FOOTER_KEY)
-            .and_then(|k| k.value)
-        else {
-            continue;
-        };
-        let files: Vec<String> = serde_json::from_str(&list).unwrap_or_default();
-        for f in files {
-            if cp.done.insert(f) {
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
-}
-
 #[async_trait]
 impl Stage for ClassifyStage {
     fn name(&self) -> &str {
@@ -165,48 +107,45 @@ impl Stage for ClassifyStage {
     }
 
     async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        let _lease = Lease::acquire(ctx.pipeline.layout.root(), "classify")
+            .map_err(|e| Fatal(e.to_string()))?;
         let s = &self.settings;
         let root = s.lake.root.clone();
-        let threshold = s.learn.threshold as f32;
-        let positive_name = s.learn.positive_name().to_string();
         let pg = match s.pipeline.store {
             StoreKind::Postgres => Some(PgConn::new(s).map_err(|e| anyhow::anyhow!("{e}"))?),
             StoreKind::Embedded => None,
         };
         let shared: Shared = Arc::new(RwLock::new(None));
         let preds = predictions::for_lake(&root);
-        let mpath = model_path(&root);
 
-        // Checkpoint + recovery.
-        let cp_path = checkpoint_path(&root);
-        let gold = gold_dir(&root);
-        let (mut cp, fresh) = {
-            let (cp_path, gold) = (cp_path.clone(), gold.clone());
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let _ = crate::lake::remove_stale_temp_files(&gold);
-                let loaded =
-                    FileCheckpoint::load(&cp_path).context("reading the classify checkpoint")?;
-                let fresh = loaded.is_none();
-                let mut cp = loaded.unwrap_or_default();
-                let n = recover(&mut cp, &gold)?;
-                Ok((cp, fresh && n == 0))
-            })
-            .await??
-        };
+        // The checkpoint is the bronze version recorded in gold's last commit.
+        let mut gold = GoldWriter::open(&ctx.pipeline.location)
+            .await
+            .context("opening gold/ai_tweets")?;
+        let resumed = gold.checkpoint();
         let start = match s.learn.classify_from {
             LearnStart::Beginning => StartAt::Beginning,
             LearnStart::Now => StartAt::Now,
         };
-        let mut tail = {
-            let (b, done) = (
-                ctx.pipeline.layout.bronze(),
-                (!fresh).then(|| cp.done.clone()),
-            );
-            tokio::task::spawn_blocking(move || LakeTail::new(b, done, start)).await??
-        };
-        if fresh {
-            cp.done = tail.done().clone();
-            save_checkpoint(&cp, &cp_path).await?;
+        let mut bronze = LakeConsumer::new(ctx.pipeline.location.clone(), "bronze", resumed, start);
+        match resumed {
+            Some(v) => ctx.log.event(format!("resuming after bronze version {v}")),
+            None if start == StartAt::Now => {
+                // Decide "now" once and record it, so a restart does not skip what came since.
+                if poll_bronze(&mut bronze, 1, &ctx).await.is_none() {
+                    return Ok(Exit::Cancelled);
+                }
+                let now = bronze.position().unwrap_or(-1);
+                gold.commit(&[], now)
+                    .await
+                    .context("recording the start position")?;
+                ctx.log.event(format!(
+                    "first start: classifying bronze after version {now}"
+                ));
+            }
+            None => ctx
+                .log
+                .event("first start: classifying bronze from version 0"),
         }
 
         // The live loop, for the Feed.
@@ -215,134 +154,138 @@ impl Stage for ClassifyStage {
             ctx.pipeline.clone(),
             shared.clone(),
             preds.clone(),
-            threshold,
+            s.learn.threshold as f32,
             live_stop.clone(),
         ));
         let _stop_live = StopOnDrop(live_stop.clone());
+        let result = self
+            .gold_loop(&ctx, &mut bronze, &mut gold, pg.as_ref(), &shared, &preds)
+            .await;
+        live_stop.cancel();
+        let _ = live.await;
+        result
+    }
+}
 
-        let mut writer = RollingParquet::new(
-            gold.clone(),
-            ai_tweets_schema(),
-            format!(
-                "classify-{}-{:08x}",
-                std::process::id(),
-                rand::random::<u32>()
-            ),
-            RollPolicy::default(),
-        );
+impl ClassifyStage {
+    /// Scores new bronze commits in batches and commits the positives with the checkpoint.
+    async fn gold_loop(
+        &self,
+        ctx: &StageContext,
+        bronze: &mut LakeConsumer,
+        gold: &mut GoldWriter,
+        pg: Option<&PgConn>,
+        shared: &Shared,
+        preds: &Arc<Predictions>,
+    ) -> anyhow::Result<Exit> {
+        let threshold = self.settings.learn.threshold as f32;
+        let positive_name = self.settings.learn.positive_name().to_string();
+        let mpath = model_path(&self.settings.lake.root);
         let mut last_check = Instant::now() - Duration::from_secs(10);
         let mut waiting_logged = false;
-        let result: anyhow::Result<Exit> = async {
-            loop {
-                if ctx.cancel.is_cancelled() {
-                    return Ok(Exit::Cancelled);
-                }
-                if last_check.elapsed() >= Duration::from_secs(1) {
-                    last_check = Instant::now();
-                    let (p, sh) = (mpath.clone(), shared.clone());
-                    if tokio::task::spawn_blocking(move || refresh_model(&p, &sh)).await? {
-                        if let Some(m) = shared.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                            ctx.log.event(format!(
-                                "model loaded: dataset v{}, {} hand labels{}",
-                                m.meta.version,
-                                m.meta.hand_labels,
-                                m.meta
-                                    .dev_accuracy
-                                    .map_or(String::new(), |a| format!(", dev accuracy {a:.3}"))
-                            ));
-                        }
+        loop {
+            if ctx.cancel.is_cancelled() {
+                return Ok(Exit::Cancelled);
+            }
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                let (p, sh) = (mpath.clone(), shared.clone());
+                if tokio::task::spawn_blocking(move || refresh_model(&p, &sh)).await? {
+                    if let Some(m) = shared.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        ctx.log.event(format!(
+                            "model loaded: dataset v{}, {} hand labels{}",
+                            m.meta.version,
+                            m.meta.hand_labels,
+                            m.meta
+                                .dev_accuracy
+                                .map_or(String::new(), |a| format!(", dev accuracy {a:.3}"))
+                        ));
                     }
                 }
-                let model = shared.read().unwrap_or_else(|e| e.into_inner()).clone();
-                let Some(model) = model else {
-                    if !waiting_logged {
-                        ctx.log.event("waiting for a model: run the collect stage (then label in the Label pane)");
-                        waiting_logged = true;
-                    }
-                    ctx.metrics.set_detail("waiting for a model (run collect)");
-                    tokio::select! {
-                        _ = ctx.cancel.cancelled() => {}
-                        _ = tokio::time::sleep(POLL) => {}
-                    }
-                    continue;
-                };
-                let bronze_done = ctx.pipeline.completed.contains("bronze");
-                let pending: Vec<(String, PathBuf)> = tail.pending().context("listing bronze files")?;
-                if pending.is_empty() {
-                    if bronze_done {
-                        return Ok(Exit::Drained);
-                    }
-                    set_detail(&ctx, &model, &preds);
-                    tokio::select! {
-                        _ = ctx.cancel.cancelled() => {}
-                        _ = tokio::time::sleep(POLL) => {}
-                    }
-                    continue;
+            }
+            let model = shared.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let Some(model) = model else {
+                if !waiting_logged {
+                    ctx.log.event(
+                        "waiting for a model: run the collect stage (then label in the Label pane)",
+                    );
+                    waiting_logged = true;
                 }
-                let batch: Vec<(String, PathBuf)> = pending.into_iter().take(FILES_PER_BATCH).collect();
-                let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
-                let (m2, pos) = (model.clone(), positive_name.clone());
-                let p2 = preds.clone();
-                let (rows, scored) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                    let mut rows = Vec::new();
-                    let mut scored = 0u64;
-                    for (key, path) in &batch {
-                        for t in read_bronze_tweets(path).with_context(|| format!("reading bronze file {key}"))? {
+                ctx.metrics.set_detail("waiting for a model (run collect)");
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                continue;
+            };
+            let bronze_done = ctx.pipeline.completed.contains("bronze");
+            let Some(commits) = poll_bronze(bronze, COMMITS_PER_BATCH, ctx).await else {
+                return Ok(Exit::Cancelled);
+            };
+            let Some(last) = commits.last().map(|c| c.version) else {
+                if bronze_done {
+                    return Ok(Exit::Drained);
+                }
+                set_detail(ctx, &model, preds);
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                continue;
+            };
+            let mut rows: Vec<GoldRow> = Vec::new();
+            let mut scored = 0u64;
+            for commit in &commits {
+                for file in &commit.files {
+                    let Some(tweets) = read_bronze_tweets(bronze, file, ctx).await else {
+                        return Ok(Exit::Cancelled);
+                    };
+                    let (m2, pos, p2) = (model.clone(), positive_name.clone(), preds.clone());
+                    let (version, path) = (commit.version, file.path.clone());
+                    let got = tokio::task::spawn_blocking(move || {
+                        let mut rows = Vec::new();
+                        for t in &tweets {
                             let p = m2.model.predict_text(&t.text);
                             let positive = p > threshold;
                             p2.insert(&t.tweet_id, Prediction { positive, p });
-                            scored += 1;
                             if positive {
-                                rows.push((
-                                    AiTweet {
-                                        id_str: t.tweet_id,
+                                rows.push(GoldRow {
+                                    tweet: AiTweet {
+                                        id_str: t.tweet_id.clone(),
                                         created_at: t.created_at,
-                                        author: t.author,
-                                        text: t.text,
+                                        author: t.author.clone(),
+                                        text: t.text.clone(),
                                         probability: p,
                                         label: pos.clone(),
                                         model_version: m2.meta.version,
                                         hand_labels: m2.meta.hand_labels as u32,
                                     },
-                                    key.clone(),
-                                ));
+                                    bronze_version: version,
+                                    bronze_file: path.clone(),
+                                });
                             }
                         }
-                    }
-                    Ok((rows, scored))
-                })
-                .await??;
-                ctx.metrics.add_in(scored);
-                if let Some(pg) = &pg {
-                    let plain: Vec<AiTweet> = rows.iter().map(|(r, _)| r.clone()).collect();
-                    insert_ai_tweets(pg, &plain)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        (rows, tweets.len() as u64)
+                    })
+                    .await?;
+                    rows.extend(got.0);
+                    scored += got.1;
                 }
-                if !rows.is_empty() {
-                    writer
-                        .write(&gold_batch(&rows)?)
-                        .context("writing gold ai_tweets")?;
-                    writer
-                        .close_with_metadata(vec![(
-                            FOOTER_KEY.to_string(),
-                            serde_json::to_string(&keys)?,
-                        )])
-                        .context("closing the gold ai_tweets file")?;
-                }
-                ctx.metrics.add_out(rows.len() as u64);
-                for k in keys {
-                    tail.mark(k.clone());
-                    cp.done.insert(k);
-                }
-                save_checkpoint(&cp, &cp_path).await?;
-                set_detail(&ctx, &model, &preds);
             }
+            ctx.metrics.add_in(scored);
+            if let Some(pg) = pg {
+                let plain: Vec<AiTweet> = rows.iter().map(|r| r.tweet.clone()).collect();
+                insert_ai_tweets(pg, &plain)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            gold.commit(&rows, last).await.with_context(|| {
+                format!("committing gold/ai_tweets up to bronze version {last}")
+            })?;
+            bronze.ack(last);
+            ctx.metrics.add_out(rows.len() as u64);
+            set_detail(ctx, &model, preds);
         }
-        .await;
-        live_stop.cancel();
-        let _ = live.await;
-        result
     }
 }
 
@@ -365,53 +308,6 @@ fn set_detail(ctx: &StageContext, model: &Loaded, preds: &Predictions) {
             .dev_accuracy
             .map_or(String::new(), |a| format!(" · dev acc {a:.2}")),
     ));
-}
-
-async fn save_checkpoint(cp: &FileCheckpoint, path: &Path) -> anyhow::Result<()> {
-    let (cp, path) = (cp.clone(), path.to_path_buf());
-    tokio::task::spawn_blocking(move || cp.save(&path))
-        .await?
-        .context("saving the classify checkpoint")
-}
-
-fn gold_batch(rows: &[(AiTweet, String)]) -> anyhow::Result<RecordBatch> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.0.id_str.as_str()),
-        )),
-        Arc::new(
-            TimestampMillisecondArray::from(
-                rows.iter().map(|r| r.0.created_at).collect::<Vec<_>>(),
-            )
-            .with_timezone("UTC"),
-        ),
-        Arc::new(StringArray::from(
-            rows.iter()
-                .map(|r| r.0.author.as_deref())
-                .collect::<Vec<_>>(),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.0.text.as_str()),
-        )),
-        Arc::new(Float32Array::from_iter_values(
-            rows.iter().map(|r| r.0.probability),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.0.label.as_str()),
-        )),
-        Arc::new(Int32Array::from_iter_values(
-            rows.iter().map(|r| r.0.model_version as i32),
-        )),
-        Arc::new(Int32Array::from_iter_values(
-            rows.iter().map(|r| r.0.hand_labels as i32),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.1.as_str()),
-        )),
-        Arc::new(TimestampMillisecondArray::from(vec![now; rows.len()]).with_timezone("UTC")),
-    ];
-    Ok(RecordBatch::try_new(ai_tweets_schema(), cols)?)
 }
 
 /// Scores the newest tweets on the topic for the Feed (a view: nothing is committed).
@@ -451,43 +347,5 @@ async fn live_loop(
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recovery_reads_bronze_keys_from_gold_footers() {
-        let dir = tempfile::tempdir().unwrap();
-        let gold = gold_dir(dir.path());
-        let mut w = RollingParquet::new(
-            gold.clone(),
-            ai_tweets_schema(),
-            "t".into(),
-            RollPolicy::default(),
-        );
-        let row = AiTweet {
-            id_str: "1".into(),
-            created_at: None,
-            author: None,
-            text: "x".into(),
-            probability: 0.9,
-            label: "AI".into(),
-            model_version: 0,
-            hand_labels: 0,
-        };
-        w.write(&gold_batch(&[(row, "date=x/part-1.parquet".into())]).unwrap())
-            .unwrap();
-        w.close_with_metadata(vec![(
-            FOOTER_KEY.into(),
-            "[\"date=x/part-1.parquet\"]".into(),
-        )])
-        .unwrap();
-        let mut cp = FileCheckpoint::default();
-        assert_eq!(recover(&mut cp, &gold).unwrap(), 1);
-        assert!(cp.done.contains("date=x/part-1.parquet"));
-        assert_eq!(recover(&mut cp, &gold).unwrap(), 0);
     }
 }

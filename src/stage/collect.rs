@@ -1,33 +1,37 @@
 //! The `collect` stage: bronze tweets -> a new dataset version (the seed's
 //! `raw_tweet_dataset_<N>` and its splits).
 //!
-//! It reads complete bronze files (from the beginning, or only files completed after it
-//! started: `[learn] collect_from`) until it has `collect_size` unique texts, then builds the
-//! version (de-duplicate, seeded shuffle, exact split sizes: see `learn::dataset`), stores it
-//! (embedded: Parquet under `<lake>/datasets/v<N>`; PostgreSQL: the seed's tables, and the
-//! Parquet files too), saves a first model trained on the weak labels for `classify`, and
-//! completes. Each run makes one new version; an existing version is never overwritten. A
-//! stop before the end writes nothing.
+//! It tails the `bronze` Delta table with a [`LakeConsumer`] (from the first version, or only
+//! commits made after it started: `[learn] collect_from`) until it has `collect_size` unique
+//! texts, then builds the version (de-duplicate, seeded shuffle, exact split sizes: see
+//! `learn::dataset`), stores it (embedded: Parquet under `<lake>/datasets/v<N>`; PostgreSQL:
+//! the seed's tables, and the Parquet files too), saves a first model trained on the weak
+//! labels for `classify`, and completes. Each run makes one new version; an existing version
+//! is never overwritten. A stop before the end writes nothing. One collect per lake at a time
+//! (lease `collect`).
 //!
 //! If `bronze` completes in this process before `collect_size` is reached (a finite replay),
 //! the version is built from what was collected, provided the fixed splits can be filled.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
 
+use super::backoff::Backoff;
 use super::{Exit, Stage, StageContext};
 use crate::config::{BusKind, LearnStart, Settings, StoreKind};
-use crate::lake::incremental::{LakeTail, StartAt};
+use crate::lake::read::read_bronze_texts;
+use crate::lake::{DataFile, LakeCommit, LakeConsumer, Lease, StartAt};
 use crate::learn::dataset::{self, RawTweet, SplitSpec};
 use crate::learn::lf::{Keywords, LabelingFunctions};
 use crate::learn::model::{model_path, ModelMeta};
 use crate::learn::{labels, Session};
 
 const POLL: Duration = Duration::from_millis(500);
+/// Bronze commits read per poll.
+const COMMITS_PER_POLL: usize = 16;
 
 pub struct CollectStage {
     settings: Settings,
@@ -41,17 +45,94 @@ impl CollectStage {
     }
 }
 
-/// Reads `(id_str, created_at, author, text)` of every row of a bronze file.
-pub fn read_bronze_tweets(path: &Path) -> anyhow::Result<Vec<RawTweet>> {
-    Ok(crate::lake::read::read_bronze_texts(path)?
-        .into_iter()
-        .map(|t| RawTweet {
-            tweet_id: t.id_str,
-            created_at: t.created_at,
-            author: t.author,
-            text: t.text,
-        })
-        .collect())
+/// Retries of a lake read: each failure is shown on the stage (error count, last error, log)
+/// and waited out with a growing delay; nothing is skipped.
+#[derive(Default)]
+pub(crate) struct Retry {
+    attempt: u32,
+}
+
+impl Retry {
+    /// Reports `e` and waits before the next attempt; false when the stage was cancelled.
+    pub(crate) async fn failed(&mut self, ctx: &StageContext, what: &str, e: String) -> bool {
+        let delay = Backoff::default().delay(self.attempt);
+        self.attempt += 1;
+        let msg = format!(
+            "{what}: {e} (attempt {}, retrying in {delay:.1?})",
+            self.attempt
+        );
+        ctx.metrics.error(msg.clone());
+        ctx.log.event(msg);
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
+        }
+    }
+}
+
+/// Up to `max` new bronze commits (retried while the lake cannot be read); `None` when cancelled.
+pub(crate) async fn poll_bronze(
+    consumer: &mut LakeConsumer,
+    max: usize,
+    ctx: &StageContext,
+) -> Option<Vec<LakeCommit>> {
+    let mut retry = Retry::default();
+    loop {
+        match consumer.poll(max).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                if !retry
+                    .failed(ctx, "reading the bronze log", e.to_string())
+                    .await
+                {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Reads `(id_str, created_at, author, text)` of every row of one bronze data file, retrying
+/// until it can (a file is never skipped); `None` when the stage was cancelled.
+pub async fn read_bronze_tweets(
+    consumer: &mut LakeConsumer,
+    file: &DataFile,
+    ctx: &StageContext,
+) -> Option<Vec<RawTweet>> {
+    let mut retry = Retry::default();
+    loop {
+        let got: anyhow::Result<_> = match consumer.read(file).await {
+            Ok(bytes) => {
+                let path = file.path.clone();
+                tokio::task::spawn_blocking(move || read_bronze_texts(bytes, &path))
+                    .await
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| r.map_err(anyhow::Error::from))
+            }
+            Err(e) => Err(e.into()),
+        };
+        match got {
+            Ok(texts) => {
+                return Some(
+                    texts
+                        .into_iter()
+                        .map(|t| RawTweet {
+                            tweet_id: t.id_str,
+                            created_at: t.created_at,
+                            author: t.author,
+                            text: t.text,
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                let what = format!("reading bronze file {}", file.path);
+                if !retry.failed(ctx, &what, format!("{e:#}")).await {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -78,6 +159,7 @@ impl Stage for CollectStage {
     }
 
     async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        let _lease = Lease::acquire(ctx.pipeline.layout.root(), "collect")?;
         let learn = &self.settings.learn;
         let root = self.settings.lake.root.clone();
         let store = labels::open(&self.settings).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -97,7 +179,7 @@ impl Stage for CollectStage {
             "collecting dataset v{version}: {size} unique texts from bronze ({}), store {}",
             match learn.collect_from {
                 LearnStart::Beginning => "from the beginning",
-                LearnStart::Now => "files completed from now on",
+                LearnStart::Now => "commits made from now on",
             },
             store.describe()
         ));
@@ -105,27 +187,25 @@ impl Stage for CollectStage {
             LearnStart::Beginning => StartAt::Beginning,
             LearnStart::Now => StartAt::Now,
         };
-        let bronze = ctx.pipeline.layout.bronze();
-        let mut tail = {
-            let b = bronze.clone();
-            tokio::task::spawn_blocking(move || LakeTail::new(b, None, start)).await??
-        };
+        let mut consumer = LakeConsumer::new(ctx.pipeline.location.clone(), "bronze", None, start);
         let mut raw: Vec<RawTweet> = Vec::new();
         let mut unique: HashSet<String> = HashSet::new();
+        let stopped = |unique: &HashSet<String>| {
+            ctx.log.event(format!(
+                "stopped with {} of {size} unique texts: nothing written",
+                unique.len()
+            ));
+            Ok(Exit::Cancelled)
+        };
         'collect: loop {
             if ctx.cancel.is_cancelled() {
-                ctx.log.event(format!(
-                    "stopped with {} of {size} unique texts: nothing written",
-                    unique.len()
-                ));
-                return Ok(Exit::Cancelled);
+                return stopped(&unique);
             }
             let bronze_done = ctx.pipeline.completed.contains("bronze");
-            let pending = {
-                let files = tail.pending();
-                files.context("listing bronze files")?
+            let Some(commits) = poll_bronze(&mut consumer, COMMITS_PER_POLL, &ctx).await else {
+                return stopped(&unique);
             };
-            if pending.is_empty() {
+            if commits.is_empty() {
                 if bronze_done {
                     ctx.log.event(format!(
                         "bronze completed with {} unique texts (wanted {size}): building from those",
@@ -139,29 +219,29 @@ impl Stage for CollectStage {
                 }
                 continue;
             }
-            for (key, path) in pending {
-                if ctx.cancel.is_cancelled() {
-                    continue 'collect;
-                }
-                let tweets = tokio::task::spawn_blocking(move || read_bronze_tweets(&path))
-                    .await?
-                    .with_context(|| format!("reading bronze file {key}"))?;
-                tail.mark(key);
-                ctx.metrics.add_in(tweets.len() as u64);
-                for t in tweets {
-                    let text = t.text.trim();
-                    if !text.is_empty() {
-                        unique.insert(text.to_string());
-                    }
-                    raw.push(t);
-                    if unique.len() >= size {
-                        break 'collect;
+            for commit in commits {
+                for file in &commit.files {
+                    let Some(tweets) = read_bronze_tweets(&mut consumer, file, &ctx).await else {
+                        return stopped(&unique);
+                    };
+                    ctx.metrics.add_in(tweets.len() as u64);
+                    for t in tweets {
+                        let text = t.text.trim();
+                        if !text.is_empty() {
+                            unique.insert(text.to_string());
+                        }
+                        raw.push(t);
+                        if unique.len() >= size {
+                            break 'collect;
+                        }
                     }
                 }
+                consumer.ack(commit.version);
                 ctx.metrics.set_detail(format!(
-                    "v{version}: {}/{size} unique texts ({} tweets read)",
+                    "v{version}: {}/{size} unique texts ({} tweets read, bronze v{})",
                     unique.len(),
-                    raw.len()
+                    raw.len(),
+                    commit.version
                 ));
             }
         }

@@ -8,13 +8,15 @@ use tokio_util::sync::CancellationToken;
 use super::{LogBuffer, StageMetrics};
 use crate::bus::{Bus, Offsets};
 use crate::config::Settings;
-use crate::lake::LakeLayout;
+use crate::lake::{LakeLayout, LakeLocation};
 
 /// Shared by all stages of one process.
 pub struct Pipeline {
     pub settings: Settings,
     pub bus: Arc<dyn Bus>,
     pub layout: LakeLayout,
+    /// Where the Delta tables live (the local folder, or an object store).
+    pub location: LakeLocation,
     /// Where the tweet topic ends, once a finite source in this process has delivered all.
     pub tweets_end: TopicEnd,
     /// Stages of this process that completed (drained): downstream stages drain after them.
@@ -24,10 +26,12 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(settings: Settings, bus: Arc<dyn Bus>) -> Arc<Pipeline> {
         let layout = LakeLayout::new(settings.lake.root.clone());
+        let location = settings.lake.tables.clone();
         Arc::new(Pipeline {
             settings,
             bus,
             layout,
+            location,
             tweets_end: TopicEnd::default(),
             completed: Completed::default(),
         })

@@ -17,10 +17,70 @@ pub struct SourceStage {
     runs: std::sync::atomic::AtomicU64,
 }
 
+/// Partitions of the tweet topic (the configured count until the bus knows it).
+async fn topic_partitions(ctx: &StageContext) -> i32 {
+    let p = &ctx.pipeline;
+    p.bus
+        .high_watermarks(p.topic())
+        .await
+        .ok()
+        .map(|h| h.len() as i32)
+        .filter(|n| *n > 0)
+        .unwrap_or(p.settings.pipeline.partitions)
+}
+
+/// The first replay position bronze does not hold for sure: one past the smallest position
+/// recorded over the topic's partitions (every record up to it is in the table; later ones
+/// may be, and bronze drops those it already has). 0 when a partition has no record yet.
+async fn resume_position(ctx: &StageContext, input: &str, partitions: i32) -> anyhow::Result<i64> {
+    let p = &ctx.pipeline;
+    let Some(table) = crate::lake::table::open(&p.location, crate::lake::bronze::TABLE)
+        .await
+        .context("opening the bronze table")?
+    else {
+        return Ok(0);
+    };
+    let snapshot = table.snapshot().context("reading the bronze table")?;
+    let log = table.log_store();
+    let version = |app: String| {
+        let log = log.clone();
+        async move {
+            snapshot
+                .transaction_version(log.as_ref(), &app)
+                .await
+                .context("reading the bronze table")
+        }
+    };
+    let mut min: Option<i64> = None;
+    let mut missing = false;
+    for part in 0..partitions {
+        match version(super::bronze::replay_app_id(input, partitions, part)).await? {
+            Some(v) => min = Some(min.map_or(v, |m| m.min(v))),
+            None => missing = true,
+        }
+    }
+    if min.is_none() {
+        // Records land on partitions by the partition count: an input begun with another
+        // count cannot be resumed exactly.
+        for other in (1..=32).filter(|n| *n != partitions) {
+            if version(super::bronze::replay_app_id(input, other, 0))
+                .await?
+                .is_some()
+            {
+                anyhow::bail!(
+                    "this input was partly replayed into bronze over {other} partitions and the topic now has {partitions}: set [pipeline] partitions = {other} to resume it, or replay into another lake"
+                );
+            }
+        }
+    }
+    Ok(if missing { 0 } else { min.map_or(0, |m| m + 1) })
+}
+
 /// Where the next record comes from.
 enum Records {
     Synthetic(SyntheticTweets),
-    Replay(Replay),
+    /// With the topic's partition count (part of every record's origin).
+    Replay(Replay, i32),
     /// The live X filtered stream: never ends; its errors are fatal (it retries by itself).
     XApi(Box<XApiSource>),
 }
@@ -32,7 +92,7 @@ impl Records {
                 *buf = gen.next_json(chrono::Utc::now());
                 Ok(true)
             }
-            Records::Replay(r) => Ok(r.next(buf).await.context("reading the replay input")?),
+            Records::Replay(r, _) => Ok(r.next(buf).await.context("reading the replay input")?),
             Records::XApi(x) => x.next(buf).await.map(|()| true),
         }
     }
@@ -69,11 +129,22 @@ impl Stage for SourceStage {
             SourceKind::Replay => {
                 let path = s.path.as_deref().context("source.path is not set")?;
                 ctx.metrics.set_detail(format!("replay {}", path.display()));
-                Records::Replay(
-                    Replay::open(path, s.looping)
+                let mut replay = Replay::open(path, s.looping)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?;
+                let partitions = topic_partitions(&ctx).await;
+                let from = resume_position(&ctx, replay.id(), partitions).await?;
+                if from > 0 {
+                    let more = replay
+                        .skip_to(from)
                         .await
-                        .with_context(|| format!("opening {}", path.display()))?,
-                )
+                        .context("reading the replay input")?;
+                    ctx.log.event(format!(
+                        "bronze already holds this input up to record {from}: continuing there{}",
+                        if more { "" } else { " (nothing left)" }
+                    ));
+                }
+                Records::Replay(replay, partitions)
             }
             SourceKind::XApi => Records::XApi(Box::new(XApiSource::new(
                 &s.x_api,
@@ -115,8 +186,18 @@ impl Stage for SourceStage {
                 break;
             }
             let key = tweet_key(&buf);
+            let origin = match &records {
+                Records::Replay(r, n) => Some(format!("{}:{n}:{}", r.id(), r.position())),
+                _ => None,
+            };
             let cancelled = {
-                let send = producer.send(key.as_deref().map(str::as_bytes), &buf);
+                let key = key.as_deref().map(str::as_bytes);
+                let send = async {
+                    match &origin {
+                        Some(o) => producer.send_from(key, &buf, o).await,
+                        None => producer.send(key, &buf).await,
+                    }
+                };
                 tokio::pin!(send);
                 loop {
                     tokio::select! {

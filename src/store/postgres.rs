@@ -8,12 +8,13 @@
 //! | `trending_hashtags` | `tag_key` (lower-cased, key), `hashtag` (display form), `count`, `window_count`, `updated_at` |
 //! | `trending_hashtags_spellings` | `tag_key`, `spelling`, `count` (for the display form) |
 //! | `trending_hashtags_buckets` | `bucket_ms`, `tag_key`, `count` (the sliding window) |
-//! | `trending_hashtags_files` | `file`, `seq`, `processed_at` (bronze files counted) |
 //! | `trending_hashtags_offsets` | `bus`, `topic`, `partition`, `next_offset` (bus input) |
-//! | `trending_hashtags_state` | one row: `schema_version`, `seq`, `last_batch`, `rule`, `input`, totals, `updated_at` |
+//! | `trending_hashtags_state` | one row: `schema_version`, `seq`, `last_batch`, `rule`, `input`, totals, `updated_at`, `lake_version` (last bronze table version counted) |
 //!
 //! A batch is one transaction that first locks the state row and checks its sequence number,
-//! so counts, files and offsets change together or not at all. The connection is made on
+//! so counts, the bronze version and offsets change together or not at all. Layout 2 replaced
+//! the set of counted bronze files (`trending_hashtags_files`, dropped by the migration) by
+//! `lake_version`. The connection is made on
 //! first use and dropped after a connection error; the next call connects again. The password
 //! is never put in an error, a log line or [`Store::describe`].
 
@@ -36,7 +37,7 @@ use crate::config::{PostgresSettings, StoreKind};
 use crate::trending::{display_form, NO_TAGS};
 
 /// Version of the table layout written by this build.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Any one call (a whole batch transaction included) gives up after this.
 const OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,7 +49,8 @@ pub struct TrendingTables {
     pub hashtags: Qualified,
     pub spellings: Qualified,
     pub buckets: Qualified,
-    pub files: Qualified,
+    /// Layout 1's set of counted bronze files; only dropped by the migration to layout 2.
+    pub legacy_files: Qualified,
     pub offsets: Qualified,
     pub state: Qualified,
     pub count_index: Ident,
@@ -68,7 +70,7 @@ impl TrendingTables {
             hashtags: q("")?,
             spellings: q("_spellings")?,
             buckets: q("_buckets")?,
-            files: q("_files")?,
+            legacy_files: q("_files")?,
             offsets: q("_offsets")?,
             state: q("_state")?,
             count_index: table.with_suffix("trending.table", "_count_idx")?,
@@ -304,11 +306,6 @@ async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<
             count bigint NOT NULL,
             PRIMARY KEY (bucket_ms, tag_key)
         );
-        CREATE TABLE IF NOT EXISTS {f} (
-            file text PRIMARY KEY,
-            seq bigint NOT NULL,
-            processed_at timestamptz NOT NULL DEFAULT now()
-        );
         CREATE TABLE IF NOT EXISTS {o} (
             bus text NOT NULL,
             topic text NOT NULL,
@@ -326,13 +323,13 @@ async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<
             tweets bigint NOT NULL DEFAULT 0,
             occurrences bigint NOT NULL DEFAULT 0,
             distinct_tags bigint NOT NULL DEFAULT 0,
-            updated_at timestamptz
+            updated_at timestamptz,
+            lake_version bigint
         );",
         h = t.hashtags,
         idx = t.count_index,
         sp = t.spellings,
         b = t.buckets,
-        f = t.files,
         o = t.offsets,
         s = t.state,
     ))
@@ -358,6 +355,18 @@ async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<
             t.state
         ))));
     }
+    if version < 2 {
+        // The bronze lake became a Delta table: its checkpoint is one table version, and the
+        // file names counted from the old plain-Parquet folders mean nothing to it.
+        tx.batch_execute(&format!(
+            "ALTER TABLE {s} ADD COLUMN IF NOT EXISTS lake_version bigint;
+             DROP TABLE IF EXISTS {f};
+             UPDATE {s} SET schema_version = 2 WHERE id = 1;",
+            s = t.state,
+            f = t.legacy_files,
+        ))
+        .await?;
+    }
     // Later layouts add their `ALTER TABLE`s here, guarded by `version < N`.
     tx.commit().await?;
     Ok(Ok(()))
@@ -378,19 +387,17 @@ async fn checkpoint_q(
         .await?;
     let state = tx
         .query_one(
-            &format!("SELECT seq, rule, input FROM {} WHERE id = 1", t.state),
+            &format!(
+                "SELECT seq, rule, input, lake_version FROM {} WHERE id = 1",
+                t.state
+            ),
             &[],
         )
         .await?;
     let seq: i64 = state.get(0);
     let rule: Option<String> = state.get(1);
     let input: Option<String> = state.get(2);
-    let files = tx
-        .query(&format!("SELECT file FROM {}", t.files), &[])
-        .await?
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
+    let lake_version: Option<i64> = state.get(3);
     let offsets = tx
         .query(
             &format!(
@@ -433,7 +440,7 @@ async fn checkpoint_q(
             (Some(rule), Some(input)) => Some(TrendingMeta { rule, input }),
             _ => None,
         },
-        files,
+        lake_version,
         offsets,
         buckets,
     })
@@ -578,17 +585,6 @@ async fn commit_tx(
         .await?;
     }
     let new_seq = (b.base_seq + 1) as i64;
-    if !b.files.is_empty() {
-        tx.execute(
-            &format!(
-                "INSERT INTO {} (file, seq) SELECT f, $2 FROM unnest($1::text[]) AS f
-                 ON CONFLICT (file) DO NOTHING",
-                t.files
-            ),
-            &[&b.files, &new_seq],
-        )
-        .await?;
-    }
     if !b.offsets.is_empty() {
         let topics: Vec<&str> = b.offsets.iter().map(|(t, _, _)| t.as_str()).collect();
         let parts: Vec<i32> = b.offsets.iter().map(|(_, p, _)| *p).collect();
@@ -608,7 +604,8 @@ async fn commit_tx(
         &format!(
             "UPDATE {} SET seq = $1, last_batch = $2, rule = $3, input = $4,
                 tweets = tweets + $5, occurrences = occurrences + $6,
-                distinct_tags = distinct_tags + $7, updated_at = to_timestamp($8::float8 / 1000)
+                distinct_tags = distinct_tags + $7, updated_at = to_timestamp($8::float8 / 1000),
+                lake_version = COALESCE($9, lake_version)
              WHERE id = 1",
             t.state
         ),
@@ -621,6 +618,7 @@ async fn commit_tx(
             &(b.occurrences as i64),
             &new_tags,
             &now,
+            &b.lake_version,
         ],
     )
     .await?;
@@ -851,7 +849,7 @@ mod tests {
         let ok = TrendingTables::new("ssp_test_1", &Ident::new("t", "trending_hashtags").unwrap())
             .unwrap();
         assert_eq!(
-            ok.files.to_string(),
+            ok.legacy_files.to_string(),
             "\"ssp_test_1\".\"trending_hashtags_files\""
         );
         assert!(TrendingTables::new("Bad-Schema", &Ident::new("t", "x").unwrap()).is_err());

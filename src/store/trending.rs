@@ -1,12 +1,12 @@
 //! What the store keeps for the trending stage, and how it is read back.
 //!
 //! Writes are *batches*: the counts a stage added since its last flush together with the
-//! lake files / bus offsets those counts came from, applied atomically (one transaction, or
+//! bronze table version / bus offsets those counts reach, applied atomically (one transaction, or
 //! one renamed file). A batch names the sequence number it applies on top of; the store
 //! refuses it if that is not the current one, and recognises its own batch id when a retry
 //! follows a commit whose answer was lost, so nothing is ever counted twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
@@ -28,8 +28,8 @@ pub struct TrendingCheckpoint {
     /// Number of batches applied so far (0: nothing yet).
     pub seq: u64,
     pub meta: Option<TrendingMeta>,
-    /// Lake files counted (paths relative to the bronze folder).
-    pub files: BTreeSet<String>,
+    /// Last bronze table version counted (lake input); `None`: none yet.
+    pub lake_version: Option<i64>,
     /// Next bus offset per (topic, partition), for the bus identity asked for.
     pub offsets: BTreeMap<(String, i32), i64>,
     /// Window buckets at or after the cutoff asked for: (bucket start ms, key, count).
@@ -61,8 +61,9 @@ pub struct TrendingBatch {
     pub window_cutoff_ms: i64,
     /// New absolute window counts of every key whose window count changed.
     pub window: Vec<(String, u64)>,
-    /// Lake files this batch counted.
-    pub files: Vec<String>,
+    /// Last bronze table version this batch (and every batch before it) counted; `None`
+    /// leaves the stored version as it is.
+    pub lake_version: Option<i64>,
     /// Bus identity (see [`TrendingStore::checkpoint`]) and next offsets reached.
     pub bus: String,
     pub offsets: Vec<(String, i32, i64)>,
@@ -79,7 +80,7 @@ impl TrendingBatch {
     pub fn is_empty(&self) -> bool {
         self.tags.is_empty()
             && self.window.is_empty()
-            && self.files.is_empty()
+            && self.lake_version.is_none()
             && self.offsets.is_empty()
             && self.tweets == 0
     }
@@ -171,7 +172,8 @@ pub struct TagRow {
 pub trait TrendingStore: Send + Sync {
     /// Creates or migrates the tables (idempotent, safe to race with another process).
     async fn migrate(&self) -> Result<(), StoreError>;
-    /// Progress so far: files, offsets of bus identity `bus`, window buckets from `cutoff_ms`.
+    /// Progress so far: bronze version, offsets of bus identity `bus`, window buckets from
+    /// `cutoff_ms`.
     async fn checkpoint(&self, bus: &str, cutoff_ms: i64)
         -> Result<TrendingCheckpoint, StoreError>;
     /// Applies a batch atomically (see the module doc).

@@ -1,15 +1,14 @@
-//! Counting hashtags straight from bronze Parquet files: only the columns the rule needs are
-//! read (`hashtags` or `text`, and `ingest_time` for the window), and several files are
-//! counted on parallel threads and merged.
-
-use std::fs::File;
-use std::path::{Path, PathBuf};
+//! Counting hashtags straight from bronze data files (the bytes of a Parquet file the
+//! `bronze` table's log lists): only the columns the rule needs are decoded (`hashtags` or
+//! `text`, and `ingest_time` for the window), and several files are counted on parallel
+//! threads and merged.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, DictionaryArray, ListArray, StringArray, TimestampMillisecondArray};
+use arrow::array::{Array, DictionaryArray, ListArray, StringArray};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -17,7 +16,7 @@ use parquet::arrow::ProjectionMask;
 
 use super::counter::Counter;
 use super::rule::HashtagRule;
-use crate::lake::LakeError;
+use crate::lake::schema::millis_column;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -29,28 +28,43 @@ pub struct FileCount {
     pub occurrences: u64,
 }
 
-fn schema_error(path: &Path, what: String) -> LakeError {
-    LakeError::Arrow {
-        context: path.display().to_string(),
-        source: arrow::error::ArrowError::SchemaError(what),
+/// One data file to count: its path in the table (for messages) and its bytes.
+#[derive(Debug, Clone)]
+pub struct FileBytes {
+    pub path: String,
+    pub bytes: Bytes,
+}
+
+/// A data file that could not be counted: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct CountError {
+    pub path: String,
+    pub message: String,
+}
+
+impl CountError {
+    fn new(path: &str, message: impl std::fmt::Display) -> Self {
+        CountError {
+            path: path.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 
-/// Adds every tweet of one complete bronze file to `counter`.
-pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeError> {
-    let file = File::open(path).map_err(|e| LakeError::Io {
-        context: path.display().to_string(),
-        source: e,
-    })?;
-    let parquet_err = |e| LakeError::Parquet {
-        context: path.display().to_string(),
-        source: e,
-    };
+/// Adds every tweet of one bronze data file (`bytes`, named `path` in errors) to `counter`.
+pub fn count_file(
+    path: &str,
+    bytes: Bytes,
+    counter: &mut Counter,
+) -> Result<FileCount, CountError> {
+    let parquet_err = |e: parquet::errors::ParquetError| CountError::new(path, e);
     let tag_column = match counter.rule() {
         HashtagRule::Twitter => "hashtags",
         HashtagRule::Seed => "text",
     };
-    let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(parquet_err)?;
+    let metadata = ArrowReaderMetadata::load(&bytes, crate::lake::read::plain_strings())
+        .map_err(parquet_err)?;
     // Hashtags repeat a lot: read them dictionary-encoded (as Parquet stores them), so each
     // distinct spelling of a batch is looked up once and occurrences are counted by index.
     let metadata = match dictionary_hashtags(metadata.schema()) {
@@ -61,13 +75,18 @@ pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeE
         .map_err(parquet_err)?,
         _ => metadata,
     };
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
     let arrow_schema = builder.schema().clone();
     let mut roots = Vec::new();
     for name in [tag_column, "ingest_time"] {
         match arrow_schema.index_of(name) {
             Ok(i) => roots.push(i),
-            Err(_) => return Err(schema_error(path, format!("bronze column {name} missing"))),
+            Err(_) => {
+                return Err(CountError::new(
+                    path,
+                    format!("bronze column {name} missing"),
+                ))
+            }
         }
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -79,12 +98,9 @@ pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeE
     let before = counter.occurrences;
     let mut rows = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| LakeError::Arrow {
-            context: path.display().to_string(),
-            source: e,
-        })?;
+        let batch = batch.map_err(|e| CountError::new(path, e))?;
         rows += batch.num_rows() as u64;
-        count_batch(&batch, tag_column, counter).map_err(|e| schema_error(path, e))?;
+        count_batch(&batch, tag_column, counter).map_err(|e| CountError::new(path, e))?;
     }
     Ok(FileCount {
         rows,
@@ -92,7 +108,8 @@ pub fn count_file(path: &Path, counter: &mut Counter) -> Result<FileCount, LakeE
     })
 }
 
-/// The file's schema with `hashtags` as `List<Dictionary<Int32, Utf8>>`, if it is `List<Utf8>`.
+/// The file's schema with `hashtags` as `List<Dictionary<Int32, Utf8>>`, if it is `List<Utf8>`
+/// (the item field keeps its name, `element` in Delta-written files).
 fn dictionary_hashtags(schema: &Arc<Schema>) -> Option<Arc<Schema>> {
     let i = schema.index_of("hashtags").ok()?;
     let field = schema.field(i);
@@ -113,10 +130,8 @@ fn dictionary_hashtags(schema: &Arc<Schema>) -> Option<Arc<Schema>> {
 }
 
 fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> Result<(), String> {
-    let times = batch
-        .column_by_name("ingest_time")
-        .and_then(|c| c.as_any().downcast_ref::<TimestampMillisecondArray>())
-        .ok_or("ingest_time is not a millisecond timestamp")?;
+    // Microseconds in the table; read as epoch milliseconds whatever the unit.
+    let times = millis_column(batch, "ingest_time").map_err(|e| format!("ingest_time: {e}"))?;
     let col = batch
         .column_by_name(tag_column)
         .ok_or_else(|| format!("{tag_column} missing"))?;
@@ -201,23 +216,24 @@ fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> 
 }
 
 /// Counts `files` on up to `threads` threads (each file whole, on one thread) into one
-/// counter shaped like `like`; returns it with per-file results in input order.
+/// counter shaped like `like`; returns it with per-file results in input order. The first
+/// file that does not decode fails the whole call (count file by file to find it).
 pub fn count_files(
-    files: &[PathBuf],
+    files: &[FileBytes],
     like: &Counter,
     threads: usize,
-) -> Result<(Counter, Vec<FileCount>), LakeError> {
+) -> Result<(Counter, Vec<FileCount>), CountError> {
     let threads = threads.clamp(1, files.len().max(1));
     if threads == 1 {
         let mut c = like.empty_like();
         let per = files
             .iter()
-            .map(|f| count_file(f, &mut c))
+            .map(|f| count_file(&f.path, f.bytes.clone(), &mut c))
             .collect::<Result<Vec<_>, _>>()?;
         return Ok((c, per));
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    type ThreadResult = Result<(Counter, Vec<(usize, FileCount)>), LakeError>;
+    type ThreadResult = Result<(Counter, Vec<(usize, FileCount)>), CountError>;
     let results: Vec<ThreadResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -227,7 +243,7 @@ pub fn count_files(
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(f) = files.get(i) else { break };
-                        per.push((i, count_file(f, &mut c)?));
+                        per.push((i, count_file(&f.path, f.bytes.clone(), &mut c)?));
                     }
                     Ok((c, per))
                 })
@@ -237,7 +253,7 @@ pub fn count_files(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(schema_error(Path::new("?"), "panic".into())))
+                    .unwrap_or_else(|_| Err(CountError::new("?", "panic while counting")))
             })
             .collect()
     });
@@ -251,4 +267,89 @@ pub fn count_files(
         }
     }
     Ok((total, per))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ListBuilder, StringBuilder, TimestampMicrosecondArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+    use crate::lake::schema::{list_item, timestamp_utc};
+
+    /// A bronze-shaped data file as the Delta writer makes it: `element` list items and
+    /// microsecond `ingest_time`.
+    fn file(tags: &[&[&str]], at_us: i64) -> Bytes {
+        let mut list = ListBuilder::new(StringBuilder::new()).with_field(list_item());
+        for row in tags {
+            for t in *row {
+                list.values().append_value(t);
+            }
+            list.append(true);
+        }
+        let texts: Vec<String> = tags.iter().map(|r| format!("#{}", r.join(" #"))).collect();
+        let n = tags.len();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("text", DataType::Utf8, false),
+            Field::new("hashtags", DataType::List(list_item()), false),
+            Field::new("ingest_time", timestamp_utc(), false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(texts)),
+                Arc::new(list.finish()),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(at_us, n))
+                        .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn counts_delta_written_files_from_bytes_on_threads() {
+        let at_ms = 1_700_000_123_456;
+        let files = vec![
+            FileBytes {
+                path: "date=2023-11-14/a.parquet".into(),
+                bytes: file(&[&["AI", "Rust"], &["ai"]], at_ms * 1000),
+            },
+            FileBytes {
+                path: "date=2023-11-14/b.parquet".into(),
+                bytes: file(&[&["Rust"], &[]], at_ms * 1000),
+            },
+        ];
+        let like = Counter::new(HashtagRule::Twitter, 1000, 0);
+        let (c, per) = count_files(&files, &like, 2).unwrap();
+        assert_eq!(per.iter().map(|f| f.rows).collect::<Vec<_>>(), [2, 2]);
+        assert_eq!(c.tweets, 4);
+        assert_eq!(c.get("ai").unwrap().count, 2);
+        assert_eq!(c.get("rust").unwrap().count, 2);
+        assert_eq!(c.occurrences, 4);
+        // The window bucket comes from the microsecond ingest time, in milliseconds.
+        let bucket = at_ms / 1000 * 1000;
+        assert_eq!(c.get("ai").unwrap().buckets, vec![(bucket, 2)]);
+
+        let seed = Counter::new(HashtagRule::Seed, 1000, 0);
+        let (s, _) = count_files(&files[..1], &seed, 1).unwrap();
+        assert_eq!(s.tweets, 2);
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_an_error_naming_it() {
+        let files = vec![FileBytes {
+            path: "date=2023-11-14/bad.parquet".into(),
+            bytes: Bytes::from_static(b"garbage"),
+        }];
+        let like = Counter::new(HashtagRule::Twitter, 1000, 0);
+        let e = count_files(&files, &like, 1).unwrap_err().to_string();
+        assert!(e.contains("bad.parquet"), "{e}");
+    }
 }

@@ -3,7 +3,8 @@
 //! the original playground's (`seed`) rule. See [`rule`] for both rules.
 //!
 //! * [`counter`]: the hot path (a [`Counter`] is the delta of one flush);
-//! * [`lake`]: counting bronze Parquet files (projected columns, parallel files);
+//! * [`lake`]: counting bronze data files (projected columns, parallel files);
+//! * [`gold`]: the `gold/trending_hashtags` Delta table (snapshots of the store's table);
 //! * [`window`]: the committed window state and building store batches.
 //!
 //! The stage that runs this is [`crate::stage::trending`]; the tables live in
@@ -18,7 +19,7 @@ pub mod watch;
 pub mod window;
 
 pub use counter::{Counter, Entry, Slot};
-pub use lake::{count_file, count_files, FileCount};
+pub use lake::{count_file, count_files, CountError, FileBytes, FileCount};
 pub use rule::{display_form, tag_key, HashtagRule, NO_TAGS};
 pub use watch::TrendingView;
 pub use window::{Window, WindowSpec};

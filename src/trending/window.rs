@@ -80,7 +80,7 @@ impl Window {
             .is_some_and(|b| *b < spec.cutoff(now_ms))
     }
 
-    /// The batch that adds `counter` (tagged with its files / offsets by the caller) at
+    /// The batch that adds `counter` (tagged with its bronze version / offsets by the caller) at
     /// `now_ms`. Does not change the window: call [`Window::apply`] once it committed.
     pub fn prepare(
         &self,
@@ -146,7 +146,7 @@ impl Window {
             buckets,
             window_cutoff_ms: cutoff,
             window,
-            files: Vec::new(),
+            lake_version: None,
             bus: String::new(),
             offsets: Vec::new(),
             tweets: counter.tweets,

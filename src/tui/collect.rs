@@ -63,6 +63,12 @@ impl Collectors {
             Duration::from_secs(1),
             cancel.clone(),
         ));
+        // Scores of a classify running in another process, from gold/ai_tweets.
+        tokio::spawn(crate::learn::predictions::follow_gold(
+            pipeline.location.clone(),
+            crate::learn::predictions::for_lake(&pipeline.settings.lake.root),
+            cancel.clone(),
+        ));
         let label = crate::learn::worker::spawn_for(&pipeline.settings);
         Collectors {
             lake,
@@ -76,24 +82,20 @@ impl Collectors {
     }
 }
 
+/// Lake stats about every second: the scanner keeps the tables open and reads only the new
+/// commits of their logs.
 async fn lake_stats(
     pipeline: Arc<Pipeline>,
     tx: watch::Sender<Option<LakeStats>>,
     cancel: CancellationToken,
 ) {
-    let mut scanner = Some(StatsScanner::new(pipeline.layout.clone()));
+    let mut scanner = StatsScanner::new(pipeline.location.clone(), pipeline.layout.clone());
     loop {
-        let Some(mut s) = scanner.take() else { return };
-        let Ok((s, result)) = tokio::task::spawn_blocking(move || {
-            let r = s.scan();
-            (s, r)
-        })
-        .await
-        else {
-            return;
+        let scan = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = scanner.scan() => r,
         };
-        scanner = Some(s);
-        match result {
+        match scan {
             Ok(stats) => {
                 tx.send_if_modified(|old| {
                     let changed = old.as_ref() != Some(&stats);

@@ -14,6 +14,8 @@ use vocab::{DOMAINS, FIRST, FOREIGN, HANDLE_WORDS, LAST, SOURCES, TAGS, TOPICS};
 pub struct SyntheticTweets {
     rng: SmallRng,
     next_id: u64,
+    /// Snowflake worker bits (from the seed).
+    worker: u64,
     users: Vec<User>,
     /// Zipf cumulative weights over `users` (popular accounts are mentioned / retweeted more).
     user_cdf: Vec<f64>,
@@ -57,6 +59,20 @@ fn tco(rng: &mut SmallRng) -> String {
     format!("https://t.co/{}", token(rng, 10))
 }
 
+/// Twitter's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
+const SNOWFLAKE_EPOCH_MS: i64 = 1_288_834_974_657;
+
+/// Bit layout of synthetic ids: milliseconds | 12-bit sequence | 10-bit worker | parity.
+const SEQUENCE_STEP: u64 = 1 << 11;
+const MILLIS_SHIFT: u32 = 23;
+
+/// The first (even) id of millisecond `now` for `worker`. The worker sits in the low bits,
+/// so two generators with different workers never share an id, whatever their pace.
+fn snowflake(now: DateTime<Utc>, worker: u64) -> u64 {
+    let ms = (now.timestamp_millis() - SNOWFLAKE_EPOCH_MS).max(0) as u64;
+    (ms << MILLIS_SHIFT) | (worker << 1)
+}
+
 fn v1_date(t: DateTime<Utc>) -> String {
     t.format("%a %b %d %H:%M:%S +0000 %Y").to_string()
 }
@@ -65,7 +81,7 @@ impl SyntheticTweets {
     /// A generator whose whole output is determined by `seed`.
     pub fn new(seed: u64) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
-        let next_id = (1_250_000_000_000_000_000 + rng.gen_range(0..1u64 << 50)) & !1;
+        let next_id = 0;
         let mut seen = HashSet::new();
         let mut users = Vec::with_capacity(200);
         while users.len() < 200 {
@@ -104,9 +120,11 @@ impl SyntheticTweets {
                 acc
             })
             .collect();
+        let worker = rng.gen_range(0..1u64 << 10);
         SyntheticTweets {
             rng,
             next_id,
+            worker,
             user_cdf: zipf_cdf(users.len(), 0.9),
             users,
             tag_cdf: zipf_cdf(TAGS.len(), 1.1),
@@ -116,12 +134,13 @@ impl SyntheticTweets {
     }
 
     /// Next tweet as Twitter API v1.1 JSON (one line, no trailing newline), created_at = `now`.
+    ///
+    /// Ids are time-based like Twitter's snowflakes (milliseconds since Twitter's epoch in the
+    /// high bits), so a generator started later never repeats an id of an earlier run.
     pub fn next_json(&mut self, now: DateTime<Utc>) -> Vec<u8> {
-        let id = self.next_id;
+        let id = self.next_id.max(snowflake(now, self.worker));
         // Outer ids are even, retweeted originals odd: the two never collide.
-        self.next_id = self
-            .next_id
-            .saturating_add(2 * self.rng.gen_range(1u64 << 11..1u64 << 21));
+        self.next_id = id.saturating_add(SEQUENCE_STEP);
         let author = self.rng.gen_range(0..self.users.len());
         let (href, client) = *pick(&mut self.rng, SOURCES);
         let source = format!(r#"<a href="{href}" rel="nofollow">{client}</a>"#);

@@ -104,12 +104,51 @@ pub fn sigterm(child: &Child) {
     );
 }
 
-/// Rows in complete bronze files (what readers see).
+/// Ids of the bronze table's rows (what readers see: committed rows only), read on a thread
+/// with a runtime of its own (callable from sync and async tests).
 pub fn bronze_ids(dir: &Path) -> Vec<String> {
-    ssp_tui::lake::read_bronze_rows(&dir.join("lake/bronze"))
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id_str)
+    let location = ssp_tui::lake::LakeLocation::local(&dir.join("lake"));
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(ssp_tui::lake::read_bronze_rows(&location))
+    })
+    .join()
+    .expect("reader thread")
+    .unwrap_or_else(|e| panic!("reading bronze: {e}"))
+    .into_iter()
+    .map(|r| r.id_str)
+    .collect()
+}
+
+/// Per commit of the bronze table: (rows it adds, the writer's query id), parsed from the
+/// `_delta_log` JSON by hand.
+pub fn bronze_commits(dir: &Path) -> Vec<(u64, Option<String>)> {
+    let log = dir.join("lake/bronze/_delta_log");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&log)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let mut rows = 0;
+            let mut query = None;
+            for line in std::fs::read_to_string(p).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(stats) = v.pointer("/add/stats").and_then(|s| s.as_str()) {
+                    let stats: serde_json::Value = serde_json::from_str(stats).unwrap();
+                    rows += stats["numRecords"].as_u64().expect("numRecords");
+                }
+                if let Some(q) = v.pointer("/commitInfo/operationParameters/queryId") {
+                    query = Some(q.as_str().map_or_else(|| q.to_string(), str::to_string));
+                }
+            }
+            (rows, query)
+        })
         .collect()
 }
 

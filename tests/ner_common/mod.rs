@@ -4,14 +4,16 @@
 //! service that `scripts/test.sh` starts.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssp_tui::config::Settings;
-use ssp_tui::lake::silver::{ner_dir, read_ner_rows, NerRow};
-use ssp_tui::lake::LakeLayout;
+use ssp_tui::lake::silver::{ner_checkpoint, read_ner_rows, NerRow};
+use ssp_tui::lake::LakeLocation;
 use ssp_tui::nlp::Entity;
 use ssp_tui::stage::{StageState, StageStatus, Supervisor};
 
@@ -198,8 +200,103 @@ pub async fn run_to_completion(s: &Settings, timeout: Duration) -> Arc<Superviso
     sup
 }
 
+/// Runs `f` to completion on a private runtime in another thread: usable from sync tests,
+/// async tests and the sync closures of [`eventually`] alike.
+pub fn block_on<T: Send, F: std::future::Future<Output = T> + Send>(f: F) -> T {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(f)
+        })
+        .join()
+        .expect("block_on thread")
+    })
+}
+
+/// Every row of the `silver/ner` table of the lake in folder `lake`.
 pub fn silver_rows(lake: &Path) -> Vec<NerRow> {
-    read_ner_rows(&ner_dir(&LakeLayout::new(lake))).expect("silver rows")
+    block_on(read_ner_rows(&LakeLocation::local(lake))).expect("silver rows")
+}
+
+/// The `ner` checkpoint recorded in `silver/ner` (last bronze version covered).
+pub fn silver_checkpoint(lake: &Path) -> Option<i64> {
+    block_on(ner_checkpoint(&LakeLocation::local(lake))).expect("silver checkpoint")
+}
+
+/// The newest version of the bronze table.
+pub fn bronze_version(lake: &Path) -> Option<i64> {
+    block_on(async {
+        let mut c = ssp_tui::lake::LakeConsumer::new(
+            LakeLocation::local(lake),
+            ssp_tui::lake::bronze::TABLE,
+            None,
+            ssp_tui::lake::StartAt::Beginning,
+        );
+        c.latest_version().await.expect("bronze version")
+    })
+}
+
+/// Bronze rows by table version, read through the log (an oracle independent of `ner`).
+pub fn bronze_ids_by_version(lake: &Path) -> BTreeMap<i64, Vec<String>> {
+    block_on(async {
+        let mut c = ssp_tui::lake::LakeConsumer::new(
+            LakeLocation::local(lake),
+            ssp_tui::lake::bronze::TABLE,
+            None,
+            ssp_tui::lake::StartAt::Beginning,
+        );
+        let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        loop {
+            let commits = c.poll(256).await.expect("bronze log");
+            let Some(last) = commits.last().map(|c| c.version) else {
+                return out;
+            };
+            for commit in &commits {
+                let ids = out.entry(commit.version).or_default();
+                for f in &commit.files {
+                    let bytes = c.read(f).await.expect("bronze file");
+                    for t in ssp_tui::lake::read::read_bronze_texts(bytes, &f.path).unwrap() {
+                        ids.push(t.id_str);
+                    }
+                }
+            }
+            c.ack(last);
+        }
+    })
+}
+
+/// Checks (with ner stopped) that silver holds each bronze tweet of the versions up to its
+/// checkpoint exactly once and nothing else; returns the checkpoint.
+pub fn assert_silver_is_bronze_up_to_checkpoint(lake: &Path) -> i64 {
+    let cp = silver_checkpoint(lake).expect("silver/ner has a checkpoint");
+    let rows = silver_rows(lake);
+    let got = by_id(&rows);
+    for r in &rows {
+        assert!(
+            r.bronze_version <= cp,
+            "row {} from bronze version {} is beyond the checkpoint {cp}",
+            r.id_str,
+            r.bronze_version
+        );
+    }
+    let want: std::collections::BTreeSet<String> = bronze_ids_by_version(lake)
+        .range(..=cp)
+        .flat_map(|(_, ids)| ids.iter().cloned())
+        .collect();
+    let got: std::collections::BTreeSet<String> = got.into_keys().collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "silver rows vs bronze rows up to version {cp}"
+    );
+    assert!(
+        got == want,
+        "silver holds exactly the bronze rows up to version {cp}"
+    );
+    cp
 }
 
 /// Silver rows by tweet id; panics on a duplicate.

@@ -1,5 +1,5 @@
 //! Helpers for the trending tests: known tweets with an independently computed expectation,
-//! bronze files written directly, a real PostgreSQL server from `SSP_TEST_PG_URL` (fresh
+//! bronze commits written directly (with the real bronze writer), a real PostgreSQL server from `SSP_TEST_PG_URL` (fresh
 //! schema per test), a TCP proxy that can cut the database off, and waiting helpers.
 #![allow(dead_code)]
 
@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use ssp_tui::config::Settings;
-use ssp_tui::lake::{BronzeWriter, LakeLayout, RecordMeta, RollPolicy};
+use ssp_tui::lake::{
+    BronzeWriter, LakeConsumer, LakeLayout, LakeLocation, RecordMeta, RollPolicy, StartAt,
+};
 use ssp_tui::stage::{StageState, StageStatus, Supervisor};
 use ssp_tui::tweet::Tweet;
 use tokio::net::{TcpListener, TcpStream};
@@ -171,11 +173,22 @@ pub fn write_jsonl(path: &Path, tweets: &[Known]) {
     std::fs::write(path, out).unwrap();
 }
 
-/// Writes `tweets` as one complete bronze file (as the bronze writer does); returns its path.
-pub fn write_bronze(lake: &Path, tweets: &[Known], first_offset: i64) -> PathBuf {
+/// A bronze writer on the table under `lake` (tweets go in with [`append`]).
+pub async fn bronze_writer(lake: &Path) -> BronzeWriter {
     let layout = LakeLayout::new(lake);
-    let prefix = format!("test-{:08x}", rand::random::<u32>());
-    let mut w = BronzeWriter::new(&layout, RollPolicy::default(), prefix).unwrap();
+    let id = format!("test-{:08x}", rand::random::<u32>());
+    BronzeWriter::open(
+        &LakeLocation::local(lake),
+        &layout,
+        RollPolicy::default(),
+        id,
+    )
+    .await
+    .unwrap()
+}
+
+/// Buffers `tweets` in `w` (offsets from `first_offset`), without committing.
+pub async fn append(w: &mut BronzeWriter, tweets: &[Known], first_offset: i64) {
     let now = Utc::now();
     for (i, t) in tweets.iter().enumerate() {
         let tweet = Tweet::parse(serde_json::to_string(&t.json).unwrap().as_bytes()).unwrap();
@@ -185,9 +198,40 @@ pub fn write_bronze(lake: &Path, tweets: &[Known], first_offset: i64) -> PathBuf
             offset: first_offset + i as i64,
             ingest_time: now,
         };
-        w.append(&tweet, &meta).unwrap();
+        w.append(&tweet, &meta, &[]).await.unwrap();
     }
-    w.roll().unwrap().file.unwrap().path
+}
+
+/// Commits `tweets` to the bronze table as one commit (as the bronze stage's roll does);
+/// returns the table version.
+pub async fn write_bronze(lake: &Path, tweets: &[Known], first_offset: i64) -> i64 {
+    let mut w = bronze_writer(lake).await;
+    append(&mut w, tweets, first_offset).await;
+    w.roll().await.unwrap().version.unwrap()
+}
+
+/// The newest version of the bronze table under `lake` (`None`: no table).
+pub async fn bronze_version(lake: &Path) -> Option<i64> {
+    let mut c = LakeConsumer::new(
+        LakeLocation::local(lake),
+        "bronze",
+        None,
+        StartAt::Beginning,
+    );
+    c.latest_version().await.unwrap()
+}
+
+/// Local paths of the data files bronze commit `version` added.
+pub async fn bronze_files(lake: &Path, version: i64) -> Vec<PathBuf> {
+    let location = LakeLocation::local(lake);
+    let mut c = LakeConsumer::new(location, "bronze", Some(version - 1), StartAt::Beginning);
+    let commits = c.poll(1).await.unwrap();
+    assert_eq!(commits[0].version, version);
+    commits[0]
+        .files
+        .iter()
+        .map(|f| lake.join("bronze").join(&f.path))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

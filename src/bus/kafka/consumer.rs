@@ -11,7 +11,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
+use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::{client_config, HealthCell};
@@ -139,6 +139,11 @@ impl KafkaConsumer {
             key: m.key().map(Bytes::copy_from_slice),
             payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
             timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
+            origin: m.headers().and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == crate::bus::ORIGIN_HEADER)
+                    .and_then(|h| h.value.map(Bytes::copy_from_slice))
+            }),
         }
     }
 }
@@ -238,6 +243,23 @@ impl Consumer for KafkaConsumer {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    async fn seek(&mut self, partition: i32, offset: i64) -> Result<(), BusError> {
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            consumer
+                .seek(
+                    &topic,
+                    partition,
+                    Offset::Offset(offset),
+                    Duration::from_secs(10),
+                )
+                .map_err(|e| BusError::Broker(format!("seek {topic}/{partition} to {offset}: {e}")))
+        })
+        .await
+        .map_err(|e| BusError::Broker(e.to_string()))?
     }
 
     fn set_revoke_hook(&mut self, hook: RevokeHook) {

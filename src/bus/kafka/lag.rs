@@ -243,6 +243,7 @@ impl Inner {
                     key: m.key().map(Bytes::copy_from_slice),
                     payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
                     timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
+                    origin: None,
                 }),
                 Some(Err(e)) => return Err(broker(e)),
                 None => break,

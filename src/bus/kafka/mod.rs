@@ -9,6 +9,7 @@
 mod consumer;
 mod lag;
 mod producer;
+mod topic_id;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -147,6 +148,19 @@ impl Bus for KafkaBus {
 
     async fn high_watermarks(&self, topic: &str) -> Result<Offsets, BusError> {
         self.lag.high_watermarks(topic).await
+    }
+
+    async fn topic_identity(&self, topic: &str) -> Result<String, BusError> {
+        // A topic just created may take a moment to reach every broker's metadata.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            match topic_id::describe(&self.settings, topic).await {
+                Err(BusError::UnknownTopic(_)) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn tail(

@@ -106,15 +106,27 @@ impl KafkaProducer {
     }
 }
 
-#[async_trait]
-impl Producer for KafkaProducer {
-    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError> {
+impl KafkaProducer {
+    async fn produce(
+        &mut self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        origin: Option<&str>,
+    ) -> Result<(), BusError> {
         self.check_failed()?;
         let mut wait = Duration::from_millis(1);
         loop {
             let mut record = BaseRecord::to(&self.topic).payload(payload);
             if let Some(k) = key {
                 record = record.key(k);
+            }
+            if let Some(o) = origin {
+                record = record.headers(rdkafka::message::OwnedHeaders::new().insert(
+                    rdkafka::message::Header {
+                        key: crate::bus::ORIGIN_HEADER,
+                        value: Some(o),
+                    },
+                ));
             }
             self.context.in_flight.fetch_add(1, Ordering::Relaxed);
             match self.producer.send(record) {
@@ -130,6 +142,22 @@ impl Producer for KafkaProducer {
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl Producer for KafkaProducer {
+    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError> {
+        self.produce(key, payload, None).await
+    }
+
+    async fn send_from(
+        &mut self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        origin: &str,
+    ) -> Result<(), BusError> {
+        self.produce(key, payload, Some(origin)).await
     }
 
     async fn flush(&mut self) -> Result<Offsets, BusError> {

@@ -1,4 +1,6 @@
-//! Lake pane: files, rows, bytes, files per minute and newest file age per layer; dead letters.
+//! Lake pane: per layer the files, rows and bytes of its tables' current snapshots (from the
+//! Delta log), the table version, files added in the last minute and the newest file's age;
+//! dead letters. The stats come from a background task (`tui::collect`).
 
 use std::time::SystemTime;
 
@@ -24,11 +26,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let now = SystemTime::now();
     // Columns that fit, most important first; numbers are never cut.
-    let all: [(&str, u16); 6] = [
+    let all: [(&str, u16); 7] = [
         ("layer", 7),
         ("files", 7),
         ("rows", 8),
         ("bytes", 9),
+        ("ver", 7),
         ("f/min", 6),
         ("newest", 7),
     ];
@@ -53,6 +56,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             format::count(l.files),
             format::count(l.rows),
             format::bytes(l.bytes),
+            l.version.map_or_else(|| "-".into(), |v| v.to_string()),
             l.files_last_minute.to_string(),
             age,
         ];

@@ -1,57 +1,30 @@
 //! The embedded store: one JSON state file per table under `<lake>/store/`, replaced
 //! atomically (temp file, fsync, rename) on every commit, so the counts and the checkpoint
-//! (files done, offsets) can only change together.
+//! (bronze table version counted, bus offsets) can only change together.
 //!
 //! Handles opened on the same file in one process share the state in memory (the TUI's
 //! collector reads what the stage committed without touching the disk); a reader in another
 //! process reloads the file when its modification time or size changed. One process writes a
 //! given file at a time.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
+use self::state::{apply, top_of, StoredTag, TrendingState, FORMAT_VERSION};
 use super::ident::Ident;
 use super::trending::{
-    Committed, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,
-    TrendingStore, TrendingTop,
+    Committed, TagRow, TopQuery, TrendingBatch, TrendingCheckpoint, TrendingMeta, TrendingStore,
+    TrendingTop,
 };
 use super::{Store, StoreError};
 use crate::config::StoreKind;
-use crate::lake::incremental::write_atomic;
-use crate::trending::{display_form, NO_TAGS};
-
-const FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct StoredTag {
-    hashtag: String,
-    count: u64,
-    window: u64,
-    spellings: BTreeMap<String, u64>,
-    updated_ms: i64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct TrendingState {
-    version: u32,
-    seq: u64,
-    last_batch: i64,
-    meta: Option<TrendingMeta>,
-    tweets: u64,
-    occurrences: u64,
-    updated_ms: Option<i64>,
-    tags: BTreeMap<String, StoredTag>,
-    /// bucket start ms -> key -> count
-    buckets: BTreeMap<i64, BTreeMap<String, u64>>,
-    files: BTreeSet<String>,
-    /// bus identity -> topic -> partition -> next offset
-    offsets: BTreeMap<String, BTreeMap<String, BTreeMap<i32, i64>>>,
-}
 
 /// (modification time, length) of the file as last read or written.
 type Stamp = Option<(SystemTime, u64)>;
@@ -183,12 +156,35 @@ impl Shared {
                 }
             }
             apply(s, batch);
+            s.version = FORMAT_VERSION;
             let bytes = serde_json::to_vec(&*s).map_err(|e| io_err(&self.path, e))?;
             write_atomic(&self.path, &bytes).map_err(|e| io_err(&self.path, e))?;
             loaded.stamp = stamp(&self.path)?;
             Ok(Committed::Applied(loaded.state.seq))
         })
     }
+}
+
+/// Replaces `path` with `bytes` so a reader (or a crash) sees the old or the new content only:
+/// temp file, fsync, rename, fsync of the folder.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// The error for a table filled under another rule or input.
@@ -199,107 +195,6 @@ pub fn meta_mismatch(table: &str, stored: &TrendingMeta, wanted: &TrendingMeta) 
          another name, or remove the old table",
         stored.rule, stored.input, wanted.rule, wanted.input
     ))
-}
-
-fn apply(s: &mut TrendingState, b: &TrendingBatch) {
-    for t in &b.tags {
-        let tag = s.tags.entry(t.key.clone()).or_default();
-        tag.count += t.count;
-        for (sp, n) in &t.spellings {
-            *tag.spellings.entry(sp.clone()).or_default() += n;
-        }
-        if let Some(d) = display_form(tag.spellings.iter().map(|(k, v)| (k.as_str(), *v))) {
-            if tag.hashtag != d {
-                tag.hashtag = d.to_string();
-            }
-        }
-        tag.updated_ms = b.now_ms;
-    }
-    let keep = s.buckets.split_off(&b.window_cutoff_ms);
-    s.buckets = keep;
-    for (bucket, k, n) in &b.buckets {
-        if *bucket >= b.window_cutoff_ms {
-            *s.buckets
-                .entry(*bucket)
-                .or_default()
-                .entry(k.clone())
-                .or_default() += n;
-        }
-    }
-    for (k, v) in &b.window {
-        if let Some(tag) = s.tags.get_mut(k) {
-            tag.window = *v;
-            tag.updated_ms = b.now_ms;
-        }
-    }
-    s.files.extend(b.files.iter().cloned());
-    for (topic, p, next) in &b.offsets {
-        s.offsets
-            .entry(b.bus.clone())
-            .or_default()
-            .entry(topic.clone())
-            .or_default()
-            .insert(*p, *next);
-    }
-    s.tweets += b.tweets;
-    s.occurrences += b.occurrences;
-    s.seq += 1;
-    s.last_batch = b.id;
-    s.meta = Some(b.meta.clone());
-    s.updated_ms = Some(b.now_ms);
-}
-
-/// Top `n` by count, then display form (byte order).
-fn top_n(rows: impl Iterator<Item = TopRow>, n: usize) -> Vec<TopRow> {
-    let mut v: Vec<TopRow> = rows.filter(|r| r.count > 0).collect();
-    v.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.hashtag.cmp(&b.hashtag))
-    });
-    v.truncate(n);
-    v
-}
-
-fn top_of(s: &TrendingState, q: &TopQuery) -> TrendingTop {
-    let all_time = top_n(
-        s.tags
-            .iter()
-            .filter(|(k, _)| k.as_str() != NO_TAGS)
-            .map(|(_, t)| TopRow {
-                hashtag: t.hashtag.clone(),
-                count: t.count,
-            }),
-        q.n,
-    );
-    let mut window: HashMap<&str, u64> = HashMap::new();
-    for (_, keys) in s.buckets.range(q.cutoff_ms()..) {
-        for (k, n) in keys {
-            if k != NO_TAGS {
-                *window.entry(k.as_str()).or_default() += n;
-            }
-        }
-    }
-    let window = top_n(
-        window.into_iter().map(|(k, count)| TopRow {
-            hashtag: s
-                .tags
-                .get(k)
-                .map_or_else(|| k.to_string(), |t| t.hashtag.clone()),
-            count,
-        }),
-        q.n,
-    );
-    TrendingTop {
-        all_time,
-        window,
-        distinct: s.tags.len() as u64 - s.tags.contains_key(NO_TAGS) as u64,
-        occurrences: s.occurrences,
-        tweets: s.tweets,
-        seq: s.seq,
-        meta: s.meta.clone(),
-        updated_at_ms: s.updated_ms,
-    }
 }
 
 #[async_trait]
@@ -334,7 +229,7 @@ impl TrendingStore for EmbeddedStore {
                 Ok(TrendingCheckpoint {
                     seq: s.seq,
                     meta: s.meta.clone(),
-                    files: s.files.clone(),
+                    lake_version: s.lake_version,
                     offsets,
                     buckets,
                 })
@@ -409,5 +304,72 @@ impl Store for EmbeddedStore {
 
     fn trending(&self) -> &dyn TrendingStore {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(id: i64, base_seq: u64, lake_version: Option<i64>) -> TrendingBatch {
+        TrendingBatch {
+            id,
+            base_seq,
+            meta: TrendingMeta {
+                rule: "twitter".into(),
+                input: "lake".into(),
+            },
+            tags: vec![super::super::TagDelta {
+                key: "#ai".into(),
+                count: 2,
+                spellings: vec![("#AI".into(), 2)],
+            }],
+            buckets: Vec::new(),
+            window_cutoff_ms: 0,
+            window: Vec::new(),
+            lake_version,
+            bus: String::new(),
+            offsets: Vec::new(),
+            tweets: 2,
+            occurrences: 2,
+            now_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bronze_version_is_committed_with_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = Ident::new("t", "trending_hashtags").unwrap();
+        let st = EmbeddedStore::open(dir.path().to_path_buf(), &table).unwrap();
+        st.migrate().await.unwrap();
+        assert_eq!(st.checkpoint("", 0).await.unwrap().lake_version, None);
+        st.commit(&batch(1, 0, Some(5))).await.unwrap();
+        st.commit(&batch(2, 1, None)).await.unwrap();
+        let cp = st.checkpoint("", 0).await.unwrap();
+        assert_eq!(
+            (cp.seq, cp.lake_version),
+            (2, Some(5)),
+            "None keeps the version"
+        );
+        let on_disk: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(st.path()).unwrap()).unwrap();
+        assert_eq!(on_disk["lake_version"], 5);
+        assert_eq!(on_disk["version"], FORMAT_VERSION);
+    }
+
+    #[tokio::test]
+    async fn a_format_1_file_loads_without_its_file_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"version":1,"seq":3,"last_batch":9,"meta":{"rule":"twitter","input":"lake"},
+            "tweets":7,"occurrences":7,"updated_ms":null,"tags":{},"buckets":{},
+            "files":["date=2020-01-01/part-1.parquet"],"offsets":{}}"#;
+        std::fs::write(dir.path().join("old_table.json"), old).unwrap();
+        let table = Ident::new("t", "old_table").unwrap();
+        let st = EmbeddedStore::open(dir.path().to_path_buf(), &table).unwrap();
+        let cp = st.checkpoint("", 0).await.unwrap();
+        assert_eq!((cp.seq, cp.lake_version), (3, None));
+        st.commit(&batch(10, 3, Some(1))).await.unwrap();
+        let text = std::fs::read_to_string(st.path()).unwrap();
+        assert!(!text.contains("part-1.parquet"), "{text}");
     }
 }

@@ -1,0 +1,265 @@
+//! The lake's Delta tables: where they live (a local folder or `s3://bucket/prefix`), how a
+//! table is opened or created, and how its data files are read back.
+//!
+//! Tables: `bronze` (partitioned by `date`), `silver/ner`, `gold/trending_hashtags`,
+//! `gold/ai_tweets`. Every write is one Delta commit; the log is the source of truth.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::StructType;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
+use object_store::ObjectStoreExt as _;
+use url::Url;
+
+/// Commits between two Delta checkpoints (`delta.checkpointInterval`).
+pub const CHECKPOINT_INTERVAL: u64 = 100;
+
+/// Errors of Delta tables, with the table they happened on.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+    /// Another writer moved a transaction this one resumed from: it must resume again.
+    #[error("table {table}: {what}")]
+    Fenced { table: String, what: String },
+    #[error("table {table}: {what}")]
+    Other { table: String, what: String },
+}
+
+impl TableError {
+    pub fn delta(table: &str, source: DeltaTableError) -> Self {
+        TableError::Delta {
+            table: table.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    pub fn other(table: &str, what: impl Into<String>) -> Self {
+        TableError::Other {
+            table: table.to_string(),
+            what: what.into(),
+        }
+    }
+
+    /// Another writer committed first on the same transaction ids (a concurrent owner).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            TableError::Delta { source, .. } => matches!(
+                **source,
+                DeltaTableError::Transaction { .. } | DeltaTableError::VersionAlreadyExists(_)
+            ),
+            TableError::Fenced { .. } => true,
+            TableError::Other { .. } => false,
+        }
+    }
+}
+
+/// Where the lake's tables live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeLocation {
+    root: Url,
+}
+
+impl LakeLocation {
+    /// `root` is a folder path or a URL (`s3://bucket/prefix`, `file:///abs/path`).
+    pub fn parse(root: &str) -> Result<LakeLocation, String> {
+        if root.contains("://") {
+            let mut url = Url::parse(root).map_err(|e| e.to_string())?;
+            match url.scheme() {
+                "s3" | "s3a" | "file" | "memory" => {}
+                other => {
+                    return Err(format!(
+                        "unsupported scheme {other}:// (use s3:// or a folder)"
+                    ))
+                }
+            }
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            return Ok(LakeLocation { root: url });
+        }
+        Ok(LakeLocation::local(Path::new(root)))
+    }
+
+    /// A local folder (made absolute against the current directory).
+    pub fn local(dir: &Path) -> LakeLocation {
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut url = Url::from_directory_path(&abs)
+            .unwrap_or_else(|()| Url::parse("file:///").expect("static URL"));
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        LakeLocation { root: url }
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.root
+    }
+
+    /// The local folder, when the lake is one.
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        (self.root.scheme() == "file")
+            .then(|| self.root.to_file_path().ok())
+            .flatten()
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.local_dir().is_some()
+    }
+
+    /// URL of table `name` (e.g. `silver/ner`).
+    pub fn table_url(&self, name: &str) -> Url {
+        self.root
+            .join(&format!("{name}/"))
+            .unwrap_or_else(|_| self.root.clone())
+    }
+
+    /// Shown to users: the folder, or the URL without credentials.
+    pub fn display(&self) -> String {
+        match self.local_dir() {
+            Some(p) => p.display().to_string(),
+            None => {
+                let mut u = self.root.clone();
+                let _ = u.set_password(None);
+                let _ = u.set_username("");
+                u.to_string()
+            }
+        }
+    }
+}
+
+/// Storage options for object stores: the usual `AWS_*` variables (endpoint, region, keys)
+/// are read by delta-rs itself; plain-HTTP endpoints (test servers) are allowed.
+pub(crate) fn storage_options(location: &LakeLocation) -> HashMap<String, String> {
+    let mut opts = HashMap::new();
+    if location.url().scheme().starts_with("s3") {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .or_else(|_| std::env::var("AWS_ENDPOINT"))
+            .unwrap_or_default();
+        if endpoint.starts_with("http://") {
+            opts.insert("AWS_ALLOW_HTTP".into(), "true".into());
+        }
+        if !endpoint.is_empty() {
+            opts.insert("AWS_ENDPOINT_URL".into(), endpoint);
+            // Test servers and MinIO address buckets by path.
+            opts.entry("AWS_VIRTUAL_HOSTED_STYLE_REQUEST".into())
+                .or_insert_with(|| "false".into());
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            opts.insert("AWS_REGION".into(), "us-east-1".into());
+        }
+    }
+    opts
+}
+
+/// Opens table `name`; `None` when it does not exist yet.
+pub async fn open(location: &LakeLocation, name: &str) -> Result<Option<DeltaTable>, TableError> {
+    if let Some(dir) = location.local_dir() {
+        if !dir.join(name).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+    }
+    let url = location.table_url(name);
+    let mut table = DeltaTableBuilder::from_url(url)
+        .map_err(|e| TableError::delta(name, e))?
+        .with_storage_options(storage_options(location))
+        .build()
+        .map_err(|e| TableError::delta(name, e))?;
+    if !location.is_local()
+        && !table
+            .verify_deltatable_existence()
+            .await
+            .map_err(|e| TableError::delta(name, e))?
+    {
+        return Ok(None);
+    }
+    match table.load().await {
+        Ok(()) => Ok(Some(table)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(DeltaTableError::InvalidTableLocation(_)) => Ok(None),
+        Err(e) => Err(TableError::delta(name, e)),
+    }
+}
+
+/// Opens table `name`, creating it with `schema` (and `partition_by`) when missing. Two
+/// processes creating it at once are fine: the loser of the version-0 commit opens it.
+pub async fn open_or_create(
+    location: &LakeLocation,
+    name: &str,
+    schema: &SchemaRef,
+    partition_by: &[&str],
+) -> Result<DeltaTable, TableError> {
+    if let Some(t) = open(location, name).await? {
+        return Ok(t);
+    }
+    if let Some(dir) = location.local_dir() {
+        let path = dir.join(name);
+        std::fs::create_dir_all(&path).map_err(|e| TableError::other(name, e.to_string()))?;
+    }
+    let columns: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| TableError::other(name, format!("schema: {e}")))?;
+    let created = CreateBuilder::new()
+        .with_location(location.table_url(name).to_string())
+        .with_storage_options(storage_options(location))
+        .with_table_name(name.replace('/', "_"))
+        .with_columns(columns.fields().cloned())
+        .with_partition_columns(partition_by.iter().map(|s| s.to_string()))
+        .with_save_mode(SaveMode::Ignore)
+        .with_configuration_property(
+            TableProperty::CheckpointInterval,
+            Some(CHECKPOINT_INTERVAL.to_string()),
+        )
+        .await;
+    match created {
+        Ok(t) => Ok(t),
+        Err(e) => match open(location, name).await? {
+            Some(t) => Ok(t),
+            None => Err(TableError::delta(name, e)),
+        },
+    }
+}
+
+/// Reads one data file of `table` (its path as in the log's `add` action).
+pub async fn read_file(table: &DeltaTable, path: &str) -> Result<Bytes, TableError> {
+    let store = table.log_store().object_store(None);
+    let location = deltalake::Path::from_url_path(path)
+        .map_err(|e| TableError::other("lake", format!("{path}: {e}")))?;
+    let got = store
+        .get(&location)
+        .await
+        .map_err(|e| TableError::other("lake", format!("reading {path}: {e}")))?;
+    got.bytes()
+        .await
+        .map_err(|e| TableError::other("lake", format!("reading {path}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let l = LakeLocation::parse("s3://bucket/pre/fix").unwrap();
+        assert_eq!(
+            l.table_url("silver/ner").as_str(),
+            "s3://bucket/pre/fix/silver/ner/"
+        );
+        assert!(!l.is_local());
+        let d = LakeLocation::parse("/tmp/lake").unwrap();
+        assert_eq!(d.table_url("bronze").as_str(), "file:///tmp/lake/bronze/");
+        assert_eq!(d.local_dir().unwrap(), PathBuf::from("/tmp/lake"));
+        assert!(LakeLocation::parse("ftp://x/y").is_err());
+    }
+}
