@@ -1,13 +1,17 @@
 //! Shared helpers for the integration tests: tweet JSON builders and the independent expected
-//! rules ([`tweets`]), looking at a lake and its Delta log from outside ([`lake`]), running the
-//! `ssp-tui` binary with a private environment and a timeout, and waiting for stage states.
+//! rules ([`tweets`]), looking at a lake and its Delta log from outside ([`lake`]), reading
+//! tables with Python's `deltalake` ([`pydelta`]), running the `ssp-tui` binary with a private
+//! environment and a timeout, and waiting for stage states.
 #![allow(dead_code)]
 
 pub mod lake;
+pub mod pydelta;
 pub mod tweets;
 
 #[allow(unused_imports)]
 pub use lake::*;
+#[allow(unused_imports)]
+pub use pydelta::*;
 #[allow(unused_imports)]
 pub use tweets::*;
 
