@@ -249,17 +249,7 @@ impl BronzeWriter {
     /// Reads the latest version of transaction `app_id` (refreshing the table first) and
     /// remembers it as what the next commit expects to find.
     pub async fn resume_point(&mut self, app_id: &str) -> Result<Option<i64>, LakeError> {
-        self.table
-            .update_incremental(None)
-            .await
-            .map_err(|e| TableError::delta(TABLE, e))?;
-        let v = self
-            .table
-            .snapshot()
-            .map_err(|e| TableError::delta(TABLE, e))?
-            .transaction_version(self.table.log_store().as_ref(), app_id)
-            .await
-            .map_err(|e| TableError::delta(TABLE, e))?;
+        let v = table::latest_txn_version(&mut self.table, TABLE, app_id).await?;
         self.expected.insert(app_id.to_string(), v);
         Ok(v)
     }

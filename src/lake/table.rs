@@ -231,6 +231,34 @@ pub async fn open_or_create(
     }
 }
 
+/// The version transaction `app_id` last recorded in `table` (`name` for errors), after
+/// catching up with the newest commits.
+pub async fn latest_txn_version(
+    table: &mut DeltaTable,
+    name: &str,
+    app_id: &str,
+) -> Result<Option<i64>, TableError> {
+    table
+        .update_incremental(None)
+        .await
+        .map_err(|e| TableError::delta(name, e))?;
+    txn_version(table, name, app_id).await
+}
+
+/// The version transaction `app_id` recorded in `table` as loaded.
+pub async fn txn_version(
+    table: &DeltaTable,
+    name: &str,
+    app_id: &str,
+) -> Result<Option<i64>, TableError> {
+    table
+        .snapshot()
+        .map_err(|e| TableError::delta(name, e))?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| TableError::delta(name, e))
+}
+
 /// Reads one data file of `table` (its path as in the log's `add` action).
 pub async fn read_file(table: &DeltaTable, path: &str) -> Result<Bytes, TableError> {
     let store = table.log_store().object_store(None);

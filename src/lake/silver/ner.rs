@@ -86,13 +86,7 @@ impl NerTableWriter {
     }
 
     async fn read_checkpoint(&mut self) -> Result<Option<i64>, LakeError> {
-        self.table.update_incremental(None).await.map_err(delta)?;
-        self.table
-            .snapshot()
-            .map_err(delta)?
-            .transaction_version(self.table.log_store().as_ref(), NER_APP_ID)
-            .await
-            .map_err(delta)
+        Ok(table::latest_txn_version(&mut self.table, NER_TABLE, NER_APP_ID).await?)
     }
 
     /// Streams `rows` into data files (not visible until [`commit`](Self::commit)).
@@ -210,11 +204,7 @@ pub async fn ner_checkpoint(location: &LakeLocation) -> Result<Option<i64>, Lake
     let Some(t) = table::open(location, NER_TABLE).await? else {
         return Ok(None);
     };
-    t.snapshot()
-        .map_err(delta)?
-        .transaction_version(t.log_store().as_ref(), NER_APP_ID)
-        .await
-        .map_err(delta)
+    Ok(table::txn_version(&t, NER_TABLE, NER_APP_ID).await?)
 }
 
 /// Every row of `silver/ner`, commit by commit (tests, exports; the table is append-only).

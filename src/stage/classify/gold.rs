@@ -118,16 +118,7 @@ impl GoldWriter {
 
     /// The bronze version in the table's latest `txn` action of [`TXN_APP`].
     async fn recorded(&mut self) -> Result<Option<i64>, TableError> {
-        self.table
-            .update_incremental(None)
-            .await
-            .map_err(|e| TableError::delta(TABLE, e))?;
-        self.table
-            .snapshot()
-            .map_err(|e| TableError::delta(TABLE, e))?
-            .transaction_version(self.table.log_store().as_ref(), TXN_APP)
-            .await
-            .map_err(|e| TableError::delta(TABLE, e))
+        crate::lake::table::latest_txn_version(&mut self.table, TABLE, TXN_APP).await
     }
 
     /// Commits `rows` (possibly none) with `bronze_version` as the new checkpoint, refusing if

@@ -316,7 +316,12 @@ impl<'a> Run<'a> {
         let location = &self.ctx.pipeline.location;
         match gold::write_snapshot(location, snap, self.settings.snapshot_keep).await {
             Ok(_) => self.snapshot_seq = self.seq,
-            Err(e) => self.ctx.log.event(format!("gold snapshot failed: {e}")),
+            Err(e) => {
+                // Counts are safe in the store; the snapshot is retried at the next interval.
+                let msg = format!("gold snapshot failed (retried later): {e}");
+                self.ctx.metrics.error(msg.clone());
+                self.ctx.log.event(msg);
+            }
         }
     }
 }

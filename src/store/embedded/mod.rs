@@ -10,7 +10,6 @@
 mod state;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::SystemTime;
@@ -25,6 +24,7 @@ use super::trending::{
 };
 use super::{Store, StoreError};
 use crate::config::StoreKind;
+use crate::lake::atomic::write_atomic;
 
 /// (modification time, length) of the file as last read or written.
 type Stamp = Option<(SystemTime, u64)>;
@@ -163,28 +163,6 @@ impl Shared {
             Ok(Committed::Applied(loaded.state.seq))
         })
     }
-}
-
-/// Replaces `path` with `bytes` so a reader (or a crash) sees the old or the new content only:
-/// temp file, fsync, rename, fsync of the folder.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// The error for a table filled under another rule or input.
