@@ -10,10 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLE="${SAMPLE:-../shared/data/tweets-v1-sample.jsonl}"
 N="${N:-100000}"
-BIN="${BIN:-target/release/ssp-tui}"
+BIN="$(realpath "${BIN:-target/release/ssp-tui}")"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-[ -x "$BIN" ] || cargo build --release --quiet
+[ -x "$BIN" ] || { cargo build --release --quiet; BIN="$(realpath target/release/ssp-tui)"; }
 
 python3 - "$SAMPLE" "$N" "$WORK" <<'PY'
 import json, sys
@@ -35,7 +35,7 @@ for kind in compact spaced; do
     start=$(date +%s.%N)
     (cd "$WORK" && SSP__SOURCE__KIND=replay SSP__SOURCE__PATH="$file" SSP__SOURCE__RATE=0 \
         SSP__LAKE__ROOT="$WORK/lake-$kind" SSP__LOG__DIR="$WORK/logs" \
-        "$OLDPWD/$BIN" run source bronze >/dev/null)
+        "$BIN" run source bronze >/dev/null)
     end=$(date +%s.%N)
     rate=$(python3 -c "print(round($N / ($end - $start)))")
     echo "$kind ($mb MB): typed parse on one core $parse tweets/s; run source bronze $rate tweets/s; ratio $(python3 -c "print(f'{$rate / $parse:.2f}')")x"

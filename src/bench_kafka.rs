@@ -225,8 +225,7 @@ async fn latency(
         pacer.sent();
     }
     producer.flush().await?;
-    // Visible = the moment a reader tailing the table's log (polling every 50 ms) sees the
-    // commit that holds the tweet.
+    // Visible = the time of the Delta commit that holds the tweet (its commitInfo).
     let mut consumer = crate::lake::LakeConsumer::new(
         s.lake.tables.clone(),
         crate::lake::bronze::TABLE,
@@ -237,8 +236,10 @@ async fn latency(
     let mut latencies = Vec::new();
     while Instant::now() < deadline && latencies.len() < n {
         let commits = consumer.poll(64).await?;
-        let visible = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
         for commit in &commits {
+            let visible = Duration::from_millis(
+                commit.timestamp_ms.context("commit without a timestamp")? as u64,
+            );
             for f in &commit.files {
                 let bytes = consumer.read(f).await?;
                 for batch in crate::lake::read_batches(bytes, &f.path)? {

@@ -41,6 +41,8 @@ pub struct DataFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LakeCommit {
     pub version: i64,
+    /// When the writer made the commit (epoch ms, from its `commitInfo`), when recorded.
+    pub timestamp_ms: Option<i64>,
     pub files: Vec<DataFile>,
 }
 
@@ -152,8 +154,13 @@ impl LakeConsumer {
             };
             let actions = deltalake::logstore::get_actions(next as u64, &bytes)
                 .map_err(|e| TableError::delta(&name, e))?;
+            let timestamp_ms = actions.iter().find_map(|a| match a {
+                Action::CommitInfo(ci) => ci.timestamp,
+                _ => None,
+            });
             out.push(LakeCommit {
                 version: next,
+                timestamp_ms,
                 files: added_files(actions),
             });
             next += 1;
