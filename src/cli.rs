@@ -163,6 +163,29 @@ pub enum BenchCommand {
         #[arg(long)]
         no_latency: bool,
     },
+    /// The lake's costs against its history: Delta commits/s the bronze stage sustains per
+    /// roll interval, and on a small vs a big bronze table (--commits): writer start, one
+    /// LakeConsumer poll, new commit -> counted by trending (p50 / p99).
+    Lake {
+        /// Synthetic tweets per second for the commit-rate runs.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        /// Seconds measured per commit-rate run.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Roll intervals (seconds) to measure the commit rate at.
+        #[arg(long, value_delimiter = ',', default_values_t = [1.0, 0.05])]
+        roll_seconds: Vec<f64>,
+        /// Bronze commits of the big table.
+        #[arg(long, default_value_t = 5000)]
+        commits: i64,
+        /// Probes per figure on each table.
+        #[arg(long, default_value_t = 20)]
+        probes: usize,
+        /// Build (or grow, or reuse) the big table here instead of a temp folder.
+        #[arg(long, value_name = "DIR")]
+        lake: Option<PathBuf>,
+    },
     /// Parse-only vs replay -> embedded bus -> bronze Parquet, on the same JSONL file.
     Ingest {
         /// A JSONL file of tweets.

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod bench_kafka;
+pub mod bench_lake;
 pub mod bench_trending;
 pub mod bus;
 pub mod cli;

@@ -124,6 +124,28 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         }
         Some(Command::Bench {
             command:
+                BenchCommand::Lake {
+                    rate,
+                    seconds,
+                    roll_seconds,
+                    commits,
+                    probes,
+                    lake,
+                },
+        }) => {
+            let b = ssp_tui::bench_lake::LakeBench {
+                rate,
+                seconds,
+                rolls: roll_seconds,
+                commits,
+                probes,
+                lake,
+            };
+            runtime.block_on(ssp_tui::bench_lake::run(&settings, b))?;
+            Ok(0)
+        }
+        Some(Command::Bench {
+            command:
                 BenchCommand::Ingest {
                     input,
                     repeat,
