@@ -220,7 +220,7 @@ async fn latency(
         let id = format!("{sent_us}{i:06}");
         tweet["id_str"] = serde_json::Value::String(id.clone());
         producer
-            .send(Some(id.as_bytes()), &serde_json::to_vec(&tweet)?)
+            .send(Some(id.as_bytes()), serde_json::to_vec(&tweet)?.into())
             .await?;
         pacer.sent();
     }
@@ -230,7 +230,7 @@ async fn latency(
         s.lake.tables.clone(),
         crate::lake::bronze::TABLE,
         None,
-        crate::lake::StartAt::Beginning,
+        crate::lake::StartAt::FirstCommit,
     );
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut latencies = Vec::new();

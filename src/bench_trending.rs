@@ -256,7 +256,7 @@ async fn latency(
             producer
                 .send(
                     Some(tag.as_bytes()),
-                    &probe_json(9_000_000_000 + n as u64, &tag),
+                    probe_json(9_000_000_000 + n as u64, &tag).into(),
                 )
                 .await?;
             producer.flush().await?;

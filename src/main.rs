@@ -8,6 +8,11 @@ use ssp_tui::cli::{BenchCommand, Cli, Command, ConvertLayer, DatasetCommand, Lak
 use ssp_tui::config::Settings;
 use ssp_tui::{app, bench, headless, lake, logging, tui};
 
+/// mimalloc: tweets are parsed on every core and freed on another thread; glibc's malloc
+/// returned their large buffers to the kernel and faulted fresh pages in for each one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {

@@ -192,9 +192,12 @@ async fn lag_reflects_a_real_group_and_renders_in_the_lag_pane() {
     bus.ensure_topic(&topic, 1).await.unwrap();
     let mut p = bus.producer(&topic).await.unwrap();
     for i in 0..40u32 {
-        p.send(Some(format!("k{i}").as_bytes()), b"{}")
-            .await
-            .unwrap();
+        p.send(
+            Some(format!("k{i}").as_bytes()),
+            bytes::Bytes::from_static(b"{}"),
+        )
+        .await
+        .unwrap();
         p.flush().await.unwrap();
     }
     let delivered = p.flush().await.unwrap();

@@ -183,6 +183,12 @@ async fn optimize_compacts_keeps_every_row_and_vacuum_deletes_the_replaced_files
         "same rows after vacuum"
     );
     pydelta_check(&loc, "bronze", 600).await;
+    // A reader starting from the beginning (a new trending or ner) walks the log without
+    // asking for the deleted files: every row once, the compacted ones included.
+    commit_ids(&mut t, 10_000, 7, 0).await;
+    let mut all = before.clone();
+    all.extend(10_000..10_007);
+    assert_eq!(consumer_ids(&loc, "bronze").await, all);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,7 +124,7 @@ async fn an_unreadable_bronze_file_is_retried_and_never_skipped() {
         LakeLocation::local(&lake),
         "bronze",
         None,
-        StartAt::Beginning,
+        StartAt::FirstCommit,
     );
     let commits: Vec<_> = log
         .poll(1000)

@@ -280,14 +280,14 @@ impl EmbeddedProducer {
 
 #[async_trait]
 impl Producer for EmbeddedProducer {
-    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError> {
+    async fn send(&mut self, key: Option<&[u8]>, payload: Bytes) -> Result<(), BusError> {
         self.append(key, payload, None).await
     }
 
     async fn send_from(
         &mut self,
         key: Option<&[u8]>,
-        payload: &[u8],
+        payload: Bytes,
         origin: &str,
     ) -> Result<(), BusError> {
         let origin = Bytes::copy_from_slice(origin.as_bytes());
@@ -303,7 +303,7 @@ impl EmbeddedProducer {
     async fn append(
         &mut self,
         key: Option<&[u8]>,
-        payload: &[u8],
+        payload: Bytes,
         origin: Option<Bytes>,
     ) -> Result<(), BusError> {
         let p = self.partition_for(key);
@@ -311,19 +311,21 @@ impl EmbeddedProducer {
             partition: p as i32,
             offset: 0,
             key: key.map(Bytes::copy_from_slice),
-            payload: Bytes::copy_from_slice(payload),
+            payload,
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
             origin,
         });
-        let mut space = self.topic.committed.subscribe();
-        loop {
-            space.borrow_and_update();
-            if self.try_append(p, &mut msg) {
-                break;
-            }
-            // Full and some group still needs the oldest message: wait for a commit.
-            if space.changed().await.is_err() {
-                return Err(BusError::Closed);
+        if !self.try_append(p, &mut msg) {
+            let mut space = self.topic.committed.subscribe();
+            loop {
+                space.borrow_and_update();
+                if self.try_append(p, &mut msg) {
+                    break;
+                }
+                // Full and some group still needs the oldest message: wait for a commit.
+                if space.changed().await.is_err() {
+                    return Err(BusError::Closed);
+                }
             }
         }
         let hw = lock(&self.topic.partitions[p]).high_watermark();

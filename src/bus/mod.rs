@@ -91,13 +91,14 @@ pub type RevokeHook = Box<dyn FnMut(&[i32]) -> Offsets + Send>;
 /// Writes to one topic.
 #[async_trait]
 pub trait Producer: Send {
-    /// Queues a message; waits (back-pressure) while the bus is full.
-    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError>;
+    /// Queues a message; waits (back-pressure) while the bus is full. The payload is owned
+    /// so that an in-process bus keeps it without a copy.
+    async fn send(&mut self, key: Option<&[u8]>, payload: Bytes) -> Result<(), BusError>;
     /// As [`send`](Self::send), tagging the message with its origin (see [`Message::origin`]).
     async fn send_from(
         &mut self,
         key: Option<&[u8]>,
-        payload: &[u8],
+        payload: Bytes,
         origin: &str,
     ) -> Result<(), BusError>;
     /// Waits until everything sent is delivered; returns the next offset per partition that

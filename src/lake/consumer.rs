@@ -9,6 +9,7 @@
 //! skipped.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use deltalake::kernel::Action;
@@ -17,11 +18,22 @@ use serde::Deserialize;
 
 use super::table::{self, LakeLocation, TableError};
 
+/// How often an idle consumer checks that the commit it waits for was not cleaned from the
+/// log (a listing of `_delta_log`, whose cost grows with the log: not on every poll).
+const GAP_CHECK: Duration = Duration::from_secs(10);
+
 /// Where a consumer without a checkpoint begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartAt {
-    /// Every commit already in the table.
+    /// Everything already in the table, then every later commit. Commits up to the version
+    /// current at the first poll hand out only their files still in that version (files that
+    /// compaction replaced, and vacuum may have deleted, are never asked for); that version's
+    /// commit also hands out the compacted files. When early commits were cleaned from the
+    /// log, the whole current version comes as one commit.
     Beginning,
+    /// Every commit from version 0, one by one (fails once early commits were cleaned from
+    /// the log): for measuring commits, not for reading data.
+    FirstCommit,
     /// Only commits made after the consumer first started.
     Now,
 }
@@ -65,6 +77,11 @@ pub struct LakeConsumer {
     table: Option<DeltaTable>,
     /// Next version to read; `None` until decided (first start with [`StartAt::Now`]).
     next: Option<i64>,
+    /// No checkpoint and [`StartAt::Beginning`]: the first poll reads the current snapshot.
+    from_snapshot: bool,
+    /// Reading the history up to the snapshot taken at the first poll.
+    catch_up: Option<CatchUp>,
+    last_gap_check: Option<Instant>,
 }
 
 impl LakeConsumer {
@@ -72,7 +89,7 @@ impl LakeConsumer {
     pub fn new(location: LakeLocation, name: &str, after: Option<i64>, start: StartAt) -> Self {
         let next = match (after, start) {
             (Some(v), _) => Some(v + 1),
-            (None, StartAt::Beginning) => Some(0),
+            (None, StartAt::Beginning | StartAt::FirstCommit) => Some(0),
             (None, StartAt::Now) => None,
         };
         LakeConsumer {
@@ -80,6 +97,9 @@ impl LakeConsumer {
             name: name.to_string(),
             table: None,
             next,
+            from_snapshot: after.is_none() && start == StartAt::Beginning,
+            catch_up: None,
+            last_gap_check: None,
         }
     }
 
@@ -127,6 +147,14 @@ impl LakeConsumer {
             }
             return Ok(Vec::new());
         }
+        if self.from_snapshot {
+            match self.snapshot().await? {
+                Some(whole) => return Ok(whole),
+                None if self.catch_up.is_none() => return Ok(Vec::new()),
+                None => {}
+            }
+        }
+        let check_gap = self.last_gap_check.is_none_or(|t| t.elapsed() >= GAP_CHECK);
         let Some(t) = self.table().await? else {
             return Ok(Vec::new());
         };
@@ -139,7 +167,8 @@ impl LakeConsumer {
                 .await
                 .map_err(|e| TableError::delta(&name, e))?;
             let Some(bytes) = bytes else {
-                if out.is_empty() {
+                if out.is_empty() && check_gap {
+                    self.last_gap_check = Some(Instant::now());
                     let latest = store.get_latest_version(next as u64).await.unwrap_or(0) as i64;
                     if latest > next {
                         return Err(TableError::other(
@@ -158,14 +187,68 @@ impl LakeConsumer {
                 Action::CommitInfo(ci) => ci.timestamp,
                 _ => None,
             });
+            let mut files = added_files(actions);
+            if let Some(c) = &mut self.catch_up {
+                files = c.filter(next, files);
+            }
             out.push(LakeCommit {
                 version: next,
                 timestamp_ms,
-                files: added_files(actions),
+                files,
             });
             next += 1;
         }
         Ok(out)
+    }
+
+    /// At the first poll from the beginning: the table's current version and its live files.
+    /// Starts the catch-up walk (`None`), or, when the log no longer starts at version 0,
+    /// returns the whole version as one commit. Empty while the table does not exist.
+    async fn snapshot(&mut self) -> Result<Option<Vec<LakeCommit>>, TableError> {
+        let name = self.name.clone();
+        if self.table().await?.is_none() {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(t) = self.table.as_mut() else {
+            return Ok(Some(Vec::new()));
+        };
+        t.update_state()
+            .await
+            .map_err(|e| TableError::delta(&name, e))?;
+        let snapshot = t.snapshot().map_err(|e| TableError::delta(&name, e))?;
+        let Ok(version) = i64::try_from(snapshot.version()) else {
+            return Ok(Some(Vec::new()));
+        };
+        // Oldest file first (as their commits were made), then by path: readers that take
+        // "the first N rows" (collect) see the lake in the order it was written.
+        let mut views: Vec<_> = snapshot.log_data().iter().collect();
+        views.sort_by_cached_key(|f| (f.modification_time(), f.path().into_owned()));
+        let live: Vec<DataFile> = views
+            .into_iter()
+            .map(|f| DataFile {
+                path: f.path().into_owned(),
+                bytes: u64::try_from(f.size()).unwrap_or(0),
+                rows: f.num_records().map(|n| n as u64),
+                partition_values: f.partition_values_map(),
+            })
+            .collect();
+        let first = t
+            .log_store()
+            .read_commit_entry(0)
+            .await
+            .map_err(|e| TableError::delta(&name, e))?;
+        self.from_snapshot = false;
+        if first.is_none() {
+            // Early commits cleaned from the log: the current version is the starting point.
+            self.catch_up = Some(CatchUp::done_at(version));
+            return Ok(Some(vec![LakeCommit {
+                version,
+                timestamp_ms: None,
+                files: live,
+            }]));
+        }
+        self.catch_up = Some(CatchUp::new(version, live));
+        Ok(None)
     }
 
     /// Reads one data file of the table.
@@ -179,7 +262,68 @@ impl LakeConsumer {
 
     /// Marks every commit up to `version` processed.
     pub fn ack(&mut self, version: i64) {
+        if self.catch_up.as_ref().is_some_and(|c| version >= c.until) {
+            self.catch_up = None;
+        }
+        self.from_snapshot = false;
         self.next = Some(version + 1);
+    }
+}
+
+/// The walk from version 0 up to the version current when a consumer started from the
+/// beginning: only files still live in that version count, and that version's commit also
+/// carries the live files no data commit added (compaction output).
+struct CatchUp {
+    until: i64,
+    /// Live files at `until` by path; those a data commit added are marked.
+    live: HashMap<String, (DataFile, bool)>,
+    /// Live files in snapshot order (for the leftover list).
+    order: Vec<String>,
+}
+
+impl CatchUp {
+    fn new(until: i64, live: Vec<DataFile>) -> CatchUp {
+        let order = live.iter().map(|f| f.path.clone()).collect();
+        let live = live
+            .into_iter()
+            .map(|f| (f.path.clone(), (f, false)))
+            .collect();
+        CatchUp { until, live, order }
+    }
+
+    /// Nothing left to walk: the snapshot at `until` was handed out whole.
+    fn done_at(until: i64) -> CatchUp {
+        CatchUp {
+            until,
+            live: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    fn filter(&mut self, version: i64, files: Vec<DataFile>) -> Vec<DataFile> {
+        if version > self.until {
+            return files;
+        }
+        let mut out: Vec<DataFile> = files
+            .into_iter()
+            .filter(|f| match self.live.get_mut(&f.path) {
+                Some((_, added)) => {
+                    *added = true;
+                    true
+                }
+                None => false,
+            })
+            .collect();
+        if version == self.until {
+            out.extend(
+                self.order
+                    .iter()
+                    .filter_map(|p| self.live.get(p))
+                    .filter(|(_, added)| !added)
+                    .map(|(f, _)| f.clone()),
+            );
+        }
+        out
     }
 }
 

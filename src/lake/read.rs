@@ -117,7 +117,7 @@ pub struct BronzeRow {
     pub offset: i64,
 }
 
-/// Every bronze row of the table, commit by commit (tests, exports).
+/// Every bronze row of the table as it is now (its snapshot: files in no particular order).
 pub async fn read_bronze_rows(location: &LakeLocation) -> Result<Vec<BronzeRow>, LakeError> {
     let mut consumer = LakeConsumer::new(
         location.clone(),

@@ -2,6 +2,7 @@
 //! Sources produce raw JSON records; parsing happens downstream so bad records reach the
 //! dead-letter place with their bytes intact.
 
+mod chunks;
 pub mod key;
 pub mod pacer;
 pub mod replay;

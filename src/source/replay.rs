@@ -6,13 +6,19 @@
 //! bronze table records, per input, how far it holds the replay (`txn` actions), so a
 //! restarted replay skips what is already there (see `stage::source`).
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use tokio::fs::File;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use super::chunks::ChunkPool;
+
+/// How much of a JSONL file one read brings in; records are cut out of it without a copy.
+const CHUNK: usize = 4 << 20;
 
 pub struct Replay {
     id: String,
@@ -20,9 +26,16 @@ pub struct Replay {
     position: i64,
     files: Vec<PathBuf>,
     next_file: usize,
-    open: Option<BufReader<File>>,
+    open: Option<OpenFile>,
     looping: bool,
     records_this_pass: u64,
+}
+
+/// A JSONL file being read: what was read and not yet handed out is in `pending`.
+struct OpenFile {
+    file: Option<File>,
+    pending: Bytes,
+    chunks: Arc<ChunkPool>,
 }
 
 impl Replay {
@@ -56,34 +69,29 @@ impl Replay {
 
     /// Skips the records before position `n`; false if the input ended first.
     pub async fn skip_to(&mut self, n: i64) -> io::Result<bool> {
-        let mut buf = Vec::new();
         while self.position < n {
-            if !self.next(&mut buf).await? {
+            if self.next().await?.is_none() {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    /// Reads the next record into `buf` (cleared first). False at the end.
-    pub async fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        let more = self.read(buf).await?;
-        if more {
+    /// The next record (line ends trimmed); `None` at the end.
+    pub async fn next(&mut self) -> io::Result<Option<Bytes>> {
+        let record = self.read().await?;
+        if record.is_some() {
             self.position += 1;
         }
-        Ok(more)
+        Ok(record)
     }
 
-    async fn read(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+    async fn read(&mut self) -> io::Result<Option<Bytes>> {
         loop {
-            buf.clear();
-            if let Some(reader) = &mut self.open {
-                if reader.read_until(b'\n', buf).await? > 0 {
-                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                        buf.pop();
-                    }
+            if let Some(open) = &mut self.open {
+                if let Some(line) = open.next_line().await? {
                     self.records_this_pass += 1;
-                    return Ok(true);
+                    return Ok(Some(line));
                 }
                 self.open = None;
                 continue;
@@ -91,33 +99,86 @@ impl Replay {
             if self.next_file == self.files.len() {
                 // A pass that found nothing would loop forever.
                 if !self.looping || self.records_this_pass == 0 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 self.next_file = 0;
                 self.records_this_pass = 0;
             }
-            let path = &self.files[self.next_file];
+            let path = self.files[self.next_file].clone();
             self.next_file += 1;
-            let mut file = File::open(path).await?;
             if path.extension().is_some_and(|e| e == "json") {
                 // One tweet per file: the whole file is the record.
-                file.read_to_end(buf).await?;
-                let end = buf
+                let all = tokio::fs::read(&path).await?;
+                let end = all
                     .iter()
                     .rposition(|b| !b.is_ascii_whitespace())
                     .map_or(0, |i| i + 1);
-                buf.truncate(end);
                 self.records_this_pass += 1;
-                return Ok(true);
+                return Ok(Some(Bytes::from(all).slice(..end)));
             }
-            self.open = Some(BufReader::with_capacity(1 << 20, file));
+            let file = tokio::task::spawn_blocking(move || File::open(path))
+                .await
+                .map_err(io::Error::other)??;
+            self.open = Some(OpenFile {
+                file: Some(file),
+                pending: Bytes::new(),
+                chunks: ChunkPool::new(8),
+            });
         }
     }
 }
 
+impl OpenFile {
+    /// The next line without its `\n` / `\r\n`; `None` at the end of the file.
+    async fn next_line(&mut self) -> io::Result<Option<Bytes>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.pending) {
+                let line = self.pending.split_to(i + 1);
+                return Ok(Some(trim_line_end(line)));
+            }
+            let Some(file) = self.file.take() else {
+                // The last line may have no line end.
+                if self.pending.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(trim_line_end(std::mem::take(&mut self.pending))));
+            };
+            // Read the next chunk on the blocking pool, after the unfinished line (records
+            // are cut out of the chunk without a copy; `read_to_end` fills the spare capacity
+            // without zeroing it first).
+            let tail = std::mem::take(&mut self.pending);
+            let pool = self.chunks.clone();
+            let (file, chunk) = tokio::task::spawn_blocking(move || {
+                // Room for the unfinished line without growing (usually).
+                let mut chunk = pool.take(tail.len().max(CHUNK / 4) + CHUNK);
+                chunk.extend_from_slice(&tail);
+                drop(tail);
+                let mut file = file;
+                let n = (&mut file).take(CHUNK as u64).read_to_end(&mut chunk);
+                (file, n.map(|n| (n, chunk)))
+            })
+            .await
+            .map_err(io::Error::other)?;
+            let (n, chunk) = chunk?;
+            self.pending = self.chunks.share(chunk);
+            if n > 0 {
+                self.file = Some(file);
+            }
+        }
+    }
+}
+
+fn trim_line_end(mut line: Bytes) -> Bytes {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    line.truncate(end);
+    line
+}
+
 /// Hash of the canonical path and, per file, its name, size and first 64 KiB.
 fn input_id(path: &Path, files: &[PathBuf]) -> io::Result<String> {
-    use std::io::Read as _;
     let mut h = Sha256::new();
     h.update(std::fs::canonicalize(path)?.to_string_lossy().as_bytes());
     for f in files {
@@ -157,9 +218,11 @@ mod tests {
 
     async fn all(r: &mut Replay, max: usize) -> Vec<String> {
         let mut out = Vec::new();
-        let mut buf = Vec::new();
-        while out.len() < max && r.next(&mut buf).await.unwrap() {
-            out.push(String::from_utf8_lossy(&buf).into_owned());
+        while out.len() < max {
+            let Some(line) = r.next().await.unwrap() else {
+                break;
+            };
+            out.push(String::from_utf8_lossy(&line).into_owned());
         }
         out
     }

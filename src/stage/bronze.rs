@@ -138,29 +138,32 @@ fn borrowed(txns: &[(String, i64)]) -> Vec<(&str, i64)> {
     txns.iter().map(|(a, v)| (a.as_str(), *v)).collect()
 }
 
-/// Parses the selected messages, split over the available cores when there are many.
-fn parse_all(
-    batch: &[Message],
-    todo: &[(usize, Vec<(String, i64)>)],
-) -> Vec<Result<Tweet, String>> {
-    let parse = |(i, _): &(usize, Vec<(String, i64)>)| {
-        Tweet::parse(&batch[*i].payload).map_err(|e| e.to_string())
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || todo.len() < 256 {
-        return todo.iter().map(parse).collect();
+type Parsed = Vec<Result<Tweet, String>>;
+
+/// Parses the messages at `todo` on rayon's pool (every core) while the runtime thread stays
+/// free for the other stages; gives the batch back with the results in `todo` order.
+async fn parse_all(batch: Vec<Message>, todo: Vec<usize>) -> (Vec<Message>, Parsed) {
+    use rayon::prelude::*;
+    let parse = |m: &Message| Tweet::parse(&m.payload).map_err(|e| e.to_string());
+    if todo.len() < 64 {
+        let parsed = todo.iter().map(|i| parse(&batch[*i])).collect();
+        return (batch, parsed);
     }
-    let chunk = todo.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = todo
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(parse).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            todo.par_iter()
+                .with_min_len(32)
+                .map(|i| parse(&batch[*i]))
+                .collect::<Parsed>()
+        }));
+        let _ = tx.send(parsed.map(|p| (batch, p)));
+    });
+    match rx.await {
+        Ok(Ok(done)) => done,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the parse pool dropped a batch"),
+    }
 }
 
 /// Where one partition resumes: the next offset this writer accepts.
@@ -343,7 +346,7 @@ impl Run<'_> {
             todo.push((i, txns));
         }
         // 2. Parse on every core (the costly part), 3. append in order.
-        let parsed = parse_all(&batch, &todo);
+        let (batch, parsed) = parse_all(batch, todo.iter().map(|(i, _)| *i).collect()).await;
         for ((i, txns), tweet) in todo.iter().zip(parsed) {
             let m = &batch[*i];
             let meta = record_meta(&topic, m, now);

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use super::{Exit, Stage, StageContext};
 use crate::bus::Producer;
@@ -86,14 +87,15 @@ enum Records {
 }
 
 impl Records {
-    async fn next(&mut self, buf: &mut Vec<u8>) -> anyhow::Result<bool> {
+    /// The next record; `None` when the input ended.
+    async fn next(&mut self, buf: &mut Vec<u8>) -> anyhow::Result<Option<Bytes>> {
         match self {
-            Records::Synthetic(gen) => {
-                *buf = gen.next_json(chrono::Utc::now());
-                Ok(true)
+            Records::Synthetic(gen) => Ok(Some(Bytes::from(gen.next_json(chrono::Utc::now())))),
+            Records::Replay(r, _) => r.next().await.context("reading the replay input"),
+            Records::XApi(x) => {
+                x.next(buf).await?;
+                Ok(Some(Bytes::copy_from_slice(buf)))
             }
-            Records::Replay(r, _) => Ok(r.next(buf).await.context("reading the replay input")?),
-            Records::XApi(x) => x.next(buf).await.map(|()| true),
         }
     }
 }
@@ -177,15 +179,15 @@ impl Stage for SourceStage {
             if ctx.cancel.is_cancelled() {
                 return stop(&mut *producer).await;
             }
-            let more = tokio::select! {
+            let record = tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => return stop(&mut *producer).await,
                 r = records.next(&mut buf) => r?,
             };
-            if !more {
+            let Some(record) = record else {
                 break;
-            }
-            let key = tweet_key(&buf);
+            };
+            let key = tweet_key(&record);
             let origin = match &records {
                 Records::Replay(r, n) => Some(format!("{}:{n}:{}", r.id(), r.position())),
                 _ => None,
@@ -194,8 +196,8 @@ impl Stage for SourceStage {
                 let key = key.as_deref().map(str::as_bytes);
                 let send = async {
                     match &origin {
-                        Some(o) => producer.send_from(key, &buf, o).await,
-                        None => producer.send(key, &buf).await,
+                        Some(o) => producer.send_from(key, record, o).await,
+                        None => producer.send(key, record).await,
                     }
                 };
                 tokio::pin!(send);

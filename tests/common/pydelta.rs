@@ -142,7 +142,7 @@ pub fn bronze_version_of_ids(lake: &Path) -> HashMap<String, i64> {
             LakeLocation::local(lake),
             ssp_tui::lake::bronze::TABLE,
             None,
-            StartAt::Beginning,
+            StartAt::FirstCommit,
         );
         let mut out = HashMap::new();
         loop {

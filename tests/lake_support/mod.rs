@@ -126,6 +126,30 @@ pub async fn snapshot_ids(loc: &LakeLocation, name: &str) -> BTreeSet<i64> {
     set
 }
 
+/// The `id`s a [`LakeConsumer`](ssp_tui::lake::LakeConsumer) reads from the beginning of
+/// table `name`, commit by commit until it is up to date (an id twice panics).
+pub async fn consumer_ids(loc: &LakeLocation, name: &str) -> BTreeSet<i64> {
+    use ssp_tui::lake::{LakeConsumer, StartAt};
+    let mut c = LakeConsumer::new(loc.clone(), name, None, StartAt::Beginning);
+    let mut ids = BTreeSet::new();
+    loop {
+        let commits = c.poll(16).await.unwrap();
+        let Some(last) = commits.last().map(|c| c.version) else {
+            return ids;
+        };
+        for f in commits.iter().flat_map(|c| &c.files) {
+            let bytes = c.read(f).await.unwrap();
+            for b in ssp_tui::lake::read_batches(bytes, &f.path).unwrap() {
+                let col = b.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+                for id in col.values().iter() {
+                    assert!(ids.insert(*id), "id {id} read twice from {name}");
+                }
+            }
+        }
+        c.ack(last);
+    }
+}
+
 fn old_list(values: impl Iterator<Item = Vec<String>>) -> ListArray {
     // The old writer's lists: ListBuilder's default item field ("item").
     let mut b = ListBuilder::new(StringBuilder::new());

@@ -233,7 +233,7 @@ pub fn bronze_version(lake: &Path) -> Option<i64> {
             LakeLocation::local(lake),
             ssp_tui::lake::bronze::TABLE,
             None,
-            ssp_tui::lake::StartAt::Beginning,
+            ssp_tui::lake::StartAt::FirstCommit,
         );
         c.latest_version().await.expect("bronze version")
     })
@@ -246,7 +246,7 @@ pub fn bronze_ids_by_version(lake: &Path) -> BTreeMap<i64, Vec<String>> {
             LakeLocation::local(lake),
             ssp_tui::lake::bronze::TABLE,
             None,
-            ssp_tui::lake::StartAt::Beginning,
+            ssp_tui::lake::StartAt::FirstCommit,
         );
         let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         loop {

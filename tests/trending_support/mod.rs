@@ -216,7 +216,7 @@ pub async fn bronze_version(lake: &Path) -> Option<i64> {
         LakeLocation::local(lake),
         "bronze",
         None,
-        StartAt::Beginning,
+        StartAt::FirstCommit,
     );
     c.latest_version().await.unwrap()
 }
@@ -224,7 +224,7 @@ pub async fn bronze_version(lake: &Path) -> Option<i64> {
 /// Local paths of the data files bronze commit `version` added.
 pub async fn bronze_files(lake: &Path, version: i64) -> Vec<PathBuf> {
     let location = LakeLocation::local(lake);
-    let mut c = LakeConsumer::new(location, "bronze", Some(version - 1), StartAt::Beginning);
+    let mut c = LakeConsumer::new(location, "bronze", Some(version - 1), StartAt::FirstCommit);
     let commits = c.poll(1).await.unwrap();
     assert_eq!(commits[0].version, version);
     commits[0]

@@ -25,7 +25,7 @@ async fn every_message_once_with_exact_offsets() {
     let mut c = b.consumer("g", "t").await.unwrap();
     let mut p = b.producer("t").await.unwrap();
     for i in 0..300u32 {
-        p.send(Some(&i.to_be_bytes()), format!("m{i}").as_bytes())
+        p.send(Some(&i.to_be_bytes()), format!("m{i}").into_bytes().into())
             .await
             .unwrap();
     }
@@ -61,7 +61,7 @@ async fn lag_follows_commits_and_restarted_member_resumes() {
     let mut c = b.consumer("g", "t").await.unwrap();
     let mut p = b.producer("t").await.unwrap();
     for i in 0..10u8 {
-        p.send(None, &[i]).await.unwrap();
+        p.send(None, vec![i].into()).await.unwrap();
     }
     let lag = b.lag("t").await.unwrap();
     assert_eq!(lag[0].total(), 10);
@@ -88,15 +88,16 @@ async fn a_lagging_group_makes_the_producer_wait_instead_of_growing() {
     let mut c = b.consumer("g", "t").await.unwrap();
     let mut p = b.producer("t").await.unwrap();
     for i in 0..5u8 {
-        p.send(None, &[i]).await.unwrap();
+        p.send(None, vec![i].into()).await.unwrap();
     }
     // Full, and the group has committed nothing: the sixth send must wait.
-    let blocked = tokio::time::timeout(Duration::from_millis(100), p.send(None, &[5])).await;
+    let blocked =
+        tokio::time::timeout(Duration::from_millis(100), p.send(None, vec![5].into())).await;
     assert!(blocked.is_err(), "send should wait for the group");
     let got = c.poll(10, Duration::from_millis(10)).await.unwrap();
     assert_eq!(got.len(), 5);
     c.commit(&Offsets::from([(0, 3)])).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(1), p.send(None, &[5]))
+    tokio::time::timeout(Duration::from_secs(1), p.send(None, vec![5].into()))
         .await
         .expect("commit freed room")
         .unwrap();
@@ -110,7 +111,7 @@ async fn without_groups_retention_drops_the_oldest() {
     b.ensure_topic("t", 1).await.unwrap();
     let mut p = b.producer("t").await.unwrap();
     for i in 0..10u8 {
-        p.send(None, &[i]).await.unwrap();
+        p.send(None, vec![i].into()).await.unwrap();
     }
     // Without a position the tail gives the newest `max` messages.
     let tail = b.tail("t", &Offsets::new(), 2).await.unwrap();

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{
@@ -147,17 +148,17 @@ impl KafkaProducer {
 
 #[async_trait]
 impl Producer for KafkaProducer {
-    async fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), BusError> {
-        self.produce(key, payload, None).await
+    async fn send(&mut self, key: Option<&[u8]>, payload: Bytes) -> Result<(), BusError> {
+        self.produce(key, &payload, None).await
     }
 
     async fn send_from(
         &mut self,
         key: Option<&[u8]>,
-        payload: &[u8],
+        payload: Bytes,
         origin: &str,
     ) -> Result<(), BusError> {
-        self.produce(key, payload, Some(origin)).await
+        self.produce(key, &payload, Some(origin)).await
     }
 
     async fn flush(&mut self) -> Result<Offsets, BusError> {

@@ -68,7 +68,9 @@ impl Runner<'_> {
             (Some(v), _) => {
                 format!("{NER_TABLE} holds bronze up to version {v}: resuming after it")
             }
-            (None, StartAt::Beginning) => "first start: reading bronze from its beginning".into(),
+            (None, StartAt::Beginning | StartAt::FirstCommit) => {
+                "first start: reading bronze from its beginning".into()
+            }
             (None, StartAt::Now) => "first start: skipping the bronze already there".into(),
         });
         let mut bronze = LakeConsumer::new(p.location.clone(), BRONZE, done, start);
