@@ -1,6 +1,7 @@
 //! Datasets: exact split sizes, no text in two splits, versions never overwritten (embedded
 //! and PostgreSQL), and `dataset export` files that read back equal.
 
+mod common;
 mod learn_common;
 
 use std::collections::{BTreeMap, HashSet};
@@ -76,17 +77,71 @@ fn splits_are_exact_disjoint_and_seeded() {
     assert!(e.to_string().contains("only 100 unique texts"), "{e}");
 }
 
+/// Every file under `dir` (the version's Delta tables included) by relative path.
 fn file_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Another engine (Python `deltalake`) reads every table of a version, row for row.
+fn python_reads_version(lake: &Path, ds: &dataset::Dataset) {
+    let Some(python) = common::pydelta_python() else {
+        return;
+    };
+    let dir = dataset::version_dir(lake, ds.version);
+    let ids = |rows: &[serde_json::Value]| -> Vec<(i64, String)> {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["text_id"].as_i64().expect("text_id"),
+                    r["text"].as_str().expect("text").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let all = common::py_read(&python, &dir.join(dataset::DEDUPLICATED_TABLE));
+    let expected: Vec<(i64, String)> = ds
+        .rows
+        .iter()
+        .map(|r| (r.text_id, r.text.clone()))
+        .collect();
+    assert_eq!(
+        ids(&all.rows),
+        expected,
+        "deduplicated table as Python reads it"
+    );
+    for split in Split::ALL {
+        let t = common::py_read(&python, &dir.join(split.table()));
+        let mut want: Vec<_> = ds
+            .split_rows(split)
+            .map(|r| (r.text_id, r.text.clone()))
+            .collect();
+        want.sort();
+        assert_eq!(ids(&t.rows), want, "{} as Python reads it", split.table());
+    }
+    let raw = common::py_read(&python, &dir.join(dataset::RAW_TABLE));
+    let got: Vec<&str> = raw
+        .rows
+        .iter()
+        .map(|r| r["tweet_id"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = ds.raw.iter().map(|r| r.tweet_id.as_str()).collect();
+    assert_eq!(got, want, "raw table in collection order");
 }
 
 async fn versions_are_never_overwritten(extra: Vec<(String, String)>) {
@@ -121,6 +176,9 @@ async fn versions_are_never_overwritten(extra: Vec<(String, String)>) {
     assert_eq!(back1.rows, v1.rows);
     assert_eq!(back1.raw, v1.raw);
     assert_eq!(back1.spec, v1.spec);
+    if embedded {
+        python_reads_version(&s.lake.root, &v1);
+    }
     let texts = |d: &dataset::Dataset, sp: Split| {
         d.split_rows(sp)
             .map(|r| r.text.clone())

@@ -44,7 +44,7 @@ async fn wait_state(sup: &Supervisor, name: &str, state: StageState, timeout: Du
 
 /// Every commit of `table` with its data files' bytes, in version order.
 async fn commits(loc: &LakeLocation, table: &str) -> Vec<(i64, Vec<bytes::Bytes>)> {
-    let mut c = LakeConsumer::new(loc.clone(), table, None, StartAt::Beginning);
+    let mut c = LakeConsumer::new(loc.clone(), table, None, StartAt::FirstCommit);
     let mut out = Vec::new();
     loop {
         let got = c.poll(1000).await.unwrap();
@@ -165,9 +165,9 @@ async fn collect_then_classify(extra: Vec<(String, String)>) {
     assert_eq!(ds.count(Split::Train), 200);
     assert!(
         dataset::version_dir(&s.lake.root, 0)
-            .join("train_dataset.parquet")
+            .join("train_dataset/_delta_log/00000000000000000001.json")
             .is_file(),
-        "Parquet files of the version"
+        "the version's tables are Delta tables with one data commit"
     );
     let (model, meta) =
         Model::load(&model_path(&s.lake.root)).expect("collect saved a first model");
@@ -258,7 +258,7 @@ async fn collect_then_classify(extra: Vec<(String, String)>) {
     assert!((p.p - model.predict_text(&some.text)).abs() < 1e-6);
     // ... and from the gold table, for a Feed in another process.
     let from_gold = Predictions::default();
-    let mut c = LakeConsumer::new(loc.clone(), AI_TWEETS_TABLE, None, StartAt::Beginning);
+    let mut c = LakeConsumer::new(loc.clone(), AI_TWEETS_TABLE, None, StartAt::FirstCommit);
     predictions::read_gold(&mut c, &from_gold).await.unwrap();
     assert_eq!(from_gold.counts(), (want.len() as u64, want.len() as u64));
     let id = want.iter().next().unwrap();

@@ -586,7 +586,8 @@ async fn a_retried_batch_is_applied_once_and_stale_batches_are_refused() {
 }
 
 /// A database written by layout 1 (a set of counted bronze file names): the migration adds
-/// `lake_version`, drops the file set and keeps the counts.
+/// `lake_version`, drops the file set and the counts made from the old folders (the lake is
+/// recounted from the converted table's first version, so nothing is counted twice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layout_1_is_migrated_to_a_version_checkpoint() {
     let Some(url) = pg_url() else { return };
@@ -630,7 +631,11 @@ async fn layout_1_is_migrated_to_a_version_checkpoint() {
     b.lake_version = Some(3);
     assert_eq!(t.commit(&b).await.unwrap(), Committed::Applied(5));
     assert_eq!(t.checkpoint("", 0).await.unwrap().lake_version, Some(3));
-    assert_eq!(pg_counts(&url, &schema, T).await["#ai"].1, 8);
+    assert_eq!(
+        pg_counts(&url, &schema, T).await["#ai"].1,
+        1,
+        "the old count (7) is dropped and only the recount remains"
+    );
     let layout: i32 = c
         .query_one(
             &format!("SELECT schema_version FROM \"{schema}\".{T}_state"),

@@ -166,7 +166,7 @@ async fn inspect(
 }
 
 /// Table `name` without loading its log (it may not have one).
-fn unloaded(location: &LakeLocation, name: &str) -> Result<DeltaTable, TableError> {
+pub(crate) fn unloaded(location: &LakeLocation, name: &str) -> Result<DeltaTable, TableError> {
     DeltaTableBuilder::from_url(location.table_url(name))
         .and_then(|b| b.with_storage_options(storage_options(location)).build())
         .map_err(|e| TableError::delta(name, e))

@@ -4,12 +4,10 @@
 //! Versions live under `<lake>/datasets/v<N>/` (N from 0), written into a hidden temporary
 //! folder and renamed into place, so a version is complete or absent and a new version never
 //! overwrites an old one (the rename refuses an existing folder). Each holds the seed's
-//! tables as Parquet files: `raw_tweet_dataset.parquet`, `deduplicated_raw_tweet_dataset.parquet`
-//! (every unique text with its split), `test_dataset.parquet`, `dev_dataset.parquet`,
-//! `snorkel_train_dataset.parquet`, `train_dataset.parquet`, plus `manifest.json`.
-//!
-//! Datasets are not Delta tables: a version is written once, by one process, and read whole,
-//! so a folder renamed into place under the lake's local folder is all the atomicity needed.
+//! tables as Delta tables: `raw_tweet_dataset`, `deduplicated_raw_tweet_dataset` (every unique
+//! text with its split), `test_dataset`, `dev_dataset`, `snorkel_train_dataset`,
+//! `train_dataset`, plus `manifest.json`. A version is written once, by one process, so each
+//! table has a single data commit; the folder rename is what makes the version atomic.
 
 use std::collections::HashSet;
 use std::fmt;

@@ -357,13 +357,26 @@ async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<
     }
     if version < 2 {
         // The bronze lake became a Delta table: its checkpoint is one table version, and the
-        // file names counted from the old plain-Parquet folders mean nothing to it.
+        // file names counted from the old plain-Parquet folders mean nothing to it. Counts
+        // made from those folders are dropped and recounted from the table (whose first
+        // version holds the converted files), so nothing is counted twice; counts from the
+        // bus keep their offsets.
         tx.batch_execute(&format!(
             "ALTER TABLE {s} ADD COLUMN IF NOT EXISTS lake_version bigint;
              DROP TABLE IF EXISTS {f};
+             DO $$ BEGIN
+               IF (SELECT input FROM {s} WHERE id = 1) IS DISTINCT FROM 'bus' THEN
+                 DELETE FROM {h}; DELETE FROM {sp}; DELETE FROM {b};
+                 UPDATE {s} SET tweets = 0, occurrences = 0, distinct_tags = 0,
+                   lake_version = NULL WHERE id = 1;
+               END IF;
+             END $$;
              UPDATE {s} SET schema_version = 2 WHERE id = 1;",
             s = t.state,
             f = t.legacy_files,
+            h = t.hashtags,
+            sp = t.spellings,
+            b = t.buckets,
         ))
         .await?;
     }

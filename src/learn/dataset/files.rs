@@ -1,6 +1,8 @@
-//! Dataset versions on disk: `<lake>/datasets/v<N>/`, the seed's tables as Parquet files plus
+//! Dataset versions on disk: `<lake>/datasets/v<N>/`, the seed's tables as Delta tables (one
+//! commit each, so Spark, DuckDB or Python `deltalake` read them as any other table) plus
 //! `manifest.json`, written into a hidden folder and renamed into place (complete or absent,
-//! never overwritten). Timestamps are the lake's microsecond UTC type.
+//! never overwritten). Versions written before datasets were Delta tables (`<table>.parquet`
+//! files) are still read. Timestamps are the lake's microsecond UTC type.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,8 +18,13 @@ use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
 use super::{Dataset, DatasetRow, RawTweet, Split, SplitSpec};
-use crate::lake::read_batches;
 use crate::lake::schema::millis_column;
+use crate::lake::{read_batches, LakeConsumer, LakeLocation, StartAt};
+
+/// Every collected tweet, in collection order.
+pub const RAW_TABLE: &str = "raw_tweet_dataset";
+/// Every unique text with its split and labels.
+pub const DEDUPLICATED_TABLE: &str = "deduplicated_raw_tweet_dataset";
 
 /// `<lake>/datasets`.
 pub fn datasets_dir(lake_root: &Path) -> PathBuf {
@@ -170,7 +177,57 @@ pub fn rows_batch(
     Ok(RecordBatch::try_new(rows_schema(with_split), cols)?)
 }
 
-/// Writes one Parquet file (already in a temporary folder: no rename needed per file).
+/// Writes `batch` as the Delta table `dir/<name>` (version 0 creates it, version 1 adds the
+/// rows). Called from a blocking thread of the runtime.
+fn write_table(dir: &Path, name: &str, batch: &RecordBatch) -> anyhow::Result<()> {
+    use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+    let location = LakeLocation::local(dir);
+    tokio::runtime::Handle::current().block_on(async {
+        let mut table =
+            crate::lake::table::open_or_create(&location, name, &batch.schema(), &[]).await?;
+        let mut writer = RecordBatchWriter::for_table(&table)
+            .with_context(|| format!("writing dataset table {name}"))?;
+        writer.write(batch.clone()).await?;
+        writer
+            .flush_and_commit(&mut table)
+            .await
+            .with_context(|| format!("committing dataset table {name}"))?;
+        Ok(())
+    })
+}
+
+/// Every row of dataset table `name` in `dir`: the Delta table `dir/<name>`, or the
+/// `dir/<name>.parquet` file of a version written before datasets were Delta tables.
+pub fn read_table(dir: &Path, name: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let legacy = dir.join(format!("{name}.parquet"));
+    if legacy.is_file() {
+        return read_parquet_file(&legacy);
+    }
+    let location = LakeLocation::local(dir);
+    tokio::runtime::Handle::current().block_on(async {
+        let mut table = LakeConsumer::new(location, name, None, StartAt::Beginning);
+        let mut out = Vec::new();
+        loop {
+            let commits = table.poll(64).await?;
+            let Some(last) = commits.last().map(|c| c.version) else {
+                break;
+            };
+            for file in commits.iter().flat_map(|c| &c.files) {
+                let bytes = table.read(file).await?;
+                out.extend(read_batches(bytes, &file.path)?);
+            }
+            table.ack(last);
+        }
+        anyhow::ensure!(
+            !out.is_empty() || table.position().is_some(),
+            "dataset table {name} not found in {}",
+            dir.display()
+        );
+        Ok(out)
+    })
+}
+
+/// Writes one Parquet file (exports: plain files for any tool).
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = ArrowWriter::try_new(file, batch.schema(), None)?;
@@ -197,24 +254,18 @@ pub fn write_version(lake_root: &Path, ds: &Dataset, slabels: &[i32]) -> anyhow:
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let result = (|| -> anyhow::Result<()> {
-        write_parquet(&tmp.join("raw_tweet_dataset.parquet"), &raw_batch(&ds.raw)?)?;
+        write_table(&tmp, RAW_TABLE, &raw_batch(&ds.raw)?)?;
         let all: Vec<(&DatasetRow, i32, i32)> = ds
             .rows
             .iter()
             .zip(slabels.iter().copied().chain(std::iter::repeat(-1)))
             .map(|(r, s)| (r, -1, s))
             .collect();
-        write_parquet(
-            &tmp.join("deduplicated_raw_tweet_dataset.parquet"),
-            &rows_batch(&all, true)?,
-        )?;
+        write_table(&tmp, DEDUPLICATED_TABLE, &rows_batch(&all, true)?)?;
         for split in Split::ALL {
             let rows: Vec<(&DatasetRow, i32, i32)> =
                 all.iter().filter(|r| r.0.split == split).cloned().collect();
-            write_parquet(
-                &tmp.join(format!("{}.parquet", split.table())),
-                &rows_batch(&rows, false)?,
-            )?;
+            write_table(&tmp, split.table(), &rows_batch(&rows, false)?)?;
         }
         let manifest = serde_json::to_vec_pretty(&Manifest::of(ds))?;
         crate::lake::atomic::write_atomic(&tmp.join("manifest.json"), &manifest)?;
@@ -254,7 +305,7 @@ pub fn read_version(lake_root: &Path, version: u32) -> anyhow::Result<Dataset> {
             .with_context(|| format!("reading dataset v{version} at {}", dir.display()))?,
     )?;
     let mut raw = Vec::new();
-    for b in read_parquet_file(&dir.join("raw_tweet_dataset.parquet"))? {
+    for b in read_table(&dir, RAW_TABLE)? {
         let id = col::<StringArray>(&b, "tweet_id")?;
         let created = millis_column(&b, "created_at")?;
         let author = col::<StringArray>(&b, "author")?;
@@ -268,7 +319,7 @@ pub fn read_version(lake_root: &Path, version: u32) -> anyhow::Result<Dataset> {
             });
         }
     }
-    let mut rows = read_rows(&dir.join("deduplicated_raw_tweet_dataset.parquet"))?
+    let mut rows = rows_of(read_table(&dir, DEDUPLICATED_TABLE)?)?
         .into_iter()
         .map(|r| r.row)
         .collect::<Vec<_>>();
@@ -293,8 +344,13 @@ pub struct ReadRow {
 
 /// Reads a rows-schema Parquet file (split column optional: absent means `train`).
 pub fn read_rows(path: &Path) -> anyhow::Result<Vec<ReadRow>> {
+    rows_of(read_parquet_file(path)?)
+}
+
+/// Rows of rows-schema batches.
+fn rows_of(batches: Vec<RecordBatch>) -> anyhow::Result<Vec<ReadRow>> {
     let mut out = Vec::new();
-    for b in read_parquet_file(path)? {
+    for b in batches {
         let text_id = col::<Int64Array>(&b, "text_id")?;
         let tweet_id = col::<StringArray>(&b, "tweet_id")?;
         let created = millis_column(&b, "created_at")?;
