@@ -23,9 +23,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the control centre without starting any stage: watch (and stop / start /
+    /// restart) the stages of the pipeline wherever they run.
+    Attach,
     /// Run stages without the TUI, printing a status line per stage every few seconds.
     Run {
-        /// Stages to run (dependencies in this process are started too).
+        /// Stages to run: exactly these (a dependency running elsewhere is waited for; one
+        /// that can only run in this process, like the source of an embedded bus, is refused
+        /// with the command to use).
         #[arg(required = true, value_name = "STAGE")]
         stages: Vec<String>,
         /// Seconds between status lines.

@@ -4,6 +4,7 @@
 //! first, then the user's file, then the environment. Every value is then validated here, so a
 //! bad value fails with one line that names the key, the value and the expected form.
 
+mod control;
 mod kafka;
 mod learn;
 mod ner;
@@ -15,6 +16,7 @@ pub mod x_api;
 
 use std::path::{Path, PathBuf};
 
+pub use control::{ControlSettings, DEFAULT_AUTOSTART};
 pub use kafka::KafkaSettings;
 pub use learn::{LabelDef, LearnSettings, LearnStart, QueueOrder, ABSTAIN};
 pub use ner::{NerApi, NerSettings, NerStart};
@@ -68,6 +70,8 @@ pub struct Settings {
     pub learn: LearnSettings,
     /// External command stages (`[stage.NAME]` sections), in name order.
     pub commands: Vec<CommandSettings>,
+    /// `[tui]` and `[status]`: what the TUI starts; status shared between processes.
+    pub control: ControlSettings,
     /// The file that was read on top of the defaults, if any.
     pub file: Option<PathBuf>,
 }

@@ -21,11 +21,13 @@ pub async fn run(
     every: Duration,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<i32> {
+    // Exactly the named stages: a dependency elsewhere is waited for by the stage itself.
     let mut started = BTreeSet::new();
     for name in names {
-        started.extend(sup.start(name)?);
+        sup.start_only(name)?;
         started.insert(name.clone());
     }
+    let publisher = Publisher::start(&sup);
     let mut term = signal(SignalKind::terminate())?;
     let mut print = tokio::time::interval(every);
     let mut check = tokio::time::interval(Duration::from_millis(100));
@@ -37,7 +39,13 @@ pub async fn run(
             _ = check.tick() => {
                 let statuses = sup.snapshot();
                 let mine = statuses.iter().filter(|s| started.contains(&s.name));
-                if mine.clone().all(|s| !s.state.is_active()) {
+                // A stage stopped by a remote command waits for `start`: only stages that
+                // ended by themselves end the process.
+                if mine
+                    .clone()
+                    .all(|s| matches!(s.state, StageState::Completed | StageState::Failed))
+                {
+                    publisher.stop().await;
                     print_status(&sup, &started, out)?;
                     let failed = mine.filter(|s| s.state == StageState::Failed).count();
                     writeln!(out, "all stages finished{}", if failed > 0 { " (some failed)" } else { "" })?;
@@ -49,8 +57,55 @@ pub async fn run(
     writeln!(out, "stopping: flushing every stage...")?;
     out.flush()?;
     sup.shutdown(SHUTDOWN).await;
+    publisher.stop().await;
     print_status(&sup, &started, out)?;
     Ok(0)
+}
+
+/// Publishes this process's stage status and runs remote commands (`[status] publish`).
+struct Publisher {
+    cancel: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Publisher {
+    fn start(sup: &Arc<Supervisor>) -> Publisher {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let control = &sup.pipeline().settings.control;
+        let task = control.publish.then(|| {
+            let (instance, host, pid) = crate::remote::instance_id();
+            match crate::remote::open(&sup.pipeline().settings, &instance) {
+                Ok(channel) => {
+                    let agent = Arc::new(crate::remote::Agent {
+                        instance,
+                        host,
+                        pid,
+                        channel,
+                    });
+                    Some(agent.spawn(sup.clone(), control.interval, cancel.clone()))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "stage status is not published");
+                    None
+                }
+            }
+        });
+        Publisher {
+            cancel,
+            task: task.flatten(),
+        }
+    }
+
+    /// Publishes the last status (`exited`) and stops, waiting at most a few seconds.
+    async fn stop(&self) {
+        self.cancel.cancel();
+        if let Some(t) = &self.task {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while !t.is_finished() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
 }
 
 fn print_status(

@@ -18,6 +18,7 @@ pub mod lake;
 pub mod learn;
 pub mod logging;
 pub mod nlp;
+pub mod remote;
 pub mod source;
 pub mod stage;
 pub mod store;

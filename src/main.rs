@@ -37,7 +37,10 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         .enable_all()
         .thread_name("ssp-worker")
         .build()?;
-    if matches!(cli.command, None | Some(Command::Run { .. })) {
+    if matches!(
+        cli.command,
+        None | Some(Command::Run { .. }) | Some(Command::Attach)
+    ) {
         match runtime.block_on(lake::convert::check_layout(&settings.lake.tables)) {
             Err(e @ lake::convert::LayoutError::OldLayout { .. }) => {
                 eprintln!("{e}");
@@ -48,7 +51,12 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         }
     }
     match cli.command {
-        None => runtime.block_on(tui::run(settings)).map(|_| 0),
+        None => runtime
+            .block_on(tui::run(settings, tui::Mode::Control))
+            .map(|_| 0),
+        Some(Command::Attach) => runtime
+            .block_on(tui::run(settings, tui::Mode::Attach))
+            .map(|_| 0),
         Some(Command::Run { stages, every }) => {
             let sup = app::build_supervisor(&settings)?;
             let known = sup.names();
@@ -57,6 +65,10 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                     "unknown stage {bad:?}: expected one of {}",
                     known.join(", ")
                 );
+                return Ok(2);
+            }
+            if let Err(e) = sup.check_in_process(&stages) {
+                eprintln!("{e}");
                 return Ok(2);
             }
             let every = Duration::from_secs_f64(every.max(0.1));

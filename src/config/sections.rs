@@ -287,6 +287,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         dir: PathBuf::from(r.string("log", "dir", "data/logs")),
         level,
     };
+    let commands = parse_commands(r)?;
     Ok(Settings {
         pipeline,
         source,
@@ -297,7 +298,11 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         log,
         ner: super::ner::parse(r)?,
         learn: super::learn::parse(r)?,
-        commands: parse_commands(r)?,
+        control: super::control::parse(
+            r,
+            &commands.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        )?,
+        commands,
         file: None,
     })
 }

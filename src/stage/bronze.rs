@@ -67,6 +67,10 @@ impl Stage for BronzeStage {
         }
     }
 
+    fn in_process_dependencies(&self) -> Vec<String> {
+        self.depends_on()
+    }
+
     async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
         let p = &ctx.pipeline;
         let lake = &p.settings.lake;
@@ -206,6 +210,9 @@ impl Run<'_> {
             };
             self.ctx.metrics.add_in(batch.len() as u64);
             let idle = batch.is_empty();
+            if !idle {
+                self.ctx.metrics.waiting();
+            }
             self.write(consumer, batch).await?;
             if self.writer.should_roll(Instant::now()) {
                 self.flush(consumer).await?;
@@ -403,6 +410,7 @@ impl Run<'_> {
     /// Commits what is buffered as one table version, then copies the offsets to the bus.
     async fn flush(&mut self, consumer: &mut dyn Consumer) -> anyhow::Result<()> {
         if !self.writer.pending() {
+            self.ctx.metrics.committed();
             return Ok(());
         }
         let rolled = match self.writer.roll().await {
@@ -429,6 +437,7 @@ impl Run<'_> {
         if let Some(v) = rolled.version {
             self.ctx.metrics.set_detail(format!("table version {v}"));
         }
+        self.ctx.metrics.committed();
         // Only a monitoring copy: the table is the truth, so a failure here loses nothing.
         let committed = if crate::fault::armed("bronze.bus_commit") {
             Err(crate::bus::BusError::Broker(

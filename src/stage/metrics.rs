@@ -10,6 +10,8 @@ pub struct StageMetrics {
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
     detail: Mutex<String>,
+    /// Since when input has been waiting without a commit (see [`Self::waiting`]).
+    waiting_since: Mutex<Option<std::time::Instant>>,
 }
 
 impl StageMetrics {
@@ -42,6 +44,23 @@ impl StageMetrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+    /// Input arrived that is not committed yet (kept across runs: a stage failing to commit
+    /// and restarting keeps waiting since the first time).
+    pub fn waiting(&self) {
+        let mut w = self.waiting_since.lock().unwrap_or_else(|e| e.into_inner());
+        w.get_or_insert_with(std::time::Instant::now);
+    }
+    /// Everything received so far is committed.
+    pub fn committed(&self) {
+        *self.waiting_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    /// How long input has waited for a commit.
+    pub fn waiting_for(&self) -> Option<std::time::Duration> {
+        self.waiting_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|t| t.elapsed())
     }
     /// A short free-form state line (e.g. "connected", "backing off: ...").
     pub fn set_detail(&self, detail: impl Into<String>) {

@@ -46,6 +46,11 @@ pub trait Stage: Send + Sync {
     fn depends_on(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The dependencies that can only run in this same process (the producer of an embedded
+    /// bus); every other dependency may run elsewhere and is waited for, not started.
+    fn in_process_dependencies(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn restart_policy(&self) -> RestartPolicy {
         RestartPolicy::OnFailure
     }

@@ -11,6 +11,10 @@ pub enum StageState {
     Failed,
     BackingOff,
     Completed,
+    /// Running, but data waits while nothing was committed for `[status] stall_seconds`.
+    Stalled,
+    /// A stage of another process whose heartbeats stopped.
+    Lost,
 }
 
 impl StageState {
@@ -23,6 +27,8 @@ impl StageState {
             StageState::Failed => "failed",
             StageState::BackingOff => "backing off",
             StageState::Completed => "completed",
+            StageState::Stalled => "stalled",
+            StageState::Lost => "lost",
         }
     }
 
@@ -34,7 +40,21 @@ impl StageState {
                 | StageState::Running
                 | StageState::Stopping
                 | StageState::BackingOff
+                | StageState::Stalled
         )
+    }
+
+    /// The state a label names (a remote stage's report); `exited` reads as stopped.
+    pub fn from_label(label: &str) -> Option<StageState> {
+        use StageState::*;
+        if label == "exited" {
+            return Some(Stopped);
+        }
+        [
+            Stopped, Starting, Running, Stopping, Failed, BackingOff, Completed, Stalled, Lost,
+        ]
+        .into_iter()
+        .find(|s| s.label() == label)
     }
 }
 

@@ -159,6 +159,46 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Starts only `name` (its dependencies may run elsewhere); false if it already runs.
+    pub fn start_only(&self, name: &str) -> Result<bool, SupervisorError> {
+        let e = self.entry(name)?;
+        if self.state(name).is_some_and(StageState::is_active) {
+            return Ok(false);
+        }
+        self.spawn(e);
+        Ok(true)
+    }
+
+    /// The dependencies of `name` that are neither running nor completed here.
+    pub fn stopped_dependencies(&self, name: &str) -> Result<Vec<String>, SupervisorError> {
+        let e = self.entry(name)?;
+        Ok(e.stage
+            .depends_on()
+            .into_iter()
+            .filter(|d| {
+                !self
+                    .state(d)
+                    .is_some_and(|s| s.is_active() || s == StageState::Completed)
+            })
+            .collect())
+    }
+
+    /// Refuses a set of stages to run alone when one needs a dependency that can only run in
+    /// this process (the source of an embedded bus) and is not in the set.
+    pub fn check_in_process(&self, names: &[String]) -> Result<(), String> {
+        for name in names {
+            let e = self.entry(name).map_err(|e| e.to_string())?;
+            for dep in e.stage.in_process_dependencies() {
+                if !names.contains(&dep) {
+                    return Err(format!(
+                        "{name} reads the embedded bus, which exists only inside one process: run `ssp-tui run {dep} {name}`, or set [pipeline] bus = kafka to run {name} on its own"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn start_all(&self) -> Vec<String> {
         let mut started = Vec::new();
         for n in self.names() {
@@ -265,7 +305,14 @@ impl Supervisor {
                 } else {
                     run.last_output = (output, Some(now));
                 }
-                let state = run.state.unwrap_or(StageState::Stopped);
+                let mut state = run.state.unwrap_or(StageState::Stopped);
+                let stall = self.pipeline.settings.control.stall_after;
+                let waited = e.metrics.waiting_for();
+                if matches!(state, StageState::Running | StageState::BackingOff)
+                    && stall.zip(waited).is_some_and(|(limit, w)| w >= limit)
+                {
+                    state = StageState::Stalled;
+                }
                 StageStatus {
                     name: e.stage.name().to_string(),
                     kind: e.stage.kind(),
@@ -277,7 +324,14 @@ impl Supervisor {
                     errors: e.metrics.errors(),
                     restarts: run.restarts,
                     last_error: e.metrics.last_error(),
-                    detail: e.metrics.detail(),
+                    detail: match waited {
+                        Some(w) if state == StageState::Stalled => format!(
+                            "nothing committed for {}s while input waits · {}",
+                            w.as_secs(),
+                            e.metrics.detail()
+                        ),
+                        _ => e.metrics.detail(),
+                    },
                     depends_on: e.stage.depends_on(),
                 }
             })

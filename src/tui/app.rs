@@ -54,6 +54,10 @@ pub struct App {
     /// The `classify` stage's recent predictions (Feed pane), by tweet id.
     pub predictions: Arc<crate::learn::predictions::Predictions>,
     pub message: Option<Message>,
+    /// Stages of other processes (status through Kafka or the lake), when published.
+    pub remote: Option<Arc<crate::remote::RemoteView>>,
+    /// A start waiting for an answer: the stage, and its stopped dependencies.
+    pub pending_start: Option<(String, Vec<String>)>,
     pub quit: bool,
     /// "bus: embedded · store: embedded".
     pub mode: String,
@@ -87,6 +91,8 @@ impl App {
             label,
             predictions,
             message: None,
+            pending_start: None,
+            remote: None,
             quit: false,
             mode,
             lake_root,
@@ -116,6 +122,25 @@ impl App {
 
     /// A key press: to the input line when one is open, else through the keymap.
     pub fn handle_key(&mut self, key: KeyEvent) {
+        if let Some((name, deps)) = self.pending_start.take() {
+            use crossterm::event::KeyCode;
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Enter => match self.sup.start(&name) {
+                    Ok(started) => self.say(format!("started {}", started.join(", ")), false),
+                    Err(e) => self.say(e.to_string(), true),
+                },
+                KeyCode::Char('n') => match self.sup.start_only(&name) {
+                    Ok(_) => self.say(
+                        format!("started {name} only: it waits for {}", deps.join(", ")),
+                        false,
+                    ),
+                    Err(e) => self.say(e.to_string(), true),
+                },
+                _ => self.say("start cancelled", false),
+            }
+            self.refresh_stages();
+            return;
+        }
         if let Some(input) = &mut self.input {
             let kind = input.kind;
             match input.handle(key) {
@@ -331,7 +356,44 @@ impl App {
         }
     }
 
+    /// Sends `action` to a stage of another process (`name@host`); true if `target` is one.
+    fn remote_command(&mut self, target: &Target, action: crate::remote::Action) -> bool {
+        let (Target::Stage(name), Some(remote)) = (target, self.remote.clone()) else {
+            return false;
+        };
+        if !name.contains('@') {
+            return false;
+        }
+        match remote.command(name, action) {
+            Ok(text) => self.say(text, false),
+            Err(e) => self.say(e, true),
+        }
+        true
+    }
+
     fn start(&mut self, target: Target) {
+        if self.remote_command(&target, crate::remote::Action::Start) {
+            return;
+        }
+        if let Target::Stage(name) = &target {
+            match self.sup.stopped_dependencies(name) {
+                Ok(deps)
+                    if !deps.is_empty() && self.sup.state(name).is_some_and(|s| !s.is_active()) =>
+                {
+                    self.say(
+                        format!(
+                            "{name} depends on {} (stopped here): start it too? y = yes, n = only {name} (it waits), Esc = cancel",
+                            deps.join(", ")
+                        ),
+                        false,
+                    );
+                    self.pending_start = Some((name.clone(), deps));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => return self.say(e.to_string(), true),
+            }
+        }
         let mut started = Vec::new();
         for name in self.names(&target) {
             match self.sup.start(&name) {
@@ -348,6 +410,9 @@ impl App {
     }
 
     fn stop(&mut self, target: Target) {
+        if self.remote_command(&target, crate::remote::Action::Stop) {
+            return;
+        }
         let names = self.names(&target);
         for name in &names {
             if let Err(e) = self.sup.stop(name) {
@@ -359,6 +424,9 @@ impl App {
     }
 
     fn restart(&mut self, target: Target) {
+        if self.remote_command(&target, crate::remote::Action::Restart) {
+            return;
+        }
         let names = self.names(&target);
         for name in &names {
             if let Err(e) = self.sup.restart(name) {
@@ -369,9 +437,16 @@ impl App {
         self.refresh_stages();
     }
 
-    /// Pulls the stage snapshot; true when it changed.
+    /// Pulls the stage snapshot (this process's stages, then other processes'); true when
+    /// it changed.
     pub fn refresh_stages(&mut self) -> bool {
-        let fresh = self.sup.snapshot();
+        let mut fresh = self.sup.snapshot();
+        if let Some(remote) = self.remote.clone() {
+            for (text, ok) in remote.take_outcomes() {
+                self.say(text, !ok);
+            }
+            fresh.extend(remote.stages().into_iter().map(|r| remote_status(&r)));
+        }
         let changed = fresh != self.stages;
         self.stages = fresh;
         self.selected = self.selected.min(self.stages.len().saturating_sub(1));
@@ -426,5 +501,37 @@ impl App {
             .iter()
             .find(|s| s.name == "source")
             .map_or(0.0, |s| s.rate)
+    }
+}
+
+/// A remote stage as a Stages pane row.
+fn remote_status(r: &crate::remote::RemoteStage) -> StageStatus {
+    let p = &r.report;
+    let state = if r.lost {
+        crate::stage::StageState::Lost
+    } else {
+        crate::stage::StageState::from_label(&p.state).unwrap_or(crate::stage::StageState::Running)
+    };
+    let detail = match (r.lost, p.state.as_str()) {
+        (true, _) => format!("no heartbeat from pid {} · was {}", p.pid, p.state),
+        (false, "exited") => format!("process {} exited", p.pid),
+        _ => p.detail.clone(),
+    };
+    StageStatus {
+        name: r.name.clone(),
+        kind: "remote",
+        state,
+        uptime: p
+            .uptime_s
+            .filter(|_| state.is_active())
+            .map(std::time::Duration::from_secs_f64),
+        input: p.input,
+        output: p.output,
+        rate: if state.is_active() { p.rate } else { 0.0 },
+        errors: p.errors,
+        restarts: p.restarts,
+        last_error: p.last_error.clone(),
+        detail,
+        depends_on: Vec::new(),
     }
 }

@@ -33,8 +33,14 @@ use collect::Collectors;
 const TICK: Duration = Duration::from_millis(60);
 /// Stage counters are re-read this often.
 const STAGE_REFRESH: Duration = Duration::from_millis(250);
-/// Stages started when the TUI opens.
-pub const AUTOSTART: &[&str] = &["source", "bronze", "ner", "trending", "classify"];
+/// How the control centre opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `ssp-tui`: starts the stages of `[tui] autostart`.
+    Control,
+    /// `ssp-tui attach`: starts nothing, only watches and commands.
+    Attach,
+}
 /// How long quitting may wait for stages to flush.
 const SHUTDOWN: Duration = Duration::from_secs(30);
 
@@ -47,14 +53,18 @@ impl Drop for TerminalGuard {
     }
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     let sup = crate::app::build_supervisor(&settings)?;
     let mut app = App::new(sup.clone());
-    for name in AUTOSTART {
-        if let Err(e) = sup.start(name) {
-            tracing::warn!(stage = name, error = %e, "autostart failed");
+    if mode == Mode::Control {
+        for name in &settings.control.autostart {
+            if let Err(e) = sup.start(name) {
+                tracing::warn!(stage = name, error = %e, "autostart failed");
+            }
         }
     }
+    let publish_cancel = tokio_util::sync::CancellationToken::new();
+    let publisher = start_status(&sup, &mut app, &publish_cancel);
     let mut collectors = Collectors::spawn(sup.pipeline());
     app.label.connect(collectors.label.commands.clone());
     let mut terminal = ratatui::try_init()?;
@@ -67,8 +77,45 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         )
     });
     sup.shutdown(SHUTDOWN).await;
+    publish_cancel.cancel();
+    if let Some(p) = publisher {
+        let _ = tokio::time::timeout(Duration::from_secs(3), p).await;
+    }
     tracing::info!("all stages stopped; bye");
     result
+}
+
+/// Publishes this process's stages and shows other processes' (`[status] publish`).
+fn start_status(
+    sup: &std::sync::Arc<crate::stage::Supervisor>,
+    app: &mut App,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let control = &sup.pipeline().settings.control;
+    if !control.publish {
+        return None;
+    }
+    let (instance, host, pid) = crate::remote::instance_id();
+    let channel = match crate::remote::open(&sup.pipeline().settings, &instance) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "stage status is not shared");
+            return None;
+        }
+    };
+    app.remote = Some(crate::remote::RemoteView::spawn(
+        channel.clone(),
+        instance.clone(),
+        control.interval,
+        control.lost_after,
+    ));
+    let agent = std::sync::Arc::new(crate::remote::Agent {
+        instance,
+        host,
+        pid,
+        channel,
+    });
+    Some(agent.spawn(sup.clone(), control.interval, cancel.clone()))
 }
 
 async fn event_loop(

@@ -95,6 +95,15 @@ impl Stage for TrendingStage {
         }
     }
 
+    fn in_process_dependencies(&self) -> Vec<String> {
+        match (self.bus, self.settings.input) {
+            (BusKind::Embedded, TrendingInput::Bus) if !self.standalone => {
+                vec!["source".to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
         let p = ctx.pipeline.clone();
         // Held for the run. Another holder is not a failure a restart fixes: fatal.

@@ -15,7 +15,7 @@ pub fn state_color(state: StageState) -> Color {
         StageState::Running => Color::Green,
         StageState::Starting | StageState::Stopping => Color::Yellow,
         StageState::BackingOff => Color::Magenta,
-        StageState::Failed => Color::Red,
+        StageState::Failed | StageState::Stalled | StageState::Lost => Color::Red,
         StageState::Completed => Color::Blue,
         StageState::Stopped => Color::Gray,
     }
@@ -33,7 +33,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             .filter(|_| s.state != StageState::Running || s.detail.is_empty())
             .cloned()
             .unwrap_or_else(|| s.detail.clone());
-        let note_style = if s.state == StageState::Failed || s.state == StageState::BackingOff {
+        let note_style = if matches!(
+            s.state,
+            StageState::Failed | StageState::BackingOff | StageState::Stalled | StageState::Lost
+        ) {
             Style::default().fg(Color::Red)
         } else {
             Style::default().fg(Color::DarkGray)
@@ -55,7 +58,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         ])
     });
     let widths = [
-        Constraint::Length(10),
+        Constraint::Length(
+            app.stages
+                .iter()
+                .map(|s| s.name.chars().count() as u16)
+                .max()
+                .unwrap_or(10)
+                .clamp(10, 24),
+        ),
         Constraint::Length(11),
         Constraint::Length(6),
         Constraint::Length(6),
