@@ -279,3 +279,42 @@ async fn a_bronze_whose_lake_is_unwritable_goes_stalled_and_recovers() {
     sup.shutdown(Duration::from_secs(10)).await;
     let _ = Arc::clone(&sup);
 }
+
+#[test]
+fn run_starts_only_the_named_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let env = [
+        ("SSP__LAKE__ROOT", lake.display().to_string()),
+        (
+            "SSP__LOG__DIR",
+            dir.path().join("logs").display().to_string(),
+        ),
+    ];
+    // bronze needs the embedded bus's source in the same process: refused, with the command.
+    let run = run_bin(
+        dir.path(),
+        &env,
+        &["run", "bronze"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code(), Some(2), "{run}");
+    assert!(run.stderr.contains("ssp-tui run source bronze"), "{run}");
+
+    // trending reads the lake, which another process may write: it runs alone and waits.
+    let mut child = spawn(dir.path(), &env, &["run", "trending", "--every", "1"]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(child.try_wait().unwrap().is_none(), "trending exited");
+    let _ = Process::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(" up ")).collect();
+    assert!(!lines.is_empty(), "{out}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("trending ")),
+        "only trending ran: {out}"
+    );
+    assert!(!lake.join("bronze").exists(), "nothing wrote bronze");
+}
