@@ -15,6 +15,8 @@
 #   SSP_KAFKA_START_TIMEOUT   seconds to wait for readiness (default 120)
 #   SSP_KAFKA_ADVERTISED_PORT one broker only: the port it tells clients to use (e.g. a test's
 #                             TCP proxy to PORT; it must listen before the readiness check)
+#   SSP_KAFKA_HOST            the address the client listener binds to and advertises
+#                             (default 127.0.0.1; e.g. a network namespace's own address)
 # Each node is a combined broker+controller, its controller port 1000 above its own. Data, logs
 # and pid files live in ${TMPDIR:-/tmp}/ssp-kafka-PORT/node-N/.
 set -euo pipefail
@@ -22,13 +24,14 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CMD=start
 case "${1:-}" in start | stop | down | restart) CMD="$1"; shift ;; esac
 PORT="${1:-${SSP_KAFKA_PORT:-19092}}"
-[[ "$PORT" =~ ^[0-9]+$ ]] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ "$PORT" =~ ^[0-9]+$ ]] || { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 DIR="${TMPDIR:-/tmp}/ssp-kafka-$PORT"
 LIBS="$ROOT/target/kafka-libs"
 LOG4J="$ROOT/scripts/kafka/log4j2.properties"
+HOST="${SSP_KAFKA_HOST:-127.0.0.1}"
 
 say() { printf 'start-kafka: %s\n' "$*" >&2; }
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+listening() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 # An admin tool's JVM: small, quick to start, logs warnings only.
 TOOL=(java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dssp.kafka.log.level=WARN
     -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*")
@@ -78,8 +81,8 @@ write_props() { # node voters
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$2
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((PORT + 1000 + n - 1))
-advertised.listeners=PLAINTEXT://127.0.0.1:$adv
+listeners=PLAINTEXT://$HOST:$port,CONTROLLER://127.0.0.1:$((PORT + 1000 + n - 1))
+advertised.listeners=PLAINTEXT://$HOST:$adv
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
@@ -131,7 +134,7 @@ start_nodes() {
     for i in $(seq 1 "$N"); do
         port=$((PORT + i - 1))
         if node_pid "$i" >/dev/null || listening "$port"; then
-            say "reusing the broker on 127.0.0.1:$port"
+            say "reusing the broker on $HOST:$port"
             continue
         fi
         mkdir -p "$DIR/node-$i"
@@ -140,7 +143,7 @@ start_nodes() {
             "${TOOL[@]}" kafka.tools.StorageTool format --ignore-formatted \
                 --config "$DIR/node-$i/server.properties" --cluster-id "$(cat "$DIR/cluster-id")" >&2
         fi
-        say "starting broker $i on 127.0.0.1:$port (log $DIR/node-$i/kafka.log)"
+        say "starting broker $i on $HOST:$port (log $DIR/node-$i/kafka.log)"
         # setsid: its own session, so the caller's Ctrl-C or exit does not reach it by accident.
         setsid java -Xms256m -Xmx512m -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
             -cp "$LIBS/*" kafka.Kafka "$DIR/node-$i/server.properties" \
@@ -149,7 +152,7 @@ start_nodes() {
     done
     # Ready = every broker is registered, unfenced and answers ApiVersions (a real client call).
     BOOTSTRAP=""
-    for i in $(seq 1 "$N"); do BOOTSTRAP+="${BOOTSTRAP:+,}127.0.0.1:$((PORT + i - 1))"; done
+    for i in $(seq 1 "$N"); do BOOTSTRAP+="${BOOTSTRAP:+,}$HOST:$((PORT + i - 1))"; done
     deadline=$((SECONDS + ${SSP_KAFKA_START_TIMEOUT:-120}))
     while :; do
         for i in $(seq 1 "$N"); do
