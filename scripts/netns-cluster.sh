@@ -84,6 +84,8 @@ down() {
 up() {
     local h ns
     down >/dev/null 2>&1 || true
+    # The broker's jars, fetched here: the namespaces have no way out to Maven Central.
+    "$ROOT/scripts/start-kafka.sh" libs
     mkdir -p "$STATE"
     ip netns add "$LAN"
     ip -n "$LAN" link set lo up

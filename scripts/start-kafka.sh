@@ -8,6 +8,8 @@
 #   scripts/start-kafka.sh restart [PORT]   stop it and start it again on the same data
 #   scripts/start-kafka.sh down [PORT]      stop it, keep its data (`start` brings it back)
 #   scripts/start-kafka.sh stop [PORT]      stop it and delete its data
+#   scripts/start-kafka.sh libs             only fetch the jars (e.g. before starting the broker
+#                                           where Maven Central cannot be reached)
 #
 # Environment (all optional):
 #   SSP_KAFKA_PORT            client port of the first broker (default 19092; PORT wins)
@@ -22,9 +24,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CMD=start
-case "${1:-}" in start | stop | down | restart) CMD="$1"; shift ;; esac
+case "${1:-}" in start | stop | down | restart | libs) CMD="$1"; shift ;; esac
 PORT="${1:-${SSP_KAFKA_PORT:-19092}}"
-[[ "$PORT" =~ ^[0-9]+$ ]] || { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ "$PORT" =~ ^[0-9]+$ ]] || { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 DIR="${TMPDIR:-/tmp}/ssp-kafka-$PORT"
 LIBS="$ROOT/target/kafka-libs"
 LOG4J="$ROOT/scripts/kafka/log4j2.properties"
@@ -193,5 +195,8 @@ restart)
 start)
     fetch_libs
     start_nodes
+    ;;
+libs)
+    fetch_libs
     ;;
 esac

@@ -22,6 +22,13 @@ apt_install() {
 # tmux drives the real binary in a terminal for the end-to-end TUI test.
 apt_install tmux
 
+# The cluster-on-one-machine test (tests/cluster_netns.rs) makes network namespaces with
+# iproute2 (`ip netns`, as root) and runs its own Kafka broker in one of them (Java, Maven),
+# even when SSP_TEST_KAFKA_BOOTSTRAP points at a cluster of yours.
+apt_install iproute2
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
+
 # Every service this script starts is stopped when it exits, however it exits: a broker or
 # server left running must not outlive the run (CI reuses the machine).
 STOPS=()
