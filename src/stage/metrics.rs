@@ -1,6 +1,6 @@
 //! Counters a running stage updates and the supervisor reads (lock-free on the hot path).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 #[derive(Debug, Default)]
@@ -10,6 +10,8 @@ pub struct StageMetrics {
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
     detail: Mutex<String>,
+    /// Ready for stages that wait on it (`depends_on = name:ready`).
+    ready: AtomicBool,
     /// Since when input has been waiting without a commit (see [`Self::waiting`]).
     waiting_since: Mutex<Option<std::time::Instant>>,
 }
@@ -44,6 +46,12 @@ impl StageMetrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Relaxed);
+    }
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed)
     }
     /// Input arrived that is not committed yet (kept across runs: a stage failing to commit
     /// and restarting keeps waiting since the first time).

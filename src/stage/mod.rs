@@ -51,6 +51,21 @@ pub trait Stage: Send + Sync {
     fn in_process_dependencies(&self) -> Vec<String> {
         Vec::new()
     }
+    /// When this stage may start after each dependency (default: once it runs).
+    fn conditions(&self) -> Vec<(String, crate::config::Condition)> {
+        self.depends_on()
+            .into_iter()
+            .map(|d| (d, crate::config::Condition::Started))
+            .collect()
+    }
+    /// Restarts the policy may make before the stage is left failed (`None`: no limit).
+    fn max_restarts(&self) -> Option<u32> {
+        None
+    }
+    /// True when the stage reports readiness itself (else it is ready once it runs).
+    fn reports_ready(&self) -> bool {
+        false
+    }
     fn restart_policy(&self) -> RestartPolicy {
         RestartPolicy::OnFailure
     }

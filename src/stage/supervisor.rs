@@ -15,7 +15,7 @@ use super::backoff::Backoff;
 use super::{
     Exit, LogBuffer, Pipeline, Stage, StageContext, StageMetrics, StageState, StageStatus,
 };
-use crate::config::RestartPolicy;
+use crate::config::{Condition, RestartPolicy};
 
 /// Lines kept per stage log.
 const LOG_LINES: usize = 2000;
@@ -271,7 +271,22 @@ impl Supervisor {
         }
         run.state = Some(StageState::Starting);
         run.cancel = Some(cancel.clone());
+        let waits = e
+            .stage
+            .conditions()
+            .into_iter()
+            .filter_map(|(dep, cond)| {
+                let d = self.entry(&dep).ok()?;
+                Some(Wait {
+                    name: dep,
+                    condition: cond,
+                    run: d.run.clone(),
+                    metrics: d.metrics.clone(),
+                })
+            })
+            .collect();
         let runner = Runner {
+            waits,
             stage: e.stage.clone(),
             metrics: e.metrics.clone(),
             log: e.log.clone(),
@@ -339,8 +354,37 @@ impl Supervisor {
     }
 }
 
+/// A dependency condition to hold before a stage starts.
+struct Wait {
+    name: String,
+    condition: Condition,
+    run: Arc<Mutex<RunState>>,
+    metrics: Arc<StageMetrics>,
+}
+
+impl Wait {
+    fn holds(&self) -> bool {
+        let state = lock(&self.run).state.unwrap_or(StageState::Stopped);
+        match self.condition {
+            Condition::Started => state.is_active() || state == StageState::Completed,
+            Condition::Ready => state.is_active() && self.metrics.is_ready(),
+            Condition::Completed => state == StageState::Completed,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let c = match self.condition {
+            Condition::Started => "started",
+            Condition::Ready => "ready",
+            Condition::Completed => "completed",
+        };
+        format!("{} ({c})", self.name)
+    }
+}
+
 /// Owns one stage's runs: run, then restart by policy with backoff, until stopped.
 struct Runner {
+    waits: Vec<Wait>,
     stage: Arc<dyn Stage>,
     metrics: Arc<StageMetrics>,
     log: LogBuffer,
@@ -360,15 +404,49 @@ impl Runner {
         run.state = Some(state);
     }
 
+    /// Waits until every dependency condition holds; false if stopped meanwhile.
+    async fn wait_for_dependencies(&self) -> bool {
+        loop {
+            let pending: Vec<String> = self
+                .waits
+                .iter()
+                .filter(|w| !w.holds())
+                .map(Wait::describe)
+                .collect();
+            if pending.is_empty() {
+                self.metrics.set_detail("");
+                return true;
+            }
+            self.metrics
+                .set_detail(format!("waiting for {}", pending.join(", ")));
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
     async fn supervise(self) {
         let name = self.stage.name().to_string();
         let policy = self.stage.restart_policy();
         let mut attempt = 0u32;
+        if !self.waits.is_empty() {
+            self.log.event("waiting for its dependencies");
+            if !self.wait_for_dependencies().await {
+                self.log.event("stopped");
+                self.set(StageState::Stopped);
+                return;
+            }
+        }
         loop {
+            self.metrics.set_ready(false);
             let started = Instant::now();
             lock(&self.run).since = Some(started);
             self.pipeline.completed.clear(&name);
             self.set(StageState::Running);
+            if !self.stage.reports_ready() {
+                self.metrics.set_ready(true);
+            }
             self.log.event("started");
             tracing::info!(stage = %name, "started");
             let ctx = StageContext {
@@ -421,9 +499,16 @@ impl Runner {
                     RestartPolicy::OnFailure => failed,
                     RestartPolicy::Always => true,
                 };
-            if !restart {
+            let limit = self.stage.max_restarts();
+            let exhausted = limit.is_some_and(|m| lock(&self.run).restarts >= m);
+            if !restart || exhausted {
                 if fatal {
                     self.log.event("not restarted: the error is fatal");
+                } else if restart {
+                    self.log.event(format!(
+                        "not restarted: max_restarts ({}) reached",
+                        limit.unwrap_or(0)
+                    ));
                 }
                 self.set(StageState::Failed);
                 return;

@@ -218,6 +218,9 @@ async fn command_stage_captures_output_and_is_stopped_by_sigterm() {
         env: vec![("GREETING".into(), "hi".into())],
         restart: RestartPolicy::No,
         depends_on: vec![],
+        conditions: vec![],
+        readiness: crate::config::Readiness::Started,
+        max_restarts: None,
         stop_timeout: Duration::from_secs(5),
     };
     let sup = Supervisor::new(
@@ -264,6 +267,9 @@ async fn command_stage_that_ignores_sigterm_is_killed_after_the_timeout() {
         env: vec![],
         restart: RestartPolicy::No,
         depends_on: vec![],
+        conditions: vec![],
+        readiness: crate::config::Readiness::Started,
+        max_restarts: None,
         stop_timeout: Duration::from_millis(300),
     };
     let sup = Supervisor::new(
@@ -295,6 +301,9 @@ async fn failing_command_is_reported_with_its_exit_status() {
         env: vec![],
         restart: RestartPolicy::No,
         depends_on: vec![],
+        conditions: vec![],
+        readiness: crate::config::Readiness::Started,
+        max_restarts: None,
         stop_timeout: Duration::from_secs(1),
     };
     let sup = Supervisor::new(
@@ -367,4 +376,121 @@ async fn fatal_error_fails_the_stage_without_restarting() {
         .iter()
         .any(|l| l.text.contains("not restarted")));
     assert!(!Fatal::is_in(&anyhow::anyhow!("plain")));
+}
+
+fn command(name: &str, script: &str) -> CommandSettings {
+    CommandSettings {
+        name: name.into(),
+        command: script.into(),
+        cwd: None,
+        env: vec![],
+        restart: RestartPolicy::No,
+        depends_on: vec![],
+        conditions: vec![],
+        readiness: crate::config::Readiness::Started,
+        max_restarts: None,
+        stop_timeout: Duration::from_secs(2),
+    }
+}
+
+fn with_deps(mut c: CommandSettings, deps: &[(&str, crate::config::Condition)]) -> CommandSettings {
+    c.conditions = deps.iter().map(|(d, c)| (d.to_string(), *c)).collect();
+    c.depends_on = deps.iter().map(|(d, _)| d.to_string()).collect();
+    c
+}
+
+async fn wait_secs(sup: &Supervisor, name: &str, want: StageState, secs: u64) {
+    for _ in 0..secs * 100 {
+        if sup.state(name) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{name} never became {want:?}: {:?}", sup.snapshot());
+}
+
+#[tokio::test]
+async fn depends_on_ready_waits_for_the_log_line_and_completed_for_the_exit() {
+    use crate::config::{Condition, Readiness};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = command("server", "sleep 0.6; echo listening on 8080; sleep 30");
+    server.readiness = Readiness::LogLine("listening".into());
+    let setup = command("setup", "sleep 0.3; exit 0");
+    let marker = dir.path().join("client-ran");
+    let client = with_deps(
+        command("client", &format!("touch {}; sleep 30", marker.display())),
+        &[("server", Condition::Ready), ("setup", Condition::Completed)],
+    );
+    let sup = Supervisor::new(
+        pipeline(),
+        vec![
+            Arc::new(CommandStage::new(server)),
+            Arc::new(CommandStage::new(setup)),
+            Arc::new(CommandStage::new(client)),
+        ],
+        Backoff::default(),
+    );
+    let started = sup.start("client").unwrap();
+    assert_eq!(started, vec!["server", "setup", "client"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let st = sup.snapshot().into_iter().find(|s| s.name == "client").unwrap();
+    assert_eq!(st.state, StageState::Starting);
+    assert!(st.detail.contains("waiting for server (ready), setup (completed)"), "{st:?}");
+    assert!(!marker.exists(), "client ran before its dependencies");
+    wait_secs(&sup, "setup", StageState::Completed, 5).await;
+    assert!(!marker.exists(), "client ran before server was ready");
+    wait_secs(&sup, "client", StageState::Running, 5).await;
+    for _ in 0..200 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(marker.exists());
+    let log = sup.log("server").unwrap().snapshot();
+    assert!(log.iter().any(|l| l.text.contains("ready (log line seen)")), "{log:?}");
+    sup.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_exec_probe_makes_a_command_ready() {
+    use crate::config::{Condition, Readiness};
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("up");
+    let mut svc = command("svc", &format!("sleep 0.5; touch {}; sleep 30", flag.display()));
+    svc.readiness = Readiness::Exec(format!("test -e {}", flag.display()));
+    let user = with_deps(command("user", "sleep 30"), &[("svc", Condition::Ready)]);
+    let sup = Supervisor::new(
+        pipeline(),
+        vec![
+            Arc::new(CommandStage::new(svc)),
+            Arc::new(CommandStage::new(user)),
+        ],
+        Backoff::default(),
+    );
+    sup.start("user").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sup.state("user"), Some(StageState::Starting));
+    wait_secs(&sup, "user", StageState::Running, 5).await;
+    assert!(flag.exists());
+    sup.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn max_restarts_leaves_the_stage_failed() {
+    let mut c = command("crashy", "exit 1");
+    c.restart = RestartPolicy::Always;
+    c.max_restarts = Some(2);
+    let fast = Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(10),
+        factor: 1.0,
+    };
+    let sup = Supervisor::new(pipeline(), vec![Arc::new(CommandStage::new(c))], fast);
+    sup.start("crashy").unwrap();
+    wait_secs(&sup, "crashy", StageState::Failed, 10).await;
+    let st = sup.snapshot().into_iter().next().unwrap();
+    assert_eq!(st.restarts, 2, "{st:?}");
+    let log = sup.log("crashy").unwrap().snapshot();
+    assert!(log.iter().any(|l| l.text.contains("max_restarts (2) reached")), "{log:?}");
 }
