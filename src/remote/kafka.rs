@@ -44,6 +44,10 @@ pub struct KafkaChannel {
     control_topic: String,
     inbox: Arc<Mutex<Inbox>>,
     stop: Arc<AtomicBool>,
+    /// The topics exist (created with their settings) and are being read: nothing is
+    /// produced before, or a broker that creates topics on first use would make them
+    /// with its own defaults (not compacted).
+    ready: Arc<AtomicBool>,
     bootstrap: String,
 }
 
@@ -70,10 +74,20 @@ impl KafkaChannel {
             .context("creating the status admin client")?;
         let replication = k.replication;
         let (st, ct) = (status_topic.clone(), control_topic.clone());
-        let (inbox2, stop2) = (inbox.clone(), stop.clone());
+        let ready = Arc::new(AtomicBool::new(false));
+        let (inbox2, stop2, ready2) = (inbox.clone(), stop.clone(), ready.clone());
         std::thread::Builder::new()
             .name("ssp-status".into())
-            .spawn(move || read_loop(admin, consumer, replication, &st, &ct, &inbox2, &stop2))
+            .spawn(move || {
+                read_loop(
+                    admin,
+                    consumer,
+                    replication,
+                    (&st, &ct),
+                    &inbox2,
+                    (&stop2, &ready2),
+                )
+            })
             .context("starting the status reader")?;
         Ok(KafkaChannel {
             producer,
@@ -81,8 +95,13 @@ impl KafkaChannel {
             control_topic,
             inbox,
             stop,
+            ready,
             bootstrap: k.bootstrap_servers.clone(),
         })
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
 
     fn produce(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
@@ -103,16 +122,16 @@ impl Drop for KafkaChannel {
     }
 }
 
-/// Creates the topics (once), assigns both (status from the beginning, control from its end)
-/// and fills the inbox until stopped; errors are kept for the screen and retried.
+/// Creates the topics (once), assigns every partition of both (status from the beginning,
+/// control from its end) and fills the inbox until stopped; errors are kept for the screen
+/// and retried.
 fn read_loop(
     admin: AdminClient<DefaultClientContext>,
     consumer: BaseConsumer,
     replication: i32,
-    status: &str,
-    control: &str,
+    (status, control): (&str, &str),
     inbox: &Mutex<Inbox>,
-    stop: &AtomicBool,
+    (stop, ready): (&AtomicBool, &AtomicBool),
 ) {
     let set_error = |e: Option<String>| inbox.lock().unwrap_or_else(|e| e.into_inner()).error = e;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -137,14 +156,32 @@ fn read_loop(
                 continue;
             }
             let mut tpl = TopicPartitionList::new();
-            let _ = tpl.add_partition_offset(status, 0, Offset::Beginning);
-            let _ = tpl.add_partition_offset(control, 0, Offset::End);
+            let mut missing = None;
+            for (topic, from) in [(status, Offset::Beginning), (control, Offset::End)] {
+                let partitions = consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(5))
+                    .ok()
+                    .and_then(|m| m.topics().first().map(|t| t.partitions().len()))
+                    .unwrap_or(0);
+                if partitions == 0 {
+                    missing = Some(topic);
+                }
+                for p in 0..partitions as i32 {
+                    let _ = tpl.add_partition_offset(topic, p, from);
+                }
+            }
+            if let Some(topic) = missing {
+                set_error(Some(format!("status topic {topic} has no partitions yet")));
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
             if let Err(e) = consumer.assign(&tpl) {
                 set_error(Some(format!("reading status topics: {e}")));
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
             }
             assigned = true;
+            ready.store(true, Ordering::Relaxed);
         }
         match consumer.poll(Duration::from_millis(200)) {
             None => {}
@@ -179,6 +216,9 @@ fn read_loop(
 #[async_trait]
 impl Channel for KafkaChannel {
     async fn publish(&self, reports: &[StageReport]) -> anyhow::Result<()> {
+        if !self.ready() {
+            return Ok(());
+        }
         for r in reports {
             let key = format!("{}/{}", r.instance, r.stage);
             self.produce(&self.status_topic, &key, &serde_json::to_vec(r)?)?;
@@ -197,6 +237,7 @@ impl Channel for KafkaChannel {
     }
 
     async fn send(&self, command: &Command) -> anyhow::Result<()> {
+        anyhow::ensure!(self.ready(), "the status topics are not reachable yet");
         let msg = serde_json::to_vec(&Control::Command(command.clone()))?;
         self.produce(&self.control_topic, &command.instance, &msg)
     }
