@@ -19,7 +19,7 @@ pub struct KafkaSettings {
     pub buffer_messages: u64,
     /// Consumer groups are named `<group_prefix>-<stage>` (e.g. `ssp-bronze`).
     pub group_prefix: String,
-    /// Extra consumer groups the Lag pane always shows.
+    /// Consumer groups the Lag pane always shows, besides those that consume the topic.
     pub lag_groups: Vec<String>,
     /// librdkafka properties, passed through as they are.
     pub properties: Vec<(String, String)>,
@@ -122,13 +122,35 @@ pub(super) fn parse(r: &Reader) -> Result<KafkaSettings, ConfigError> {
             |v| (1..=10_000_000).contains(&v),
         )?,
         group_prefix: r.string("kafka", "group_prefix", "ssp"),
-        lag_groups: r
-            .string("kafka", "lag_groups", "")
-            .split(',')
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(str::to_string)
-            .collect(),
+        lag_groups: lag_groups(&r.string("kafka", "lag_groups", ""))?,
         properties,
     })
+}
+
+/// `lag_groups`: comma-separated consumer group names (spaces around each are dropped), each
+/// 1-255 characters without control characters, no name twice; empty for none.
+fn lag_groups(value: &str) -> Result<Vec<String>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let bad = || {
+        ConfigError::invalid(
+            "kafka.lag_groups",
+            value,
+            "a comma-separated list of consumer group names (1-255 characters each, \
+             no control characters, none empty or twice)",
+        )
+    };
+    let mut out: Vec<String> = Vec::new();
+    for g in value.split(',').map(str::trim) {
+        if g.is_empty()
+            || g.chars().count() > 255
+            || g.chars().any(char::is_control)
+            || out.iter().any(|o| o == g)
+        {
+            return Err(bad());
+        }
+        out.push(g.to_string());
+    }
+    Ok(out)
 }

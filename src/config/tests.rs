@@ -83,6 +83,22 @@ fn bad_values_name_key_value_and_expectation() {
             "kafka.topic = \"bad topic\"",
         ),
         ("SSP__SOURCE__KNID", "x", "unknown key source.knid"),
+        (
+            "SSP__KAFKA__LAG_GROUPS",
+            "a,,b",
+            "kafka.lag_groups = \"a,,b\": expected a comma-separated list of consumer group names",
+        ),
+        (
+            "SSP__KAFKA__LAG_GROUPS",
+            "a, b, a",
+            "kafka.lag_groups = \"a, b, a\"",
+        ),
+        ("SSP__KAFKA__LAG_GROUPS", "a,", "kafka.lag_groups = \"a,\""),
+        (
+            "SSP__KAFKA__LAG_GROUPS",
+            "tab\there",
+            "kafka.lag_groups = \"tab\\there\"",
+        ),
     ];
     for (key, value, want) in cases {
         let err = load(&[(key, value)]).unwrap_err().to_string();
@@ -92,6 +108,28 @@ fn bad_values_name_key_value_and_expectation() {
         );
         assert!(!err.contains('\n'), "one line: {err:?}");
     }
+}
+
+#[test]
+fn lag_groups_are_a_trimmed_list() {
+    assert!(load(&[]).unwrap().kafka.lag_groups.is_empty());
+    assert!(load(&[("SSP__KAFKA__LAG_GROUPS", "  ")])
+        .unwrap()
+        .kafka
+        .lag_groups
+        .is_empty());
+    let s = load(&[("SSP__KAFKA__LAG_GROUPS", " ssp-bronze, audit.reader ,x")]).unwrap();
+    assert_eq!(s.kafka.lag_groups, ["ssp-bronze", "audit.reader", "x"]);
+    let long = "g".repeat(255);
+    assert_eq!(
+        load(&[("SSP__KAFKA__LAG_GROUPS", &long)])
+            .unwrap()
+            .kafka
+            .lag_groups,
+        [long.as_str()]
+    );
+    let err = load(&[("SSP__KAFKA__LAG_GROUPS", &format!("{long}g"))]).unwrap_err();
+    assert!(err.to_string().contains("kafka.lag_groups"), "{err}");
 }
 
 #[test]
