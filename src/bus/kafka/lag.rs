@@ -1,20 +1,43 @@
-//! Lag and tail for the Kafka bus: watermarks, every consumer group's committed offsets and
-//! members, and a group-less reader of the newest messages (the Feed pane).
+//! Lag and tail for the Kafka bus: watermarks, the committed offsets and members of the
+//! consumer groups that read the tweet topic, and a group-less reader of the newest messages
+//! (the Feed pane).
+//!
+//! One librdkafka client serves every lag refresh, whatever the number of groups on the
+//! cluster: metadata and watermarks, and the Admin API's ListConsumerGroups,
+//! DescribeConsumerGroups and ListConsumerGroupOffsets (see [`admin`]). A refresh reads the
+//! offsets of the groups that consume the topic (members assigned to it, or offsets committed
+//! on it), of `[kafka] lag_groups`, and of groups never seen before; a group found to read
+//! other topics only is asked again after [`RECHECK`], at most [`RECHECKS_PER_REFRESH`] per
+//! refresh. On a shared cluster with hundreds of groups the first refresh asks each once (at
+//! most `admin::IN_FLIGHT` requests at a time); later ones ask the topic's groups and a few
+//! others.
+
+mod admin;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::Message as _;
+use rdkafka::types::RDKafkaType;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, HealthCell};
 use crate::bus::{BusError, GroupLag, Message, Offsets, PartitionLag};
 use crate::config::KafkaSettings;
 
+/// Metadata and watermark requests.
 const TIMEOUT: Duration = Duration::from_secs(3);
+/// A group found not to read the topic is asked again after this long...
+pub const RECHECK: Duration = Duration::from_secs(30);
+/// ...at most this many of them per refresh (so they spread over refreshes).
+pub const RECHECKS_PER_REFRESH: usize = 25;
+/// A refresh stops waiting for group answers after this long (each request times out after
+/// [`admin::REQUEST_TIMEOUT`]).
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
 
 pub struct LagReader {
     inner: Arc<Inner>,
@@ -22,29 +45,67 @@ pub struct LagReader {
 
 struct Inner {
     settings: KafkaSettings,
-    meta: BaseConsumer,
-    /// One group-bound client per group whose commits we read.
-    groups: Mutex<HashMap<String, Arc<BaseConsumer>>>,
+    /// The lag reader's one client: metadata, watermarks and every group admin request. A
+    /// plain handle of producer type (librdkafka's admin clients are producers) that never
+    /// produces.
+    client: Client<DefaultClientContext>,
+    /// What the refreshes learnt about the cluster's groups; held for a whole refresh, so
+    /// refreshes run one at a time.
+    known: Mutex<Known>,
     tail: Mutex<Option<BaseConsumer>>,
     health: HealthCell,
 }
 
+/// Why a refresh failed.
+enum Failure {
+    /// The cluster did not answer (the Lag pane says `broker DOWN`).
+    Unreachable(String),
+    Other(BusError),
+}
+
+/// The groups seen on the cluster, for one topic.
+#[derive(Default)]
+struct Known {
+    topic: String,
+    groups: HashMap<String, Seen>,
+}
+
+/// The last answer about one group.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// It consumes the topic (or is named in `lag_groups`).
+    ours: bool,
+    checked: Instant,
+    committed: admin::Committed,
+    members: admin::Members,
+}
+
 impl LagReader {
     pub fn new(settings: &KafkaSettings, health: HealthCell) -> Result<LagReader, BusError> {
-        let meta = client_config(settings)
-            .create()
-            .map_err(|e| BusError::Broker(e.to_string()))?;
+        let config = client_config(settings);
+        let native = config.create_native_config().map_err(broker)?;
+        let client = Client::new(
+            &config,
+            native,
+            RDKafkaType::RD_KAFKA_PRODUCER,
+            DefaultClientContext,
+        )
+        .map_err(broker)?;
         Ok(LagReader {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
-                meta,
-                groups: Mutex::default(),
+                client,
+                known: Mutex::default(),
                 tail: Mutex::default(),
                 health,
             }),
         })
     }
 
+    /// One refresh: the groups that consume `topic` (or are named in `lag_groups`), with
+    /// their committed offsets, members and the partitions' high watermarks. Runs on a
+    /// blocking thread; about one round trip per group the first time a group is seen, and
+    /// then only for the groups of the topic.
     pub async fn lag(&self, topic: &str) -> Result<Vec<GroupLag>, BusError> {
         let inner = self.inner.clone();
         let topic = topic.to_string();
@@ -57,15 +118,8 @@ impl LagReader {
         let inner = self.inner.clone();
         let topic = topic.to_string();
         tokio::task::spawn_blocking(move || {
-            let mut out = Offsets::new();
-            for p in inner.partitions(&topic)? {
-                let (_, high) = inner
-                    .meta
-                    .fetch_watermarks(&topic, p, TIMEOUT)
-                    .map_err(broker)?;
-                out.insert(p, high);
-            }
-            Ok(out)
+            let partitions = inner.partitions(&topic)?;
+            Ok(inner.watermarks(&topic, &partitions)?.into_iter().collect())
         })
         .await
         .map_err(|e| BusError::Broker(e.to_string()))?
@@ -87,7 +141,7 @@ fn broker(e: impl std::fmt::Display) -> BusError {
 impl Inner {
     fn partitions(&self, topic: &str) -> Result<Vec<i32>, BusError> {
         let md = self
-            .meta
+            .client
             .fetch_metadata(Some(topic), TIMEOUT)
             .map_err(|e| {
                 self.health.error(e.to_string());
@@ -110,107 +164,111 @@ impl Inner {
         Ok(t.partitions().iter().map(|p| p.id()).collect())
     }
 
-    fn group_client(&self, group: &str) -> Result<Arc<BaseConsumer>, BusError> {
-        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = groups.get(group) {
-            return Ok(c.clone());
+    fn watermarks(&self, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, i64>, BusError> {
+        let mut out = BTreeMap::new();
+        for p in partitions {
+            let (_, high) = self
+                .client
+                .fetch_watermarks(topic, *p, TIMEOUT)
+                .map_err(broker)?;
+            out.insert(*p, high);
         }
-        let c: BaseConsumer = client_config(&self.settings)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .map_err(broker)?;
-        let c = Arc::new(c);
-        groups.insert(group.to_string(), c.clone());
-        Ok(c)
+        Ok(out)
     }
 
     fn lag(&self, topic: &str) -> Result<Vec<GroupLag>, BusError> {
-        let partitions = self.partitions(topic)?;
-        let mut hws = BTreeMap::new();
-        for p in &partitions {
-            let (_, high) = self
-                .meta
-                .fetch_watermarks(topic, *p, TIMEOUT)
-                .map_err(broker)?;
-            hws.insert(*p, high);
-        }
-        // Groups the broker knows, with who consumes which partition of this topic.
-        let mut members: BTreeMap<String, BTreeMap<i32, String>> = BTreeMap::new();
-        match self.meta.fetch_group_list(None, TIMEOUT) {
-            Ok(list) => {
-                for g in list.groups() {
-                    if g.protocol_type() != "consumer" && !g.protocol_type().is_empty() {
-                        continue;
-                    }
-                    let entry = members.entry(g.name().to_string()).or_default();
-                    for m in g.members() {
-                        let who = format!("{}@{}", m.client_id(), m.client_host());
-                        for p in m
-                            .assignment()
-                            .map(|a| assignment_partitions(a, topic))
-                            .unwrap_or_default()
-                        {
-                            entry.insert(p, who.clone());
-                        }
-                    }
-                }
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        // What librdkafka logged since the last refresh (connection failures, mostly).
+        let mut client_errors = admin::drain_main_queue(&self.client);
+        let result = self.refresh(&mut known, topic);
+        client_errors.extend(admin::drain_main_queue(&self.client));
+        match result {
+            Ok(groups) => Ok(groups),
+            Err(Failure::Other(e)) => Err(e),
+            Err(Failure::Unreachable(e)) => {
+                // Say why as precisely as librdkafka knows ("Connect to ... failed:
+                // Connection refused" beats "Timed out"); the Lag pane shows `broker DOWN`.
+                let why = match client_errors.last() {
+                    Some(c) if !e.contains(c.as_str()) => format!("{e}; {c}"),
+                    _ => e,
+                };
+                self.health.error(why.clone());
+                Err(BusError::Broker(why))
             }
-            Err(e) => tracing::debug!(error = %e, "listing consumer groups"),
         }
-        let known: BTreeSet<String> = self
-            .groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .chain(self.settings.lag_groups.iter().cloned())
-            .collect();
-        for g in known {
-            members.entry(g).or_default();
-        }
-        let mut out = Vec::new();
-        for (group, who) in members {
-            let client = self.group_client(&group)?;
-            let mut tpl = TopicPartitionList::new();
-            for p in &partitions {
-                tpl.add_partition(topic, *p);
-            }
-            let committed = match client.committed_offsets(tpl, TIMEOUT) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(group, error = %e, "committed offsets");
-                    continue;
-                }
-            };
-            let rows: Vec<PartitionLag> = partitions
-                .iter()
-                .map(|p| PartitionLag {
-                    partition: *p,
-                    high_watermark: hws[p],
-                    committed: committed
-                        .find_partition(topic, *p)
-                        .and_then(|e| match e.offset() {
-                            Offset::Offset(o) => Some(o),
-                            _ => None,
-                        }),
-                    member: who.get(p).cloned(),
-                })
-                .collect();
-            // A group that never committed on this topic and has no member here is not ours.
-            if rows
-                .iter()
-                .all(|r| r.committed.is_none() && r.member.is_none())
-            {
-                continue;
-            }
-            out.push(GroupLag {
-                group,
+    }
+
+    fn refresh(&self, known: &mut Known, topic: &str) -> Result<Vec<GroupLag>, Failure> {
+        if known.topic != topic {
+            *known = Known {
                 topic: topic.to_string(),
-                partitions: rows,
+                groups: HashMap::new(),
+            };
+        }
+        let partitions = self.partitions(topic).map_err(|e| match e {
+            BusError::Broker(e) => Failure::Unreachable(e),
+            other => Failure::Other(other),
+        })?;
+        let listing = admin::list_groups(&self.client).map_err(Failure::Unreachable)?;
+        let extra = &self.settings.lag_groups;
+        let now = Instant::now();
+        let (offsets_of, describe) = plan(&known.groups, &listing, extra, now);
+        let probe = admin::probe(
+            &self.client,
+            topic,
+            &partitions,
+            &offsets_of,
+            &describe,
+            PROBE_LIMIT,
+        )
+        .map_err(|e| Failure::Other(BusError::Broker(e)))?;
+        if let Some(e) = &probe.describe_error {
+            tracing::debug!(error = %e, "describing consumer groups");
+        }
+        let unanswered = probe.unanswered;
+        let failed = merge(&mut known.groups, probe, &offsets_of, extra, now);
+        if !offsets_of.is_empty() && failed.len() == offsets_of.len() {
+            let e = format!("committed offsets: {}", failed[0]);
+            // Unreachable when no request got an answer at all; else the cluster answered
+            // with errors (authorisation, say): a failed refresh, not a broker down.
+            return Err(if unanswered == offsets_of.len() {
+                Failure::Unreachable(e)
+            } else {
+                Failure::Other(BusError::Broker(e))
             });
         }
-        Ok(out)
+        for e in failed.iter().take(3) {
+            tracing::debug!(error = %e, "committed offsets of a group");
+        }
+        // Groups gone from the cluster are forgotten (the configured ones stay).
+        let listed: BTreeSet<&str> = listing.iter().map(|l| l.group.as_str()).collect();
+        known
+            .groups
+            .retain(|g, _| listed.contains(g.as_str()) || extra.contains(g));
+
+        // Watermarks after the offsets: a commit between the two cannot show negative lag.
+        let hws = self.watermarks(topic, &partitions).map_err(|e| match e {
+            BusError::Broker(e) => Failure::Unreachable(e),
+            other => Failure::Other(other),
+        })?;
+        let mut ours: Vec<(&String, &Seen)> = known.groups.iter().filter(|(_, s)| s.ours).collect();
+        ours.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(ours
+            .into_iter()
+            .map(|(group, seen)| GroupLag {
+                group: group.clone(),
+                topic: topic.to_string(),
+                partitions: partitions
+                    .iter()
+                    .map(|p| PartitionLag {
+                        partition: *p,
+                        high_watermark: hws.get(p).copied().unwrap_or(0),
+                        committed: seen.committed.get(p).copied().flatten(),
+                        member: seen.members.get(p).cloned(),
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     fn tail(&self, topic: &str, max: usize) -> Result<Vec<Message>, BusError> {
@@ -251,6 +309,81 @@ impl Inner {
         }
         Ok(out)
     }
+}
+
+/// Which groups to ask this refresh: (offsets of, describe). Offsets: the configured groups,
+/// the groups of the topic, groups not seen before, and up to [`RECHECKS_PER_REFRESH`] of
+/// the others last asked [`RECHECK`] ago or more (the longest ago first). Describe: those of
+/// them that have members.
+fn plan(
+    known: &HashMap<String, Seen>,
+    listing: &[admin::Listing],
+    extra: &[String],
+    now: Instant,
+) -> (Vec<String>, Vec<String>) {
+    let mut ask: BTreeSet<&str> = extra.iter().map(String::as_str).collect();
+    let mut due: Vec<(Instant, &str)> = Vec::new();
+    for l in listing {
+        match known.get(&l.group) {
+            None => {
+                ask.insert(&l.group);
+            }
+            Some(s) if s.ours => {
+                ask.insert(&l.group);
+            }
+            Some(s) if now.saturating_duration_since(s.checked) >= RECHECK => {
+                due.push((s.checked, &l.group));
+            }
+            Some(_) => {}
+        }
+    }
+    due.sort();
+    ask.extend(due.into_iter().take(RECHECKS_PER_REFRESH).map(|(_, g)| g));
+    let active: BTreeSet<&str> = listing
+        .iter()
+        .filter(|l| l.active)
+        .map(|l| l.group.as_str())
+        .collect();
+    let describe = ask
+        .iter()
+        .filter(|g| active.contains(*g))
+        .map(|g| g.to_string())
+        .collect();
+    (ask.into_iter().map(str::to_string).collect(), describe)
+}
+
+/// Records the answers of a probe; returns the errors of the groups that got none (those
+/// keep what was known of them).
+fn merge(
+    known: &mut HashMap<String, Seen>,
+    mut probe: admin::Probe,
+    asked: &[String],
+    extra: &[String],
+    now: Instant,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    for group in asked {
+        match probe.offsets.remove(group) {
+            Some(Ok(committed)) => {
+                let members = probe.members.remove(group).unwrap_or_default();
+                let ours = extra.contains(group)
+                    || !members.is_empty()
+                    || committed.values().any(Option::is_some);
+                known.insert(
+                    group.clone(),
+                    Seen {
+                        ours,
+                        checked: now,
+                        committed,
+                        members,
+                    },
+                );
+            }
+            Some(Err(e)) => failed.push(format!("{group}: {e}")),
+            None => failed.push(format!("{group}: no answer")),
+        }
+    }
+    failed
 }
 
 /// Partitions of `topic` in a Kafka consumer-protocol assignment (as sent in group
@@ -305,5 +438,104 @@ mod tests {
         assert_eq!(assignment_partitions(&b, "other"), vec![1]);
         assert!(assignment_partitions(&b[..9], "twitter_data").is_empty());
         assert!(assignment_partitions(&[], "x").is_empty());
+    }
+
+    fn listing(group: &str, active: bool) -> admin::Listing {
+        admin::Listing {
+            group: group.to_string(),
+            active,
+        }
+    }
+
+    fn seen(ours: bool, checked: Instant) -> Seen {
+        Seen {
+            ours,
+            checked,
+            committed: admin::Committed::new(),
+            members: admin::Members::new(),
+        }
+    }
+
+    #[test]
+    fn a_refresh_asks_new_groups_ours_and_a_few_due_others() {
+        let t0 = Instant::now();
+        let now = t0 + RECHECK * 3;
+        let mut known = HashMap::new();
+        known.insert("ours".to_string(), seen(true, now));
+        known.insert("fresh-other".to_string(), seen(false, now));
+        let mut listed = vec![
+            listing("ours", true),
+            listing("fresh-other", false),
+            listing("new-active", true),
+            listing("new-empty", false),
+        ];
+        // Others checked long ago, at different times: the oldest are asked first.
+        for i in 0..RECHECKS_PER_REFRESH + 10 {
+            let name = format!("old-{i:03}");
+            known.insert(
+                name.clone(),
+                seen(false, t0 + Duration::from_millis(i as u64)),
+            );
+            listed.push(listing(&name, i % 2 == 0));
+        }
+        let extra = vec!["configured".to_string()];
+        let (offsets, describe) = plan(&known, &listed, &extra, now);
+        for g in ["ours", "new-active", "new-empty", "configured"] {
+            assert!(offsets.iter().any(|o| o == g), "{g} asked: {offsets:?}");
+        }
+        assert!(!offsets.iter().any(|o| o == "fresh-other"), "{offsets:?}");
+        let rechecked: Vec<&String> = offsets.iter().filter(|g| g.starts_with("old-")).collect();
+        assert_eq!(rechecked.len(), RECHECKS_PER_REFRESH);
+        assert!(
+            rechecked.iter().all(|g| g.as_str() < "old-025"),
+            "{rechecked:?}"
+        );
+        // Only groups with members are described (an empty group has no assignment).
+        assert!(describe.iter().any(|g| g == "ours"));
+        assert!(describe.iter().any(|g| g == "new-active"));
+        assert!(!describe
+            .iter()
+            .any(|g| g == "new-empty" || g == "configured"));
+        assert!(describe.iter().all(|g| offsets.contains(g)));
+    }
+
+    #[test]
+    fn groups_are_ours_by_commits_members_or_configuration() {
+        let now = Instant::now();
+        let mut known = HashMap::new();
+        known.insert("flaky".to_string(), seen(true, now));
+        let mut probe = admin::Probe::default();
+        let committed = |c: &[Option<i64>]| -> admin::Committed {
+            c.iter().enumerate().map(|(p, o)| (p as i32, *o)).collect()
+        };
+        probe
+            .offsets
+            .insert("committer".into(), Ok(committed(&[None, Some(5)])));
+        probe
+            .offsets
+            .insert("member".into(), Ok(committed(&[None, None])));
+        probe.members.insert(
+            "member".into(),
+            admin::Members::from([(0, "c@host".to_string())]),
+        );
+        probe
+            .offsets
+            .insert("other-topic".into(), Ok(committed(&[None, None])));
+        probe
+            .offsets
+            .insert("configured".into(), Ok(committed(&[None, None])));
+        probe
+            .offsets
+            .insert("flaky".into(), Err("timed out".into()));
+        let asked: Vec<String> = ["committer", "member", "other-topic", "configured", "flaky"]
+            .map(String::from)
+            .to_vec();
+        let failed = merge(&mut known, probe, &asked, &["configured".into()], now);
+        assert_eq!(failed, vec!["flaky: timed out".to_string()]);
+        let ours = |g: &str| known[g].ours;
+        assert!(ours("committer") && ours("member") && ours("configured"));
+        assert!(!ours("other-topic"));
+        assert!(ours("flaky"), "a failed answer keeps what was known");
+        assert_eq!(known["member"].members[&0], "c@host");
     }
 }
