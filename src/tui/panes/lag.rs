@@ -1,35 +1,51 @@
-//! Lag pane: per consumer group total lag with a sparkline; `Enter` shows per partition
-//! high watermark, committed offset, lag and member; broker state on the last line.
+//! Lag pane: per consumer group of the tweet topic its total lag, drain rate (messages/s, net
+//! of what is produced) and ETA to zero lag, with a sparkline of the selected group; `Enter`
+//! shows per partition its lag, whether it is growing or draining, committed offset, high
+//! watermark and member. `broker DOWN` and the last error when the cluster cannot be reached;
+//! broker state on the last line. Columns drop out right to left on narrow panes.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::App;
+use crate::tui::lag::{format_eta, format_rate, LagView, Trend};
 use crate::tui::ui::pane_block;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let v = &app.lag;
+    draw_view(f, area, &app.lag, focused);
+}
+
+pub fn draw_view(f: &mut Frame, area: Rect, v: &LagView, focused: bool) {
     let title = match (v.detail, v.selected_group()) {
         (true, Some(g)) => format!("Lag: {} / {}", g.group, g.topic),
+        (false, Some(g)) => format!("Lag · {}", g.topic),
         _ => "Lag".to_string(),
     };
     let block = pane_block(title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    let down = v.broker_down();
     let [body, spark, broker] = Layout::vertical([
         Constraint::Min(1),
-        Constraint::Length(if inner.height >= 7 { 2 } else { 0 }),
+        Constraint::Length(if inner.height >= 7 && down.is_none() {
+            2
+        } else {
+            0
+        }),
         Constraint::Length(1),
     ])
     .areas(inner);
-    if v.detail {
-        draw_partitions(f, body, app);
+    if let Some(e) = &down {
+        draw_down(f, body, v, e);
+    } else if v.detail {
+        draw_partitions(f, body, v);
     } else {
-        draw_groups(f, body, app);
+        draw_groups(f, body, v);
     }
-    if let Some(g) = v.selected_group() {
+    if let Some(g) = v.selected_group().filter(|_| down.is_none()) {
         if let Some(h) = v.history.get(&g.group) {
             let data: Vec<u64> = h.iter().copied().collect();
             let start = data.len().saturating_sub(spark.width as usize);
@@ -41,101 +57,356 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             );
         }
     }
-    let (text, style) = broker_line(app);
+    let (text, style) = broker_line(v);
     f.render_widget(Paragraph::new(text).style(style), broker);
 }
 
-fn broker_line(app: &App) -> (String, Style) {
-    let s = &app.lag.snapshot;
+fn broker_line(v: &LagView) -> (String, Style) {
+    let s = &v.snapshot;
+    if let Some(e) = v.broker_down() {
+        return (
+            format!("broker DOWN: {e}"),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    }
     if let Some(e) = &s.error {
         return (format!("{}: {e}", s.bus), Style::default().fg(Color::Red));
     }
     match &s.broker {
+        Some(b) => (
+            format!("broker up: {}", b.brokers.join(", ")),
+            Style::default().fg(Color::Green),
+        ),
         None => (
             format!("bus: {}", s.bus),
             Style::default().fg(Color::DarkGray),
         ),
-        Some(b) if b.up => (
-            format!("broker up: {}", b.brokers.join(", ")),
-            Style::default().fg(Color::Green),
-        ),
-        Some(b) => (
-            format!(
-                "broker DOWN: {}",
-                b.last_error.as_deref().unwrap_or("unreachable")
-            ),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
     }
 }
 
-fn draw_groups(f: &mut Frame, area: Rect, app: &App) {
-    let v = &app.lag;
+/// The body while the cluster cannot be reached: what failed, since when.
+fn draw_down(f: &mut Frame, area: Rect, v: &LagView, error: &str) {
+    let since = v
+        .down_since
+        .map(|t| format!(" for {}s", t.elapsed().as_secs()))
+        .unwrap_or_default();
+    let red = Style::default().fg(Color::Red);
+    let mut lines = vec![
+        Line::styled(
+            format!("broker DOWN{since}"),
+            red.add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(format!("last error: {error}"), red),
+    ];
+    if let Some(e) = v.snapshot.error.as_deref().filter(|e| !error.contains(*e)) {
+        lines.push(Line::styled(format!("lag refresh: {e}"), red));
+    }
+    lines.push(Line::styled(
+        format!("{}; lag shows again when it answers", v.snapshot.bus),
+        Style::default().fg(Color::DarkGray),
+    ));
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
+
+fn trend_style(t: Trend) -> Style {
+    match t {
+        Trend::Growing => Style::default().fg(Color::Red),
+        Trend::Draining => Style::default().fg(Color::Green),
+        Trend::Steady | Trend::Unknown => Style::default(),
+    }
+}
+
+fn draw_groups(f: &mut Frame, area: Rect, v: &LagView) {
     if v.snapshot.groups.is_empty() {
+        let (text, style) = match &v.snapshot.error {
+            Some(e) => (e.clone(), Style::default().fg(Color::Red)),
+            None => (
+                "no consumer group on the topic yet".to_string(),
+                Style::default().fg(Color::DarkGray),
+            ),
+        };
         f.render_widget(
-            Paragraph::new("no consumer group yet").style(Style::default().fg(Color::DarkGray)),
+            Paragraph::new(text).style(style).wrap(Wrap { trim: true }),
             area,
         );
         return;
     }
+    // group | lag | drain/s | eta | parts, the last ones left out when narrow.
+    let show = match area.width {
+        w if w >= 48 => 5,
+        w if w >= 36 => 4,
+        w if w >= 27 => 3,
+        _ => 2,
+    };
     let rows = v.snapshot.groups.iter().map(|g| {
         let total = g.total();
-        Row::new(vec![
-            g.group.clone(),
-            g.topic.clone(),
-            total.to_string(),
-            g.partitions.len().to_string(),
-        ])
-        .style(if total > 0 {
+        let rate = v.group_rate(&g.group);
+        let trend = rate.map_or(Trend::Unknown, |r| r.trend());
+        let cells = vec![
+            Cell::from(g.group.clone()),
+            Cell::from(format!("{total:>8}")),
+            Cell::from(format!(
+                "{:>7}",
+                format_rate(rate.and_then(|r| r.drain_rate()))
+            ))
+            .style(trend_style(trend)),
+            Cell::from(format!(
+                "{:>7}",
+                rate.map_or("…".into(), |r| format_eta(r.eta()))
+            )),
+            Cell::from(format!("{:>5}", g.partitions.len())),
+        ];
+        Row::new(cells.into_iter().take(show)).style(if total > 0 {
             Style::default().fg(Color::Yellow)
         } else {
             Style::default()
         })
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(10),
-            Constraint::Min(8),
-            Constraint::Length(9),
-            Constraint::Length(5),
-        ],
-    )
-    .header(
-        Row::new(["group", "topic", "lag", "parts"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
-    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let widths = [
+        Constraint::Min(6),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+    ];
+    let header = [
+        "group".to_string(),
+        format!("{:>8}", "lag"),
+        format!("{:>7}", "drain/s"),
+        format!("{:>7}", "eta"),
+        format!("{:>5}", "parts"),
+    ];
+    let table = Table::new(rows, widths.into_iter().take(show))
+        .header(
+            Row::new(header.into_iter().take(show))
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default().with_selected(Some(v.selected));
     f.render_stateful_widget(table, area, &mut state);
 }
 
-fn draw_partitions(f: &mut Frame, area: Rect, app: &App) {
-    let Some(g) = app.lag.selected_group() else {
+fn draw_partitions(f: &mut Frame, area: Rect, v: &LagView) {
+    let Some(g) = v.selected_group() else {
         return;
     };
+    // part | lag | trend | committed | high wm | member; offsets left out when narrow.
+    let full = area.width >= 56;
     let rows = g.partitions.iter().map(|p| {
-        Row::new(vec![
-            p.partition.to_string(),
-            p.high_watermark.to_string(),
-            p.committed.map_or("-".to_string(), |c| c.to_string()),
-            p.lag().to_string(),
-            p.member.clone().unwrap_or_else(|| "-".into()),
-        ])
+        let trend = v
+            .partition_rate(&g.group, p.partition)
+            .map_or(Trend::Unknown, |r| r.trend());
+        let word = match trend {
+            Trend::Growing => "▲ growing",
+            Trend::Draining => "▼ draining",
+            Trend::Steady => "= steady",
+            Trend::Unknown => "…",
+        };
+        let mut cells = vec![
+            Cell::from(format!("{:>4}", p.partition)),
+            Cell::from(format!("{:>8}", p.lag())),
+            Cell::from(word).style(trend_style(trend)),
+        ];
+        if full {
+            cells.push(Cell::from(format!(
+                "{:>10}",
+                p.committed.map_or("-".to_string(), |c| c.to_string())
+            )));
+            cells.push(Cell::from(format!("{:>10}", p.high_watermark)));
+        }
+        cells.push(Cell::from(p.member.clone().unwrap_or_else(|| "-".into())));
+        Row::new(cells)
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Min(6),
-        ],
-    )
-    .header(
-        Row::new(["part", "high wm", "committed", "lag", "member"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    );
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(8),
+        Constraint::Length(10),
+    ];
+    let mut header = vec![
+        format!("{:>4}", "part"),
+        format!("{:>8}", "lag"),
+        "trend".to_string(),
+    ];
+    if full {
+        widths.extend([Constraint::Length(10), Constraint::Length(10)]);
+        header.extend([format!("{:>10}", "committed"), format!("{:>10}", "high wm")]);
+    }
+    widths.push(Constraint::Min(6));
+    header.push("member".to_string());
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)));
     f.render_widget(table, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::bus::{BrokerHealth, GroupLag, PartitionLag};
+    use crate::tui::lag::LagSnapshot;
+
+    fn group(name: &str, lags: &[(i64, i64)]) -> GroupLag {
+        GroupLag {
+            group: name.into(),
+            topic: "twitter_data".into(),
+            partitions: lags
+                .iter()
+                .enumerate()
+                .map(|(p, (hw, c))| PartitionLag {
+                    partition: p as i32,
+                    high_watermark: *hw,
+                    committed: Some(*c),
+                    member: Some(format!("ssp-tui@/10.0.0.{p}")),
+                })
+                .collect(),
+        }
+    }
+
+    fn up() -> Option<BrokerHealth> {
+        Some(BrokerHealth {
+            up: true,
+            brokers: vec!["localhost:9092".into()],
+            last_error: None,
+        })
+    }
+
+    /// A view after five snapshots a second apart: ssp-bronze drains (partition 0 by 100/s,
+    /// partition 1 grows by 10/s), ssp-trending is caught up.
+    fn view() -> LagView {
+        let t0 = Instant::now();
+        let mut v = LagView::default();
+        for i in 0..5 {
+            v.update_at(
+                LagSnapshot {
+                    groups: vec![
+                        group(
+                            "ssp-bronze",
+                            &[(50_000, 20_000 + 100 * i), (9_000 + 10 * i, 9_000)],
+                        ),
+                        group("ssp-trending", &[(50_000, 50_000), (9_000, 9_000)]),
+                    ],
+                    broker: up(),
+                    error: None,
+                    bus: "kafka localhost:9092".into(),
+                },
+                t0 + Duration::from_secs(i as u64),
+            );
+        }
+        v
+    }
+
+    /// The pane drawn zoomed on a `w`x`h` terminal (below the header, above the footer).
+    fn render(v: &LagView, w: u16, h: u16) -> Vec<String> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| draw_view(f, Rect::new(0, 1, w, h - 2), v, true))
+            .unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
+            .collect()
+    }
+
+    fn has(lines: &[String], s: &str) -> bool {
+        lines.iter().any(|l| l.contains(s))
+    }
+
+    #[test]
+    fn groups_with_drain_rate_and_eta_fit_80_and_60_columns() {
+        let v = view();
+        for (w, h) in [(80, 24), (60, 15)] {
+            let lines = render(&v, w, h);
+            let all = lines.join("\n");
+            for want in [
+                "group",
+                "drain/s",
+                "eta",
+                "ssp-bronze",
+                "ssp-trending",
+                "broker up",
+            ] {
+                assert!(has(&lines, want), "{want} at {w}x{h}:\n{all}");
+            }
+            // ssp-bronze: lag 29,600 + 40, draining by 90/s: 329 s.
+            let row = lines.iter().find(|l| l.contains("ssp-bronze")).unwrap();
+            assert!(row.contains("29640"), "{row}");
+            assert!(row.contains(" 90 "), "{row}");
+            assert!(row.contains("5m30s"), "{row}");
+            let row = lines.iter().find(|l| l.contains("ssp-trending")).unwrap();
+            assert!(row.contains(" 0s"), "{row}");
+        }
+    }
+
+    #[test]
+    fn partitions_show_growing_and_draining() {
+        let mut v = view();
+        v.detail = true;
+        for (w, h) in [(80, 24), (60, 15)] {
+            let lines = render(&v, w, h);
+            let all = lines.join("\n");
+            let p0 = lines.iter().find(|l| l.contains("29600")).expect(&all);
+            assert!(p0.contains("draining") && p0.contains("20400"), "{all}");
+            let p1 = lines.iter().find(|l| l.contains("  40 ")).expect(&all);
+            assert!(p1.contains("growing"), "{all}");
+            // The member gets what is left: all of it on 80 columns.
+            let member = if w >= 80 {
+                "ssp-tui@/10.0.0.1"
+            } else {
+                "ssp-tui@"
+            };
+            assert!(has(&lines, member), "{all}");
+        }
+        // Narrow: offsets drop out, lag and trend stay.
+        let lines = render(&v, 40, 12);
+        let all = lines.join("\n");
+        assert!(has(&lines, "draining") && has(&lines, "growing"), "{all}");
+        assert!(!has(&lines, "committed"), "{all}");
+    }
+
+    #[test]
+    fn unreachable_cluster_says_broker_down_with_the_last_error() {
+        let mut v = view();
+        v.update(LagSnapshot {
+            groups: Vec::new(),
+            broker: Some(BrokerHealth {
+                up: false,
+                brokers: Vec::new(),
+                last_error: Some(
+                    "localhost:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: \
+                     Connection refused"
+                        .into(),
+                ),
+            }),
+            error: Some("broker: Meta data fetch error: OperationTimedOut".into()),
+            bus: "kafka localhost:9092".into(),
+        });
+        for (w, h) in [(80, 24), (60, 15)] {
+            let lines = render(&v, w, h);
+            let all = lines.join("\n");
+            assert!(has(&lines, "broker DOWN"), "{all}");
+            assert!(all.contains("Connection"), "{all}");
+            assert!(!all.contains("no consumer group"), "{all}");
+        }
+    }
+
+    #[test]
+    fn no_group_yet_and_tiny_panes_do_not_panic() {
+        let mut v = LagView::default();
+        v.update(LagSnapshot {
+            broker: up(),
+            bus: "kafka localhost:9092".into(),
+            ..Default::default()
+        });
+        assert!(has(
+            &render(&v, 60, 15),
+            "no consumer group on the topic yet"
+        ));
+        let v = view();
+        for (w, h) in [(20, 5), (30, 6), (40, 10), (200, 60)] {
+            render(&v, w, h);
+        }
+    }
 }
