@@ -254,10 +254,7 @@ attach_cmd="cd '$WORK' && env"
 for kv in "${PIPE_ENV[@]}"; do attach_cmd+=" '$kv'"; done
 attach_cmd+=" SSP__LOG__DIR='$WORK/logs-attach' '$CLUSTER' exec control '$ATTACH_BIN' attach; sleep 600"
 "${TMUX[@]}" new-session -d -s hb -x 170 -y 50 "$attach_cmd"
-# attach first: it creates the status topics with one partition (a process publishing first
-# gets <topic>.status auto-created by the broker with num.partitions = 3, of which attach reads
-# only partition 0).
-sleep 3
+sleep 3 # attach up and reading
 "${TMUX[@]}" send-keys -t hb z
 start_on writer-2 "$name-probe" "$ATTACH_BIN" run bronze
 probe=$PID
