@@ -19,6 +19,8 @@ use crate::lake::LakeLocation;
 
 /// Acks older than this are deleted by whoever reads them.
 const ACK_KEEP: Duration = Duration::from_secs(300);
+/// Report files not replaced for this long (their process is gone) are deleted by readers.
+const REPORT_KEEP: Duration = Duration::from_secs(3600);
 
 pub struct LakeChannel {
     store: Arc<dyn ObjectStore>,
@@ -89,12 +91,15 @@ impl Channel for LakeChannel {
     }
 
     async fn reports(&self) -> anyhow::Result<Vec<StageReport>> {
-        Ok(self
-            .read_all::<Vec<StageReport>>("reports")
-            .await?
-            .into_iter()
-            .flat_map(|(_, _, r)| r)
-            .collect())
+        let mut out = Vec::new();
+        for (path, age, reports) in self.read_all::<Vec<StageReport>>("reports").await? {
+            if age > REPORT_KEEP {
+                let _ = self.store.delete(&path).await;
+                continue;
+            }
+            out.extend(reports);
+        }
+        Ok(out)
     }
 
     async fn send(&self, command: &Command) -> anyhow::Result<()> {

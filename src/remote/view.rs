@@ -39,6 +39,9 @@ pub struct RemoteView {
     state: Arc<Mutex<State>>,
 }
 
+/// A stage silent for this long is no longer listed (a process killed long ago).
+const FORGET: Duration = Duration::from_secs(600);
+
 /// Commands unanswered after this are reported as such.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -128,6 +131,7 @@ impl RemoteView {
         let mut rows: Vec<RemoteStage> = st
             .seen
             .values()
+            .filter(|(r, at)| at.elapsed() < FORGET && now - r.sent_ms < FORGET.as_millis() as i64)
             .map(|(r, at)| {
                 let stale = at.elapsed() > self.lost_after
                     || now - r.sent_ms > (self.lost_after.as_millis() as i64 + 60_000);
