@@ -51,7 +51,10 @@ export SSP_NETNS_STATE="$WORK/cluster"
 CLUSTER="$ROOT/scripts/netns-cluster.sh"
 TMUX=(tmux -L "ssp-bench-cluster-$$" -f /dev/null)
 cleanup() {
+    local socket
+    socket="$("${TMUX[@]}" display-message -p '#{socket_path}' 2>/dev/null || true)"
     "${TMUX[@]}" kill-server >/dev/null 2>&1 || true
+    [ -n "$socket" ] && rm -f "$socket"
     "$CLUSTER" down >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }

@@ -27,6 +27,8 @@ STATE="${SSP_NETNS_STATE:-${TMPDIR:-/tmp}/ssp-netns-cluster}"
 PORT="${SSP_NETNS_PORT:-9092}"
 NET=10.231.0
 LAN=ssp-lan
+# Where the last `up` put its state, so `down` finds it whatever SSP_NETNS_STATE says then.
+RECORD=/run/ssp-netns-cluster.state
 HOSTS=(broker writer-1 writer-2 control)
 declare -A ADDR=([broker]=1 [writer-1]=2 [writer-2]=3 [control]=4)
 
@@ -54,30 +56,43 @@ host_ns() { # HOST or ssp-HOST -> ssp-HOST
 }
 
 # Pids of the processes living in the namespaces (only ours: nothing else runs in them).
-ns_pids() {
+# Pids of the processes living in the given namespaces (only ours: nothing else runs there).
+ns_pids() { # NS...
     local ns
-    for ns in $(all_ns); do
-        exists "$ns" && ip netns pids "$ns" 2>/dev/null || true
+    for ns in "$@"; do
+        if exists "$ns"; then ip netns pids "$ns" 2>/dev/null || true; fi
+    done
+}
+
+# SIGTERM to every process in the namespaces, SIGKILL to what is left after 10 s.
+stop_in() { # NS...
+    local pids=() i
+    mapfile -t pids < <(ns_pids "$@")
+    [ "${#pids[@]}" -eq 0 ] && return 0
+    say "stopping pid ${pids[*]} (${*#ssp-})"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        mapfile -t pids < <(ns_pids "$@")
+        [ "${#pids[@]}" -eq 0 ] && return 0
+        [ "$i" -eq 100 ] && { say "killing pid ${pids[*]}"; kill -KILL "${pids[@]}" 2>/dev/null || true; }
+        sleep 0.1
     done
 }
 
 down() {
-    local pids=() i
-    mapfile -t pids < <(ns_pids)
-    if [ "${#pids[@]}" -gt 0 ]; then
-        say "stopping pid ${pids[*]}"
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for i in $(seq 1 100); do # 10 s to exit, then SIGKILL
-            mapfile -t pids < <(ns_pids)
-            [ "${#pids[@]}" -eq 0 ] && break
-            [ "$i" -eq 100 ] && { say "killing pid ${pids[*]}"; kill -KILL "${pids[@]}" 2>/dev/null || true; }
-            sleep 0.1
-        done
-    fi
+    local ns old
+    # The stages first, while the broker still serves their last commits; then the broker.
+    stop_in ssp-writer-1 ssp-writer-2 ssp-control
+    stop_in ssp-broker "$LAN"
     for ns in $(all_ns); do
-        exists "$ns" && { ip netns del "$ns" 2>/dev/null || say "could not delete $ns"; }
+        if exists "$ns"; then ip netns del "$ns" 2>/dev/null || say "could not delete $ns"; fi
     done
-    rm -rf "$STATE"
+    # The broker's data, also where an earlier `up` with another SSP_NETNS_STATE put it.
+    old="$(cat "$RECORD" 2>/dev/null || true)"
+    for dir in "$STATE" "$old"; do
+        if [ -n "$dir" ] && [ -f "$dir/.ssp-netns-cluster" ]; then rm -rf "$dir"; fi
+    done
+    rm -f "$RECORD"
     ! exists ssp-broker && ! exists "$LAN"
 }
 
@@ -87,6 +102,8 @@ up() {
     # The broker's jars, fetched here: the namespaces have no way out to Maven Central.
     "$ROOT/scripts/start-kafka.sh" libs
     mkdir -p "$STATE"
+    touch "$STATE/.ssp-netns-cluster"
+    echo "$STATE" >"$RECORD"
     ip netns add "$LAN"
     ip -n "$LAN" link set lo up
     ip -n "$LAN" link add br0 type bridge

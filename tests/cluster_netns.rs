@@ -64,16 +64,26 @@ fn runnable() -> bool {
         Some("cannot delete a network namespace here")
     } else if !quiet(Command::new("tmux").arg("-V")) {
         Some("needs tmux")
+    } else if !quiet(Command::new("java").arg("-version"))
+        || !(Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/kafka-libs/.pom-sha256")
+            .exists()
+            || quiet(Command::new("mvn").arg("-v")))
+    {
+        Some("needs Java 17 and Maven for its Kafka broker (scripts/start-kafka.sh)")
     } else {
         None
     };
     match why {
-        Some(why) if required => panic!("cluster_netns cannot run: {why} (scripts/test.sh runs it as root with iproute2 and tmux)"),
+        Some(why) if required => panic!(
+            "cluster_netns cannot run: {why} (scripts/test.sh runs it as root and installs \
+             iproute2, tmux, Java and Maven)"
+        ),
         Some(why) => {
             eprintln!("SKIPPED: cluster_netns {why}");
             false
         }
-        None => kafka_common::broker::kafka_runnable(),
+        None => true,
     }
 }
 
@@ -265,7 +275,7 @@ impl Pipeline {
             .map(|(k, v)| quote(&format!("{k}={v}")))
             .collect();
         let shell = format!(
-            "cd {dir} && env {env} SSP__LOG__DIR={logs} SSP_NETNS_STATE={state} {script} exec control {bin} attach; echo \"attach exited $?\"; sleep 600",
+            "cd {dir} && env {env} SSP__LOG__DIR={logs} SSP_NETNS_STATE={state} {script} exec control {bin} attach; echo \"attach exited $?\"; sleep 120",
             dir = quote(&self.dir.display().to_string()),
             env = env.join(" "),
             logs = quote(&self.dir.join("logs-attach").display().to_string()),
@@ -329,6 +339,8 @@ fn strip_env(c: &mut Command) {
 struct Tmux {
     socket: String,
     session: String,
+    /// The server's socket file, removed on drop.
+    socket_path: Option<PathBuf>,
 }
 
 impl Tmux {
@@ -356,9 +368,10 @@ impl Tmux {
             .unwrap()
             .as_nanos();
         let id = format!("{}-{nanos}", std::process::id());
-        let tmux = Tmux {
+        let mut tmux = Tmux {
             socket: format!("ssp-cluster-{id}"),
             session: format!("ssp-{id}"),
+            socket_path: None,
         };
         let (w, h) = (WIDTH.to_string(), HEIGHT.to_string());
         tmux.run(&[
@@ -372,6 +385,15 @@ impl Tmux {
             &h,
             shell_command,
         ]);
+        let out = tmux.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            &tmux.target(),
+            "#{socket_path}",
+        ]);
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        tmux.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
         tmux
     }
 
@@ -435,6 +457,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.command().arg("kill-server").output();
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
