@@ -33,7 +33,7 @@ HOSTS=(broker writer-1 writer-2 control)
 declare -A ADDR=([broker]=1 [writer-1]=2 [writer-2]=3 [control]=4)
 
 say() { printf 'netns-cluster: %s\n' "$*" >&2; }
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 need_root() {
     [ "$(id -u)" -eq 0 ] || { say "needs root (network namespaces)"; exit 1; }
