@@ -21,6 +21,8 @@ apt_install() {
 
 # tmux drives the real binary in a terminal for the end-to-end TUI test.
 apt_install tmux
+# chattr (e2fsprogs) makes a lake folder immutable, even for root, in the stall test.
+apt_install e2fsprogs
 
 # The cluster-on-one-machine test (tests/cluster_netns.rs) makes network namespaces with
 # iproute2 (`ip netns`, as root) and runs its own Kafka broker in one of them (Java, Maven),

@@ -448,8 +448,13 @@ impl App {
             fresh.extend(remote.stages().into_iter().map(|r| remote_status(&r)));
         }
         let changed = fresh != self.stages;
+        // The selection follows its stage when rows come and go (remote processes).
+        let selected = self.stages.get(self.selected).map(|s| s.name.clone());
         self.stages = fresh;
-        self.selected = self.selected.min(self.stages.len().saturating_sub(1));
+        self.selected = selected
+            .and_then(|n| self.stages.iter().position(|s| s.name == n))
+            .unwrap_or(self.selected)
+            .min(self.stages.len().saturating_sub(1));
         changed
     }
 
@@ -496,11 +501,14 @@ impl App {
     }
 
     /// Output rate of the source and bronze stages, for the header.
+    /// Tweets per second into the pipeline: every source, here or in another process.
     pub fn throughput(&self) -> f64 {
         self.stages
             .iter()
-            .find(|s| s.name == "source")
-            .map_or(0.0, |s| s.rate)
+            .filter(|s| s.name == "source" || s.name.starts_with("source@"))
+            .filter(|s| s.state.is_active())
+            .map(|s| s.rate)
+            .sum()
     }
 }
 
