@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{Exit, Stage, StageContext};
-use crate::bus::Producer;
+use crate::bus::{Offsets, Producer};
 use crate::config::SourceKind;
 use crate::source::x_api::XApiSource;
 use crate::source::{tweet_key, Pacer, Replay};
@@ -165,6 +165,7 @@ impl Stage for SourceStage {
         let mut sent = 0u64;
         // The detail line from before back-pressure was shown, put back once it is over.
         let mut before_waiting: Option<String> = None;
+        let mut last_report = std::time::Instant::now();
         loop {
             if s.limit > 0 && sent >= s.limit {
                 break;
@@ -172,16 +173,16 @@ impl Stage for SourceStage {
             if let Some(wait) = pacer.wait() {
                 tokio::select! {
                     biased;
-                    _ = ctx.cancel.cancelled() => return stop(&mut *producer).await,
+                    _ = ctx.cancel.cancelled() => return stop(&ctx, &mut *producer).await,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
             if ctx.cancel.is_cancelled() {
-                return stop(&mut *producer).await;
+                return stop(&ctx, &mut *producer).await;
             }
             let record = tokio::select! {
                 biased;
-                _ = ctx.cancel.cancelled() => return stop(&mut *producer).await,
+                _ = ctx.cancel.cancelled() => return stop(&ctx, &mut *producer).await,
                 r = records.next(&mut buf) => r?,
             };
             let Some(record) = record else {
@@ -218,12 +219,14 @@ impl Stage for SourceStage {
                 }
             };
             if cancelled {
-                return stop(&mut *producer).await;
+                return stop(&ctx, &mut *producer).await;
             }
             pacer.sent();
             sent += 1;
             ctx.metrics.add_out(1);
-            if sent.is_multiple_of(1024) {
+            if last_report.elapsed() >= REPORT {
+                last_report = std::time::Instant::now();
+                report_errors(&ctx);
                 if let Some(why) = producer.waiting() {
                     before_waiting.get_or_insert_with(|| ctx.metrics.detail());
                     ctx.metrics.set_detail(format!("backing off: {why}"));
@@ -232,7 +235,7 @@ impl Stage for SourceStage {
                 }
             }
         }
-        let end = producer.flush().await.context("flushing the producer")?;
+        let end = flush(&ctx, &mut *producer).await?;
         if let Some(before) = before_waiting {
             ctx.metrics.set_detail(before);
         }
@@ -243,9 +246,52 @@ impl Stage for SourceStage {
     }
 }
 
-async fn stop(producer: &mut dyn Producer) -> anyhow::Result<Exit> {
-    producer.flush().await.context("flushing the producer")?;
+async fn stop(ctx: &StageContext, producer: &mut dyn Producer) -> anyhow::Result<Exit> {
+    flush(ctx, producer).await?;
     Ok(Exit::Cancelled)
+}
+
+/// How often producer trouble is looked at while sending.
+const REPORT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Waits until the broker acknowledged everything sent, saying meanwhile what is still
+/// undelivered and why (a quit waits here, bounded by the supervisor's shutdown).
+async fn flush(ctx: &StageContext, producer: &mut dyn Producer) -> anyhow::Result<Offsets> {
+    let flush = producer.flush();
+    tokio::pin!(flush);
+    let mut tick = tokio::time::interval(REPORT);
+    tick.tick().await;
+    let before = ctx.metrics.detail();
+    loop {
+        tokio::select! {
+            r = &mut flush => {
+                report_errors(ctx);
+                ctx.metrics.set_detail(before);
+                return r.context("flushing the producer");
+            }
+            _ = tick.tick() => {
+                report_errors(ctx);
+                let n = crate::bus::kafka::undelivered();
+                let why = match ctx.pipeline.bus.broker_health() {
+                    Some(h) if !h.up => format!(
+                        ": broker unreachable: {}",
+                        h.last_error.unwrap_or_else(|| "no connection".into())
+                    ),
+                    _ => String::new(),
+                };
+                ctx.metrics.set_detail(format!("flushing: {n} undelivered{why}"));
+            }
+        }
+    }
+}
+
+/// Producer incidents (a fatal error recovered from, messages refused) count as the stage's
+/// errors; each was logged when it happened.
+fn report_errors(ctx: &StageContext) {
+    for e in crate::bus::kafka::take_producer_errors(ctx.pipeline.topic()) {
+        ctx.log.event(e.clone());
+        ctx.metrics.error(e);
+    }
 }
 
 /// Why a send is waiting: the broker is away, or the bus is full (a slow consumer group).

@@ -9,6 +9,8 @@
 mod consumer;
 mod lag;
 mod producer;
+mod report;
+mod stats;
 mod topic_id;
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,7 @@ use super::{BrokerHealth, Bus, BusError, Consumer, GroupLag, Message, Offsets, P
 use crate::config::KafkaSettings;
 
 pub use lag::assignment_partitions;
+pub use report::{consumer_waiting, take_producer_errors, undelivered};
 
 /// Shared by the clients of one bus: is the broker reachable, and the last error seen.
 #[derive(Clone, Default)]
