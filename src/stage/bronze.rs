@@ -120,6 +120,7 @@ impl Stage for BronzeStage {
             replay: HashMap::new(),
             revoked,
             positions: consumer.positions(),
+            commit_failing: false,
         };
         run.consume(&mut *consumer).await
     }
@@ -185,6 +186,8 @@ struct Run<'a> {
     revoked: Arc<AtomicBool>,
     /// Next offsets read per partition (for draining a finite source).
     positions: Offsets,
+    /// The last bus offset commit failed (said once until one works again).
+    commit_failing: bool,
 }
 
 impl Run<'_> {
@@ -224,7 +227,14 @@ impl Run<'_> {
                     *e = (*e).max(pos);
                 }
             }
+            // The consumer's own view (its group coordinator) first, then the bus's.
+            let waiting = crate::bus::kafka::consumer_waiting(&self.group, p.topic());
             match p.bus.broker_health() {
+                _ if waiting.is_some() => {
+                    let why = waiting.unwrap_or_default();
+                    self.ctx.metrics.set_detail(format!("backing off: {why}"));
+                    broker_down_shown = true;
+                }
                 Some(h) if !h.up && h.last_error.is_some() => {
                     let why = h.last_error.unwrap_or_else(|| "no connection".into());
                     self.ctx
@@ -446,11 +456,22 @@ impl Run<'_> {
         } else {
             consumer.commit(&rolled.commit).await
         };
-        if let Err(e) = committed {
-            self.ctx.log.event(format!(
-                "bus offset commit failed (the table has the data): {e}"
-            ));
-            tracing::warn!(error = %e, "bus offset commit failed after the Delta commit");
+        // Bounded by the consumer (a few seconds); said once per run of failures.
+        match committed {
+            Err(e) if !self.commit_failing => {
+                self.commit_failing = true;
+                self.ctx.log.event(format!(
+                    "bus offset commit failed (the table has the data): {e}"
+                ));
+                tracing::warn!(error = %e, "bus offset commit failed after the Delta commit");
+            }
+            Err(e) => tracing::debug!(error = %e, "bus offset commit failed again"),
+            Ok(()) if self.commit_failing => {
+                self.commit_failing = false;
+                self.ctx.log.event("bus offset commits work again");
+                tracing::info!("bus offset commits work again");
+            }
+            Ok(()) => {}
         }
         Ok(())
     }

@@ -1,12 +1,21 @@
 //! Consumer group member with manual commits and rebalance-safe flushing.
+//!
+//! Broker trouble is watched through librdkafka's statistics: a group coordinator that cannot
+//! be reached (or a paused broker that leaves requests unanswered) shows as the consumer's
+//! waiting reason ([`super::report::consumer_waiting`]) within seconds. A member that does not
+//! get back to consuming once a broker answers again (its group never settles, or it reads
+//! nothing while its partitions have messages) is replaced by a new consumer that joins the
+//! group afresh. Offset commits never block for more than a few seconds.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::FutureExt;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -14,24 +23,62 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::report::GroupWatch;
+use super::stats::{self, Stats};
 use super::{client_config, HealthCell};
 use crate::bus::{BusError, Consumer, Message, Offsets, RevokeHook};
 use crate::config::KafkaSettings;
 
-/// Rebalance and error callbacks (run inside `recv`, on the consuming task).
+/// An offset commit (only a copy for monitoring, for the stages that keep their own
+/// positions) is not waited for longer than this.
+const COMMIT_WAIT: Duration = Duration::from_secs(5);
+/// A member whose group has not settled, or that reads nothing while its partitions have
+/// messages, for this long while a broker answers is replaced by a new consumer.
+const STUCK: Duration = Duration::from_secs(60);
+/// Client errors older than this are not quoted.
+const RECENT: Duration = Duration::from_secs(30);
+
+/// What the last statistics said.
+#[derive(Default)]
+struct View {
+    coordinator: Option<String>,
+    brokers: Option<String>,
+    settled: Option<bool>,
+    join_state: String,
+    answers: bool,
+    lagging: Vec<i32>,
+}
+
+/// Rebalance, error and statistics callbacks (run inside `recv`, on the consuming task).
 struct GroupContext {
     topic: String,
     hook: Mutex<Option<RevokeHook>>,
     assigned: Mutex<BTreeSet<i32>>,
     /// Bumped on every revocation, so a batch being built can drop what it no longer owns.
-    revocations: std::sync::atomic::AtomicU64,
+    revocations: AtomicU64,
     health: HealthCell,
+    view: Mutex<View>,
+    last_error: Mutex<Option<(Instant, String)>>,
 }
 
 impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(error = %error, reason, "kafka consumer");
         self.health.error(format!("{error}: {reason}"));
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), reason.to_string()));
+    }
+
+    fn stats_raw(&self, raw: &[u8]) {
+        let Some(s) = Stats::parse(raw) else { return };
+        *self.view.lock().unwrap_or_else(|p| p.into_inner()) = View {
+            coordinator: s.coordinator_trouble(),
+            brokers: s.broker_trouble(),
+            settled: s.group_settled(),
+            join_state: s.join_state(),
+            answers: s.a_broker_answers(),
+            lagging: s.lagging(&self.topic),
+        };
     }
 }
 
@@ -46,8 +93,7 @@ impl ConsumerContext for GroupContext {
             .filter(|e| e.topic() == self.topic)
             .map(|e| e.partition())
             .collect();
-        self.revocations
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.revocations.fetch_add(1, Ordering::SeqCst);
         // Make durable and commit what we hold for these partitions before they move.
         let offsets = match self.hook.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             Some(hook) => hook(&lost),
@@ -92,9 +138,80 @@ fn commit_sync<C: ConsumerContext>(
     consumer.commit(&tpl, CommitMode::Sync)
 }
 
+/// A group member subscribed to `topic`.
+fn join(
+    config: &ClientConfig,
+    topic: &str,
+    health: &HealthCell,
+    revocations: u64,
+) -> Result<StreamConsumer<GroupContext>, BusError> {
+    let context = GroupContext {
+        topic: topic.to_string(),
+        hook: Mutex::new(None),
+        assigned: Mutex::default(),
+        revocations: AtomicU64::new(revocations),
+        health: health.clone(),
+        view: Mutex::default(),
+        last_error: Mutex::default(),
+    };
+    let consumer: StreamConsumer<GroupContext> = config
+        .create_with_context(context)
+        .map_err(|e| BusError::Broker(e.to_string()))?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|e| BusError::Broker(e.to_string()))?;
+    Ok(consumer)
+}
+
+/// Decides when a member that does not get back to consuming is replaced: its group has not
+/// settled, or it has read nothing while its partitions have messages, for [`STUCK`] while a
+/// broker answers (librdkafka rejoins by itself in most cases; this is for the others).
+#[derive(Debug, Default)]
+struct Stuck {
+    unsettled: Option<Instant>,
+    starved: Option<Instant>,
+}
+
+impl Stuck {
+    /// One observation (after a poll); why to replace the member, when it is time to.
+    fn observe(
+        &mut self,
+        now: Instant,
+        answers: bool,
+        unsettled: bool,
+        starving: bool,
+    ) -> Option<String> {
+        let since = |s: &mut Option<Instant>, on: bool| {
+            *s = (on && answers).then(|| s.unwrap_or(now));
+            s.map(|t| now - t).filter(|d| *d >= STUCK)
+        };
+        let unsettled = since(&mut self.unsettled, unsettled);
+        let starved = since(&mut self.starved, starving);
+        match (unsettled, starved) {
+            (Some(d), _) => Some(format!("the group has not settled for {} s", d.as_secs())),
+            (None, Some(d)) => Some(format!(
+                "nothing read for {} s while its partitions have messages",
+                d.as_secs()
+            )),
+            (None, None) => None,
+        }
+    }
+}
+
 pub struct KafkaConsumer {
     consumer: Arc<StreamConsumer<GroupContext>>,
+    config: ClientConfig,
+    group: String,
     topic: String,
+    health: HealthCell,
+    /// Where the stages read why this consumer waits.
+    watch: Arc<GroupWatch>,
+    /// The waiting reason shown now.
+    shown: Option<String>,
+    /// When to replace a member that does not get back to consuming.
+    stuck: Stuck,
+    /// A commit is running (on a blocking thread, possibly waiting for the coordinator).
+    committing: Arc<AtomicBool>,
 }
 
 impl KafkaConsumer {
@@ -109,26 +226,23 @@ impl KafkaConsumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000");
+            .set("session.timeout.ms", "10000")
+            // Group and broker state as librdkafka sees them (see `stats`).
+            .set("statistics.interval.ms", stats::INTERVAL_MS);
         for (k, v) in &s.properties {
             c.set(k, v);
         }
-        let context = GroupContext {
-            topic: topic.to_string(),
-            hook: Mutex::new(None),
-            assigned: Mutex::default(),
-            revocations: Default::default(),
-            health,
-        };
-        let consumer: StreamConsumer<GroupContext> = c
-            .create_with_context(context)
-            .map_err(|e| BusError::Broker(e.to_string()))?;
-        consumer
-            .subscribe(&[topic])
-            .map_err(|e| BusError::Broker(e.to_string()))?;
+        let consumer = join(&c, topic, &health, 0)?;
         Ok(KafkaConsumer {
             consumer: Arc::new(consumer),
+            config: c,
+            group: group.to_string(),
             topic: topic.to_string(),
+            health,
+            watch: GroupWatch::register(group, topic),
+            shown: None,
+            stuck: Stuck::default(),
+            committing: Arc::default(),
         })
     }
 
@@ -146,19 +260,18 @@ impl KafkaConsumer {
             }),
         }
     }
-}
 
-#[async_trait]
-impl Consumer for KafkaConsumer {
-    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, BusError> {
+    async fn read(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, BusError> {
         let ctx = self.consumer.context();
-        let generation = ctx.revocations.load(std::sync::atomic::Ordering::SeqCst);
+        let generation = ctx.revocations.load(Ordering::SeqCst);
         let mut out = Vec::new();
         match tokio::time::timeout(timeout, self.consumer.recv()).await {
             Err(_) => return Ok(out),
             // Broker trouble is transient: report it, deliver nothing, keep polling.
             Ok(Err(e @ KafkaError::MessageConsumption(_))) => {
                 ctx.health.error(e.to_string());
+                *ctx.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), e.to_string()));
                 return Ok(out);
             }
             Ok(Err(e)) => return Err(BusError::Broker(e.to_string())),
@@ -177,7 +290,7 @@ impl Consumer for KafkaConsumer {
                 None => break,
             }
         }
-        if ctx.revocations.load(std::sync::atomic::Ordering::SeqCst) != generation {
+        if ctx.revocations.load(Ordering::SeqCst) != generation {
             // A rebalance happened while this batch was read: keep only what we still own.
             let assigned = ctx
                 .assigned
@@ -186,6 +299,105 @@ impl Consumer for KafkaConsumer {
                 .clone();
             out.retain(|m| assigned.contains(&m.partition));
         }
+        Ok(out)
+    }
+
+    /// After each poll: publishes why the consumer waits (if it does), and replaces a member
+    /// that does not get back to consuming.
+    fn watch(&mut self, read_nothing: bool) -> Result<(), BusError> {
+        let ctx = self.consumer.context();
+        let now = Instant::now();
+        let (why, settled, answers, starving, join_state) = {
+            let v = ctx.view.lock().unwrap_or_else(|p| p.into_inner());
+            let trouble = match (&v.coordinator, &v.brokers) {
+                (Some(c), _) => Some(format!("coordinator unreachable: {c}")),
+                // A paused broker leaves every request waiting, fetches included.
+                (None, Some(b)) => Some(format!("broker unreachable: {b}")),
+                (None, None) => None,
+            };
+            let assigned = ctx.assigned.lock().unwrap_or_else(|p| p.into_inner());
+            let starving = read_nothing && v.lagging.iter().any(|p| assigned.contains(p));
+            (
+                trouble,
+                v.settled,
+                v.answers,
+                starving,
+                v.join_state.clone(),
+            )
+        };
+        let why = why.map(|t| {
+            let last = ctx
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .filter(|(at, _)| at.elapsed() < RECENT)
+                .map(|(_, e)| format!("; {e}"))
+                .unwrap_or_default();
+            format!("{t}{last}")
+        });
+        if why.is_some() != self.shown.is_some() {
+            match &why {
+                Some(w) => {
+                    tracing::warn!(group = %self.group, topic = %self.topic, "kafka consumer: {w}")
+                }
+                None => {
+                    tracing::info!(group = %self.group, topic = %self.topic, "kafka consumer: the group coordinator answers again")
+                }
+            }
+        }
+        if why != self.shown {
+            self.watch.set(why.clone());
+            self.shown = why;
+        }
+        let unsettled = settled == Some(false);
+        if let Some(stuck) = self.stuck.observe(now, answers, unsettled, starving) {
+            self.rejoin(&format!("{stuck} ({join_state})"))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the member: the stage forgets what it holds of its partitions (as on a
+    /// revocation), the old member leaves the group and a new one joins.
+    fn rejoin(&mut self, why: &str) -> Result<(), BusError> {
+        tracing::warn!(group = %self.group, topic = %self.topic, "kafka consumer: {why}: joining the group again with a new consumer");
+        let old_ctx = self.consumer.context();
+        let lost: Vec<i32> = old_ctx
+            .assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let mut hook = old_ctx
+            .hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = hook.as_mut() {
+            // Nothing can be committed through the member being replaced.
+            let _ = h(&lost);
+        }
+        let revocations = old_ctx.revocations.load(Ordering::SeqCst) + 1;
+        let fresh = join(&self.config, &self.topic, &self.health, revocations)?;
+        *fresh
+            .context()
+            .hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = hook;
+        let old = std::mem::replace(&mut self.consumer, Arc::new(fresh));
+        // Closing leaves the group, which may wait for the coordinator: not on the runtime.
+        tokio::task::spawn_blocking(move || drop(old));
+        self.stuck = Stuck::default();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Consumer for KafkaConsumer {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, BusError> {
+        let out = self.read(max, timeout).await?;
+        self.watch(out.is_empty())?;
         Ok(out)
     }
 
@@ -203,20 +415,47 @@ impl Consumer for KafkaConsumer {
         if offsets.is_empty() {
             return Ok(());
         }
+        if self.committing.swap(true, Ordering::SeqCst) {
+            return Err(BusError::Broker(
+                "offset commit skipped: the previous one still waits for the group coordinator"
+                    .into(),
+            ));
+        }
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();
-        tokio::task::spawn_blocking(move || {
+        let busy = self.committing.clone();
+        let group = self.group.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let mut tpl = TopicPartitionList::new();
-            for (p, o) in &offsets {
-                tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
-                    .map_err(|e| BusError::Broker(e.to_string()))?;
+            let r = offsets
+                .iter()
+                .try_for_each(|(p, o)| tpl.add_partition_offset(&topic, *p, Offset::Offset(*o)))
+                .and_then(|()| consumer.commit(&tpl, CommitMode::Sync));
+            busy.store(false, Ordering::SeqCst);
+            if let Err(e) = &r {
+                if started.elapsed() > COMMIT_WAIT {
+                    tracing::warn!(%group, error = %e, "kafka consumer: a late offset commit failed");
+                }
             }
-            consumer
-                .commit(&tpl, CommitMode::Sync)
-                .map_err(|e| BusError::Broker(format!("commit: {e}")))
-        })
-        .await
-        .map_err(|e| BusError::Broker(e.to_string()))?
+            r
+        });
+        match tokio::time::timeout(COMMIT_WAIT, task).await {
+            Ok(joined) => joined
+                .map_err(|e| BusError::Broker(e.to_string()))?
+                .map_err(|e| BusError::Broker(format!("commit: {e}"))),
+            Err(_) => {
+                let why = self
+                    .shown
+                    .clone()
+                    .unwrap_or_else(|| "the group coordinator does not answer".into());
+                tracing::warn!(group = %self.group, "kafka consumer: offset commit not confirmed within {} s, not waiting for it: {why}", COMMIT_WAIT.as_secs());
+                Err(BusError::Broker(format!(
+                    "offset commit not confirmed within {} s: {why}",
+                    COMMIT_WAIT.as_secs()
+                )))
+            }
+        }
     }
 
     fn assignment(&self) -> Vec<i32> {
@@ -269,5 +508,37 @@ impl Consumer for KafkaConsumer {
             .hook
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_is_replaced_only_after_being_stuck_while_a_broker_answers() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut stuck = Stuck::default();
+        // The broker is away for two minutes: waiting for it is not being stuck.
+        for s in 0..120 {
+            assert_eq!(stuck.observe(at(s), false, true, false), None);
+        }
+        // Back: librdkafka gets STUCK to rejoin by itself.
+        assert_eq!(stuck.observe(at(120), true, true, false), None);
+        assert_eq!(stuck.observe(at(179), true, true, false), None);
+        assert_eq!(
+            stuck.observe(at(180), true, true, false).as_deref(),
+            Some("the group has not settled for 60 s")
+        );
+        // Settled and reading: nothing to do; reading nothing with messages waiting is.
+        let mut stuck = Stuck::default();
+        assert_eq!(stuck.observe(at(0), true, false, true), None);
+        assert_eq!(stuck.observe(at(30), true, false, false), None, "it read");
+        assert_eq!(stuck.observe(at(31), true, false, true), None);
+        assert_eq!(
+            stuck.observe(at(91), true, false, true).as_deref(),
+            Some("nothing read for 60 s while its partitions have messages")
+        );
     }
 }
