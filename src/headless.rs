@@ -1,6 +1,7 @@
 //! `ssp-tui run <STAGE>...`: stages without the TUI, a status line per stage every few
 //! seconds; exits 0 after a graceful stop on Ctrl-C / SIGTERM, or by itself once every stage
-//! it started has drained.
+//! it started has drained. Messages the broker never acknowledged are named at exit, which
+//! is then non-zero ([`UNDELIVERED_EXIT`]).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -49,17 +50,59 @@ pub async fn run(
                     print_status(&sup, &started, out)?;
                     let failed = mine.filter(|s| s.state == StageState::Failed).count();
                     writeln!(out, "all stages finished{}", if failed > 0 { " (some failed)" } else { "" })?;
-                    return Ok(if failed > 0 { 1 } else { 0 });
+                    return Ok(delivery_verdict(out, if failed > 0 { 1 } else { 0 })?);
                 }
             }
         }
     }
     writeln!(out, "stopping: flushing every stage...")?;
     out.flush()?;
-    sup.shutdown(SHUTDOWN).await;
+    shutdown(&sup, out).await?;
     publisher.stop().await;
     print_status(&sup, &started, out)?;
-    Ok(0)
+    Ok(delivery_verdict(out, 0)?)
+}
+
+/// Exit code of a run that ended with messages the broker never acknowledged.
+pub const UNDELIVERED_EXIT: i32 = 3;
+
+/// Stops every stage (bounded by [`SHUTDOWN`]); while producers hold messages the broker has
+/// not acknowledged, says every second how many and how long it still waits.
+async fn shutdown(sup: &Supervisor, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
+    let deadline = tokio::time::Instant::now() + SHUTDOWN;
+    let stop = sup.shutdown(SHUTDOWN);
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            _ = tick.tick() => {
+                let n = crate::bus::kafka::undelivered();
+                if n > 0 {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    writeln!(out, "waiting for the broker: {n} messages not acknowledged yet ({} s left)", left.as_secs())?;
+                    out.flush()?;
+                }
+            }
+        }
+    }
+}
+
+/// Names the messages that were never delivered to the broker, if any, and turns a clean
+/// exit code into [`UNDELIVERED_EXIT`]: a run never ends 0 with a silent loss.
+fn delivery_verdict(out: &mut (dyn Write + Send), code: i32) -> std::io::Result<i32> {
+    let n = crate::bus::kafka::undelivered();
+    if n == 0 {
+        return Ok(code);
+    }
+    tracing::error!(
+        undelivered = n,
+        "exiting with messages never delivered to the broker"
+    );
+    writeln!(out, "{n} messages were not delivered to the broker")?;
+    out.flush()?;
+    Ok(if code == 0 { UNDELIVERED_EXIT } else { code })
 }
 
 /// Publishes this process's stage status and runs remote commands (`[status] publish`).

@@ -70,19 +70,55 @@ pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
-    let _ = terminal.draw(|f| {
-        f.render_widget(
-            Paragraph::new("ssp-tui: stopping stages and flushing open lake files…"),
-            f.area(),
-        )
-    });
-    sup.shutdown(SHUTDOWN).await;
+    stop_stages(&sup, &mut terminal).await;
     publish_cancel.cancel();
     if let Some(p) = publisher {
         let _ = tokio::time::timeout(Duration::from_secs(3), p).await;
     }
+    // Never a clean exit with a silent loss: name what the broker never acknowledged.
+    let undelivered = crate::bus::kafka::undelivered();
+    if undelivered > 0 {
+        tracing::error!(
+            undelivered,
+            "exiting with messages never delivered to the broker"
+        );
+        let lost = format!(
+            "{undelivered} messages were not delivered to the broker (waited up to {} s for it)",
+            SHUTDOWN.as_secs()
+        );
+        return Err(match result {
+            Err(e) => e.context(lost),
+            Ok(()) => anyhow::anyhow!(lost),
+        });
+    }
     tracing::info!("all stages stopped; bye");
     result
+}
+
+/// Stops every stage (bounded by [`SHUTDOWN`]); the screen says meanwhile how many messages
+/// the broker has not acknowledged yet and how long quitting still waits for them.
+async fn stop_stages(sup: &crate::stage::Supervisor, terminal: &mut ratatui::DefaultTerminal) {
+    let deadline = Instant::now() + SHUTDOWN;
+    let stop = sup.shutdown(SHUTDOWN);
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        let n = crate::bus::kafka::undelivered();
+        let text = if n == 0 {
+            "ssp-tui: stopping stages and flushing open lake files…".to_string()
+        } else {
+            let left = deadline.saturating_duration_since(Instant::now());
+            format!(
+                "ssp-tui: stopping stages…\n\n{n} messages not delivered to the broker yet: waiting {} s more for it.\nWhat is still undelivered then is reported, and ssp-tui exits with an error.",
+                left.as_secs()
+            )
+        };
+        let _ = terminal.draw(|f| f.render_widget(Paragraph::new(text.as_str()), f.area()));
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+    }
 }
 
 /// Publishes this process's stages and shows other processes' (`[status] publish`).
