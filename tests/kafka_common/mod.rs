@@ -3,6 +3,8 @@
 //! a failure, locally the test is skipped loudly.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
