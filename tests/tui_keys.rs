@@ -105,7 +105,20 @@ async fn starting_bronze_also_starts_its_source() {
         Some("bronze"),
         "logs follow the selection"
     );
+    // bronze needs source, which is stopped: the TUI asks first; Esc starts nothing.
     app.handle_key(key('s'));
+    let (ask, _) = message(&app);
+    assert!(
+        ask.contains("bronze depends on source") && ask.contains("y = yes"),
+        "{ask}"
+    );
+    app.handle_key(code(KeyCode::Esc));
+    assert_eq!(message(&app).0, "start cancelled");
+    assert_eq!(sup.state("bronze"), Some(StageState::Stopped));
+    assert_eq!(sup.state("source"), Some(StageState::Stopped));
+    // y starts both.
+    app.handle_key(key('s'));
+    app.handle_key(key('y'));
     wait_state(&sup, "bronze", StageState::Running, T).await;
     wait_state(&sup, "source", StageState::Running, T).await;
     assert_eq!(message(&app), ("started source, bronze".to_string(), false));
@@ -195,10 +208,16 @@ async fn command_line_stop_all_stops_everything() {
     wait_all_stopped(&sup).await;
     assert!(!message(&app).1, "{:?}", message(&app));
 
-    // `:start bronze` brings both back.
+    // `:start bronze` asks about its stopped source too; `y` brings both back.
     app.handle_key(key(':'));
     type_text(&mut app, "start bronze");
     app.handle_key(code(KeyCode::Enter));
+    assert!(
+        message(&app).0.contains("depends on source"),
+        "{:?}",
+        message(&app)
+    );
+    app.handle_key(key('y'));
     wait_state(&sup, "source", StageState::Running, T).await;
     wait_state(&sup, "bronze", StageState::Running, T).await;
 

@@ -419,7 +419,10 @@ async fn depends_on_ready_waits_for_the_log_line_and_completed_for_the_exit() {
     let marker = dir.path().join("client-ran");
     let client = with_deps(
         command("client", &format!("touch {}; sleep 30", marker.display())),
-        &[("server", Condition::Ready), ("setup", Condition::Completed)],
+        &[
+            ("server", Condition::Ready),
+            ("setup", Condition::Completed),
+        ],
     );
     let sup = Supervisor::new(
         pipeline(),
@@ -433,9 +436,17 @@ async fn depends_on_ready_waits_for_the_log_line_and_completed_for_the_exit() {
     let started = sup.start("client").unwrap();
     assert_eq!(started, vec!["server", "setup", "client"]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let st = sup.snapshot().into_iter().find(|s| s.name == "client").unwrap();
+    let st = sup
+        .snapshot()
+        .into_iter()
+        .find(|s| s.name == "client")
+        .unwrap();
     assert_eq!(st.state, StageState::Starting);
-    assert!(st.detail.contains("waiting for server (ready), setup (completed)"), "{st:?}");
+    assert!(
+        st.detail
+            .contains("waiting for server (ready), setup (completed)"),
+        "{st:?}"
+    );
     assert!(!marker.exists(), "client ran before its dependencies");
     wait_secs(&sup, "setup", StageState::Completed, 5).await;
     assert!(!marker.exists(), "client ran before server was ready");
@@ -448,7 +459,10 @@ async fn depends_on_ready_waits_for_the_log_line_and_completed_for_the_exit() {
     }
     assert!(marker.exists());
     let log = sup.log("server").unwrap().snapshot();
-    assert!(log.iter().any(|l| l.text.contains("ready (log line seen)")), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.text.contains("ready (log line seen)")),
+        "{log:?}"
+    );
     sup.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -457,7 +471,10 @@ async fn an_exec_probe_makes_a_command_ready() {
     use crate::config::{Condition, Readiness};
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("up");
-    let mut svc = command("svc", &format!("sleep 0.5; touch {}; sleep 30", flag.display()));
+    let mut svc = command(
+        "svc",
+        &format!("sleep 0.5; touch {}; sleep 30", flag.display()),
+    );
     svc.readiness = Readiness::Exec(format!("test -e {}", flag.display()));
     let user = with_deps(command("user", "sleep 30"), &[("svc", Condition::Ready)]);
     let sup = Supervisor::new(
@@ -492,5 +509,9 @@ async fn max_restarts_leaves_the_stage_failed() {
     let st = sup.snapshot().into_iter().next().unwrap();
     assert_eq!(st.restarts, 2, "{st:?}");
     let log = sup.log("crashy").unwrap().snapshot();
-    assert!(log.iter().any(|l| l.text.contains("max_restarts (2) reached")), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.text.contains("max_restarts (2) reached")),
+        "{log:?}"
+    );
 }
