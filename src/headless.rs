@@ -29,6 +29,7 @@ pub async fn run(
         started.insert(name.clone());
     }
     let publisher = Publisher::start(&sup);
+    let stall_watch = sup.spawn_stall_watch().map(AbortOnDrop);
     let mut term = signal(SignalKind::terminate())?;
     let mut print = tokio::time::interval(every);
     let mut check = tokio::time::interval(Duration::from_millis(100));
@@ -57,6 +58,7 @@ pub async fn run(
     }
     writeln!(out, "stopping: flushing every stage...")?;
     out.flush()?;
+    drop(stall_watch);
     shutdown(&sup, out).await?;
     publisher.stop().await;
     print_status(&sup, &started, out)?;
@@ -103,6 +105,14 @@ fn delivery_verdict(out: &mut (dyn Write + Send), code: i32) -> std::io::Result<
     writeln!(out, "{n} messages were not delivered to the broker")?;
     out.flush()?;
     Ok(if code == 0 { UNDELIVERED_EXIT } else { code })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Publishes this process's stage status and runs remote commands (`[status] publish`).

@@ -13,6 +13,7 @@ pub const STATUS_KEYS: &[&str] = &[
     "interval_seconds",
     "lost_seconds",
     "stall_seconds",
+    "restart_stalled",
 ];
 
 /// The TUI's default autostart (what `ssp-tui` on the embedded default runs).
@@ -31,6 +32,8 @@ pub struct ControlSettings {
     /// A stage whose input lag grows while its commits stall for this long is `stalled`
     /// (`None`: never).
     pub stall_after: Option<Duration>,
+    /// A stalled stage is restarted (at most once per stall period).
+    pub restart_stalled: bool,
 }
 
 pub(super) fn parse(r: &Reader, commands: &[String]) -> Result<ControlSettings, ConfigError> {
@@ -83,5 +86,6 @@ pub(super) fn parse(r: &Reader, commands: &[String]) -> Result<ControlSettings, 
         interval,
         lost_after,
         stall_after: (stall > 0.0).then(|| Duration::from_secs_f64(stall)),
+        restart_stalled: r.bool("status", "restart_stalled", false)?,
     })
 }

@@ -244,6 +244,36 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Restarts stalled stages when `[status] restart_stalled` is on (at most once per stall
+    /// period each); `None` when it is off.
+    pub fn spawn_stall_watch(self: &Arc<Self>) -> Option<JoinHandle<()>> {
+        let control = &self.pipeline.settings.control;
+        let stall = control.stall_after.filter(|_| control.restart_stalled)?;
+        let me = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            let mut last: std::collections::HashMap<String, Instant> = Default::default();
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let Some(sup) = me.upgrade() else { return };
+                for s in sup.snapshot() {
+                    let recent = last.get(&s.name).is_some_and(|t| t.elapsed() < stall);
+                    if s.state != StageState::Stalled || recent {
+                        continue;
+                    }
+                    if let Ok(e) = sup.entry(&s.name) {
+                        e.log.event(format!(
+                            "stalled for {}s: restarting ([status] restart_stalled)",
+                            stall.as_secs()
+                        ));
+                    }
+                    tracing::warn!(stage = %s.name, "stalled: restarting by policy");
+                    last.insert(s.name.clone(), Instant::now());
+                    let _ = sup.restart(&s.name);
+                }
+            }
+        }))
+    }
+
     /// Stops every stage and waits until all have flushed (or `timeout` passed).
     pub async fn shutdown(&self, timeout: Duration) {
         self.stop_all();

@@ -65,11 +65,15 @@ pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     }
     let publish_cancel = tokio_util::sync::CancellationToken::new();
     let publisher = start_status(&sup, &mut app, &publish_cancel);
+    let stall_watch = sup.spawn_stall_watch();
     let mut collectors = Collectors::spawn(sup.pipeline());
     app.label.connect(collectors.label.commands.clone());
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
+    if let Some(w) = stall_watch {
+        w.abort();
+    }
     stop_stages(&sup, &mut terminal).await;
     publish_cancel.cancel();
     if let Some(p) = publisher {

@@ -515,3 +515,84 @@ async fn max_restarts_leaves_the_stage_failed() {
         "{log:?}"
     );
 }
+
+/// Takes input and never commits it (a writer stuck on its output); counts runs.
+struct Stuck {
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl Stage for Stuck {
+    fn name(&self) -> &str {
+        "stuck"
+    }
+    fn kind(&self) -> &'static str {
+        "built-in"
+    }
+    async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        ctx.metrics.add_in(1);
+        ctx.metrics.waiting();
+        ctx.cancel.cancelled().await;
+        Ok(Exit::Cancelled)
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_stage_is_shown_and_restarted_when_the_policy_says_so() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.ini");
+    let env = |restart: &str| {
+        vec![
+            ("SSP__STATUS__STALL_SECONDS".to_string(), "0.3".to_string()),
+            (
+                "SSP__STATUS__RESTART_STALLED".to_string(),
+                restart.to_string(),
+            ),
+        ]
+    };
+    for restart in ["false", "true"] {
+        let settings = Settings::load_with_env(Some(&shipped), &env(restart)).unwrap();
+        let bus = EmbeddedBus::new(Retention {
+            messages: 100,
+            bytes: 1 << 20,
+        });
+        let runs = Arc::new(AtomicU32::new(0));
+        let sup = Arc::new(Supervisor::new(
+            Pipeline::new(settings, Arc::new(bus)),
+            vec![Arc::new(Stuck { runs: runs.clone() })],
+            Backoff::default(),
+        ));
+        let watch = sup.spawn_stall_watch();
+        assert_eq!(watch.is_some(), restart == "true");
+        sup.start("stuck").unwrap();
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let st = sup.snapshot().into_iter().next().unwrap();
+        if restart == "false" {
+            assert_eq!(st.state, StageState::Stalled, "{st:?}");
+            assert!(st.detail.contains("nothing committed"), "{st:?}");
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            assert_eq!(
+                runs.load(Ordering::SeqCst),
+                1,
+                "not restarted without the policy"
+            );
+        } else {
+            for _ in 0..300 {
+                if runs.load(Ordering::SeqCst) >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(runs.load(Ordering::SeqCst) >= 2, "restarted by the policy");
+            let log = sup.log("stuck").unwrap().snapshot();
+            assert!(
+                log.iter().any(|l| l.text.contains("restart_stalled")),
+                "{log:?}"
+            );
+        }
+        if let Some(w) = watch {
+            w.abort();
+        }
+        sup.shutdown(Duration::from_secs(5)).await;
+    }
+}
