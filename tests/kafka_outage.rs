@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kafka_common::broker::{kafka_runnable, script};
 use kafka_common::*;
 use ssp_tui::config::Settings;
 use ssp_tui::lake::read::read_bronze_rows;
@@ -31,35 +32,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-kafka.sh")
-}
-
-fn runs(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether `scripts/start-kafka.sh` can run here (Java, and Maven unless the jars are there);
-/// when it cannot, a failure if services are required (`SSP_REQUIRE_SERVICES=1` or CI).
-fn kafka_runnable() -> bool {
-    let libs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kafka-libs/.pom-sha256");
-    if runs("java", "-version") && (libs.exists() || runs("mvn", "-v")) {
-        return true;
-    }
-    if std::env::var("SSP_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true")
-    {
-        panic!("scripts/start-kafka.sh needs Java 17 and Maven (scripts/test.sh installs them)");
-    }
-    eprintln!("SKIPPED: scripts/start-kafka.sh needs Java 17 and Maven");
-    false
 }
 
 /// This test's broker: `scripts/start-kafka.sh stop PORT` (process and data) when dropped.

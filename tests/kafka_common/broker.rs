@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-fn script() -> PathBuf {
+/// `scripts/start-kafka.sh`.
+pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-kafka.sh")
 }
 
