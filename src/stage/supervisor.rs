@@ -506,7 +506,7 @@ impl Runner {
                     return;
                 }
                 Ok(Exit::Drained) => Some(("exited; restart policy is always".to_string(), false)),
-                Err(e) => Some((format!("{e:#}"), true)),
+                Err(e) => Some((error_text(&e), true)),
             };
             if self.cancel.is_cancelled() {
                 if let Some((e, true)) = &ended {
@@ -562,6 +562,22 @@ impl Runner {
             lock(&self.run).restarts += 1;
         }
     }
+}
+
+/// An error and its causes on one line, `a: b: c`, without repeating a cause that an error's
+/// own message already includes (delta-rs and object_store errors print their sources).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if out.contains(&cause) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&cause);
+    }
+    out
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -596,3 +596,27 @@ async fn a_stalled_stage_is_shown_and_restarted_when_the_policy_says_so() {
         sup.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+#[test]
+fn error_text_does_not_repeat_causes_already_in_a_message() {
+    #[derive(Debug)]
+    struct Wrapping(std::io::Error);
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Failed to read delta log object: {}", self.0)
+        }
+    }
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let io = std::io::Error::other("Operation not permitted (os error 1)");
+    let e = anyhow::Error::new(Wrapping(io)).context("committing to the bronze table");
+    assert_eq!(
+        error_text(&e),
+        "committing to the bronze table: Failed to read delta log object: Operation not permitted (os error 1)"
+    );
+    let plain = anyhow::anyhow!("disk full").context("writing");
+    assert_eq!(error_text(&plain), "writing: disk full");
+}
