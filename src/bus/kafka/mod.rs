@@ -7,6 +7,7 @@
 //! message. Lag: watermarks and every consumer group's committed offsets.
 
 mod consumer;
+mod ffi;
 mod lag;
 mod producer;
 mod report;

@@ -5,11 +5,11 @@
 //! librdkafka through `rdkafka::bindings`: a short-lived client, one request answered on a
 //! queue of our own, every native object owned by a guard that frees it on every path.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::raw::c_char;
-use std::ptr::NonNull;
 use std::time::Duration;
 
+use super::ffi::{text, Owned};
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -35,27 +35,6 @@ pub async fn describe(settings: &KafkaSettings, topic: &str) -> Result<String, B
     tokio::task::spawn_blocking(move || describe_blocking(&config, &topic))
         .await
         .map_err(|e| BusError::Broker(format!("describing a topic: {e}")))?
-}
-
-/// An owned librdkafka object, freed with `free` when dropped.
-struct Owned<T>(NonNull<T>, unsafe extern "C" fn(*mut T));
-
-impl<T> Owned<T> {
-    /// `None` for a null pointer (librdkafka could not create the object).
-    fn new(ptr: *mut T, free: unsafe extern "C" fn(*mut T)) -> Option<Owned<T>> {
-        NonNull::new(ptr).map(|p| Owned(p, free))
-    }
-    fn ptr(&self) -> *mut T {
-        self.0.as_ptr()
-    }
-}
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from librdkafka's constructor for this type, `free` is its
-        // matching destructor, and it is called exactly once.
-        unsafe { (self.1)(self.0.as_ptr()) }
-    }
 }
 
 fn describe_blocking(config: &ClientConfig, topic: &str) -> Result<String, BusError> {
@@ -177,16 +156,4 @@ fn read_id(ev: *mut rd::rd_kafka_event_t, topic: &str) -> Result<String, Error> 
             .replace('/', "_");
         Ok(format!("kafka-{id}"))
     }
-}
-
-/// A C string as owned text ("" for null).
-///
-/// # Safety
-/// `p` is null or a valid NUL-terminated string.
-unsafe fn text(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: per this function's contract.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }

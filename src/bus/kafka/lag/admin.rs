@@ -14,11 +14,11 @@
 //! call (librdkafka fans it out per coordinator and answers with one event).
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_void, CString};
 use std::os::raw::c_char;
-use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+use crate::bus::kafka::ffi::{text, Owned};
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 
@@ -419,27 +419,6 @@ pub fn drain_main_queue<C: ClientContext>(client: &Client<C>) -> Vec<String> {
     errors
 }
 
-/// An owned librdkafka object, freed with `free` when dropped.
-struct Owned<T>(NonNull<T>, unsafe extern "C" fn(*mut T));
-
-impl<T> Owned<T> {
-    /// `None` for a null pointer (librdkafka could not create the object).
-    fn new(ptr: *mut T, free: unsafe extern "C" fn(*mut T)) -> Option<Owned<T>> {
-        NonNull::new(ptr).map(|p| Owned(p, free))
-    }
-    fn ptr(&self) -> *mut T {
-        self.0.as_ptr()
-    }
-}
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from librdkafka's constructor for this type, `free` is its
-        // matching destructor, and it is called exactly once.
-        unsafe { (self.1)(self.0.as_ptr()) }
-    }
-}
-
 fn new_queue(rk: *mut rd::rd_kafka_t) -> Result<Owned<rd::rd_kafka_queue_t>, String> {
     // SAFETY: `rk` is a live handle (borrowed from the caller's `Client`, which outlives the
     // queue: every queue here is dropped before the function that made it returns).
@@ -512,16 +491,4 @@ unsafe fn slice<'a, T>(p: *const T, n: usize) -> &'a [T] {
     }
     // SAFETY: per this function's contract.
     unsafe { std::slice::from_raw_parts(p, n) }
-}
-
-/// A C string as owned text ("" for null).
-///
-/// # Safety
-/// `p` is null or a valid NUL-terminated string.
-unsafe fn text(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: per this function's contract.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
