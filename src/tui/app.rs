@@ -507,8 +507,7 @@ impl App {
             .iter()
             .filter(|s| s.name == "source" || s.name.starts_with("source@"))
             .filter(|s| s.state.is_active())
-            .map(|s| s.rate)
-            .sum()
+            .fold(0.0, |sum, s| sum + s.rate)
     }
 }
 
