@@ -13,7 +13,7 @@
 //! `--stall-after N` stop sending anything (not even keep-alives) after N tweets on the first
 //! connection. Tweets are v2 JSON lines with entities, the author, and the matching rule.
 
-#[path = "../tests/x_api_fake/mod.rs"]
+#[path = "../tests/integration/x_api_fake/mod.rs"]
 mod x_api_fake;
 
 use std::sync::atomic::{AtomicU64, Ordering};

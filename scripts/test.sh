@@ -24,7 +24,7 @@ apt_install tmux
 # chattr (e2fsprogs) makes a lake folder immutable, even for root, in the stall test.
 apt_install e2fsprogs
 
-# The cluster-on-one-machine test (tests/cluster_netns.rs) makes network namespaces with
+# The cluster-on-one-machine test (tests/integration/cluster_netns.rs) makes network namespaces with
 # iproute2 (`ip netns`, as root) and runs its own Kafka broker in one of them (Java, Maven),
 # even when SSP_TEST_KAFKA_BOOTSTRAP points at a cluster of yours.
 apt_install iproute2
@@ -108,6 +108,9 @@ containers_failed=0
 if scripts/check-containers.sh; then containers_passed=1; else containers_failed=1; fi
 
 log "cargo test"
+# A one-shot build gains nothing from incremental compilation, whose caches cost gigabytes.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+df -h . | tail -1 | awk '{ print "disk: " $4 " free of " $2 }'
 out="$(mktemp)"
 status=0
 cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?

@@ -6,6 +6,7 @@
 //!
 //! The broker comes from SSP_TEST_KAFKA_BOOTSTRAP (scripts/start-kafka.sh prints one).
 
+#[path = "integration/kafka_common/mod.rs"]
 mod kafka_common;
 
 use std::collections::BTreeMap;

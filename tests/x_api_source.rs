@@ -3,7 +3,9 @@
 //! X's backoff sequence (with a recording clock); 401 / 403 stop the stage; the token never
 //! shows in logs, status or on the screen.
 
+#[path = "integration/common/mod.rs"]
 mod common;
+#[path = "integration/x_api_fake/mod.rs"]
 mod x_api_fake;
 
 use std::collections::BTreeSet;

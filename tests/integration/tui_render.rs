@@ -1,0 +1,635 @@
+//! The TUI screen drawn on ratatui's `TestBackend`: layout, header, footer hints, each pane
+//! with known data, zoom, the help overlay, and sizes from 0 rows up to 200x60.
+
+use crate::tui_common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Duration;
+
+use ssp_tui::lake::{LakeStats, LayerStats};
+use ssp_tui::stage::{StageState, StageStatus};
+use ssp_tui::tui::action::PaneId;
+use ssp_tui::tui::app::{App, Message};
+use ssp_tui::tui::input::{InputKind, InputLine};
+use ssp_tui::tui::keymap;
+use tui_common::*;
+
+fn status(name: &str, state: StageState) -> StageStatus {
+    StageStatus {
+        name: name.to_string(),
+        kind: "built-in",
+        state,
+        uptime: None,
+        input: 0,
+        output: 0,
+        rate: 0.0,
+        errors: 0,
+        restarts: 0,
+        last_error: None,
+        detail: String::new(),
+        depends_on: Vec::new(),
+    }
+}
+
+fn grid_of(app: &mut App, w: u16, h: u16) -> Vec<Vec<String>> {
+    buffer_grid(&render(app, w, h))
+}
+
+fn lines_of(grid: &[Vec<String>]) -> Vec<String> {
+    grid.iter().map(|r| r.concat()).collect()
+}
+
+/// Header, the four main panes and the focused pane's footer hints.
+fn check_whole_screen(w: u16, h: u16) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    assert_eq!(app.focus, PaneId::Stages, "Stages has the focus at start");
+
+    let grid = grid_of(&mut app, w, h);
+    let lines = lines_of(&grid);
+    let shown = screen(&lines);
+    assert_eq!(lines.len(), h as usize);
+    assert!(
+        lines[0].contains("bus: embedded") && lines[0].contains("store: embedded"),
+        "header at {w}x{h}: {:?}",
+        lines[0]
+    );
+    for title in ["Stages", "Feed", "Lake", "Logs"] {
+        let p = pane(&grid, title);
+        assert!(
+            p.x + p.width <= w as usize && p.y + p.height < h as usize,
+            "{title} pane fits above the footer at {w}x{h}: {p:?}"
+        );
+        assert!(p.y >= 1, "{title} pane is below the header");
+    }
+    // Only the focused pane has the thick border.
+    assert!(
+        pane(&grid, "Stages").thick,
+        "focused Stages pane is highlighted"
+    );
+    assert!(
+        !pane(&grid, "Feed").thick,
+        "unfocused Feed pane is not highlighted"
+    );
+    // The stage table lists every stage by name.
+    let stages = pane(&grid, "Stages");
+    for name in ["source", "bronze"] {
+        let row = stages
+            .row_starting_with(name)
+            .unwrap_or_else(|| panic!("no {name} row at {w}x{h}:\n{shown}"));
+        assert_eq!(row[1], "stopped", "{name} starts stopped: {row:?}");
+    }
+
+    let footer = lines.last().unwrap();
+    for hint in ["start", "stop", "restart"] {
+        assert!(
+            footer.contains(hint),
+            "Stages footer lacks {hint:?} at {w}x{h}: {footer:?}"
+        );
+    }
+    assert!(!footer.contains("pause"), "Stages footer: {footer:?}");
+
+    app.focus = PaneId::Feed;
+    let grid = grid_of(&mut app, w, h);
+    let lines = lines_of(&grid);
+    let footer = lines.last().unwrap();
+    assert!(
+        footer.contains("pause"),
+        "Feed footer at {w}x{h}: {footer:?}"
+    );
+    assert!(
+        !footer.contains("restart"),
+        "Feed footer shows Stages hints: {footer:?}"
+    );
+    assert!(
+        pane(&grid, "Feed").thick,
+        "focused Feed pane is highlighted"
+    );
+    assert!(!pane(&grid, "Stages").thick);
+}
+
+#[tokio::test]
+async fn whole_screen_80x24() {
+    check_whole_screen(80, 24);
+}
+
+#[tokio::test]
+async fn whole_screen_160x48() {
+    check_whole_screen(160, 48);
+}
+
+/// A running, a failed (with its last error) and a backing-off stage.
+fn three_stages() -> Vec<StageStatus> {
+    let mut failed = status("bronze", StageState::Failed);
+    failed.last_error = Some("disk full on lake".into());
+    failed.errors = 4;
+    failed.restarts = 2;
+    let mut backing = status("spark", StageState::BackingOff);
+    backing.detail = "backing off 2.0s: exit 1".into();
+    vec![status("source", StageState::Running), failed, backing]
+}
+
+#[tokio::test]
+async fn stages_pane_shows_states_and_last_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.stages = three_stages();
+
+    for (w, h) in [(80, 24), (100, 30)] {
+        let grid = grid_of(&mut app, w, h);
+        let stages = pane(&grid, "Stages");
+        let text = stages.text();
+        let source = stages.row_starting_with("source").expect(&text);
+        assert_eq!(source[1], "running", "at {w}x{h}:\n{text}");
+        let bronze = stages.row_starting_with("bronze").expect(&text);
+        assert_eq!(bronze[1], "failed", "at {w}x{h}:\n{text}");
+        assert_eq!(
+            bronze[6..8],
+            ["4", "2"],
+            "errors, restarts at {w}x{h}:\n{text}"
+        );
+        let spark = stages.row_starting_with("spark").expect(&text);
+        assert_eq!(spark[1..3], ["backing", "off"], "at {w}x{h}:\n{text}");
+    }
+    // 100 columns: the narrow layout, Stages across the whole width.
+    let grid = grid_of(&mut app, 100, 30);
+    let stages = pane(&grid, "Stages");
+    let bronze_line = stages.inner.iter().find(|l| l.contains("bronze")).unwrap();
+    assert!(
+        bronze_line.contains("failed      -      0      0      0      4    2   disk full on lake"),
+        "the failed stage's last error: {bronze_line:?}"
+    );
+    let source_line = stages.inner.iter().find(|l| l.contains("source")).unwrap();
+    assert!(!source_line.contains("last error"), "{source_line:?}");
+}
+
+/// Stage names, state labels, the last error, lake layer names and counts are not cut
+/// short at the usual terminal widths (narrow layout below 120 columns, wide from 120).
+#[tokio::test]
+async fn stage_and_lake_tables_are_not_truncated_at_common_widths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.stages = three_stages();
+    app.lake = Some(LakeStats {
+        bronze: layer(12, 3456, 2048),
+        silver: layer(5, 789, 512),
+        gold: layer(1, 42, 100),
+        dead_letter: 0,
+    });
+    let mut problems = Vec::new();
+    for w in [80u16, 100, 120, 140, 160, 200] {
+        let grid = grid_of(&mut app, w, 40);
+        let stages = pane(&grid, "Stages");
+        let line = |name: &str| {
+            stages
+                .inner
+                .iter()
+                .find(|l| l.contains(&name[..3]))
+                .map(|l| l.trim().to_string())
+        };
+        for (name, state) in [
+            ("source", "running"),
+            ("bronze", "failed"),
+            ("spark", "backing off"),
+        ] {
+            let row = stages.row_starting_with(name).map(|r| r.join(" "));
+            if !row.is_some_and(|r| r.starts_with(&format!("{name} {state} "))) {
+                problems.push(format!(
+                    "{w} cols: Stages pane ({} wide), {name} row: {:?}",
+                    stages.width,
+                    line(name)
+                ));
+            }
+        }
+        // From 100 columns up the note column has room for a short error.
+        if w >= 100 && !line("bronze").is_some_and(|l| l.contains("disk full on lake")) {
+            problems.push(format!(
+                "{w} cols: Stages pane ({} wide), last error cut: {:?}",
+                stages.width,
+                line("bronze")
+            ));
+        }
+        let lake = pane(&grid, "Lake");
+        for (name, files, rows) in [
+            ("bronze", "12", "3456"),
+            ("silver", "5", "789"),
+            ("gold", "1", "42"),
+        ] {
+            let row = lake.row_starting_with(name);
+            if row.is_none_or(|r| r.get(1..3) != Some(&[files.to_string(), rows.to_string()][..])) {
+                problems.push(format!(
+                    "{w} cols: Lake pane ({} wide), {name} row: {:?}",
+                    lake.width,
+                    lake.inner
+                        .iter()
+                        .find(|l| l.contains(&name[..3]))
+                        .map(|l| l.trim())
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "truncated table cells:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_pane_from_a_real_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sup, mut app) = app_on(tmp.path(), &[]);
+    sup.start("source").unwrap();
+    wait_state(&sup, "source", StageState::Running, Duration::from_secs(10)).await;
+    app.refresh_stages();
+
+    let grid = grid_of(&mut app, 160, 48);
+    let stages = pane(&grid, "Stages");
+    let text = stages.text();
+    assert_eq!(
+        stages.row_starting_with("source").expect(&text)[1],
+        "running"
+    );
+    assert_eq!(
+        stages.row_starting_with("bronze").expect(&text)[1],
+        "stopped"
+    );
+    let header = &lines_of(&grid)[0];
+    let running = format!("1/{} stages running", sup.names().len());
+    assert!(header.contains(&running), "header: {header:?}");
+    sup.shutdown(Duration::from_secs(10)).await;
+}
+
+fn layer(files: u64, rows: u64, bytes: u64) -> LayerStats {
+    LayerStats {
+        files,
+        rows,
+        bytes,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn lake_pane_shows_layers_and_dead_letters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+
+    let grid = grid_of(&mut app, 80, 24);
+    assert!(
+        pane(&grid, "Lake").text().contains("scanning"),
+        "no stats yet: {}",
+        pane(&grid, "Lake").text()
+    );
+
+    app.lake = Some(LakeStats {
+        bronze: layer(12, 3456, 2048),
+        silver: layer(5, 789, 512),
+        gold: layer(1, 42, 100),
+        dead_letter: 3,
+    });
+    let (w, h) = (160, 48);
+    let grid = grid_of(&mut app, w, h);
+    let lake = pane(&grid, "Lake");
+    let text = lake.text();
+    for (name, files, rows) in [
+        ("bronze", "12", "3456"),
+        ("silver", "5", "789"),
+        ("gold", "1", "42"),
+    ] {
+        let row = lake
+            .row_starting_with(name)
+            .unwrap_or_else(|| panic!("no {name} row at {w}x{h}:\n{text}"));
+        assert_eq!(row[1], files, "{name} files at {w}x{h}: {row:?}");
+        assert_eq!(row[2], rows, "{name} rows at {w}x{h}: {row:?}");
+    }
+    assert!(text.contains("dead letters: 3"), "at {w}x{h}:\n{text}");
+    // The dead-letter line also shows in the small layout (the table columns: see
+    // `stage_and_lake_tables_are_not_truncated_at_common_widths`).
+    let text = pane(&grid_of(&mut app, 80, 24), "Lake").text();
+    assert!(text.contains("dead letters: 3"), "at 80x24:\n{text}");
+}
+
+#[tokio::test]
+async fn feed_pane_shows_tweets_pause_and_filter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+
+    let grid = grid_of(&mut app, 80, 24);
+    assert!(
+        pane(&grid, "Feed").text().contains("waiting for tweets"),
+        "{}",
+        pane(&grid, "Feed").text()
+    );
+
+    app.push_tweets([
+        tweet(1001, "alice", "hello from alice #AI"),
+        tweet(1002, "bob", "bob talks rust"),
+        tweet(1003, "carol", "carol likes #ai too"),
+    ]);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let grid = grid_of(&mut app, w, h);
+        let feed = pane(&grid, "Feed");
+        let text = feed.text();
+        for expected in [
+            "@alice hello from alice #AI",
+            "@bob bob talks rust",
+            "@carol carol likes #ai too",
+        ] {
+            assert!(text.contains(expected), "{expected:?} at {w}x{h}:\n{text}");
+        }
+        assert!(!feed.title.contains("[paused]"), "{}", feed.title);
+        assert!(!feed.title.contains("[filter"), "{}", feed.title);
+        // Newest first.
+        let at = |s: &str| text.find(s).unwrap();
+        assert!(
+            at("@carol") < at("@bob") && at("@bob") < at("@alice"),
+            "{text}"
+        );
+    }
+
+    app.feed.toggle_pause();
+    let grid = grid_of(&mut app, 80, 24);
+    assert!(
+        pane(&grid, "Feed").title.contains("[paused]"),
+        "{}",
+        pane(&grid, "Feed").title
+    );
+    app.feed.toggle_pause();
+
+    app.feed.set_filter(Some("#ai".into()));
+    let grid = grid_of(&mut app, 80, 24);
+    let feed = pane(&grid, "Feed");
+    assert!(feed.title.contains("[filter: #ai"), "{}", feed.title);
+    assert!(feed.title.contains("2 match"), "{}", feed.title);
+    let text = feed.text();
+    assert!(text.contains("@alice") && text.contains("@carol"), "{text}");
+    assert!(!text.contains("@bob"), "the filter hides bob:\n{text}");
+
+    app.feed.set_filter(Some("#nothing".into()));
+    let text = pane(&grid_of(&mut app, 80, 24), "Feed").text();
+    assert!(text.contains("no tweet matches"), "{text}");
+}
+
+#[tokio::test]
+async fn feed_pane_renders_synthetic_tweets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let tweets = synthetic_tweets(7, 30);
+    let newest = tweets
+        .last()
+        .unwrap()
+        .author
+        .clone()
+        .expect("synthetic author");
+    app.push_tweets(tweets);
+    let grid = grid_of(&mut app, 160, 48);
+    let text = pane(&grid, "Feed").text();
+    assert!(
+        text.contains(&format!("@{newest} ")),
+        "newest author {newest}:\n{text}"
+    );
+    assert!(
+        lines_of(&grid)[0].contains("feed 30"),
+        "{}",
+        lines_of(&grid)[0]
+    );
+}
+
+#[tokio::test]
+async fn logs_pane_shows_lines_and_search_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sup, mut app) = app_on(tmp.path(), &[]);
+    assert_eq!(app.logs.stage.as_deref(), Some("source"));
+    let log = sup.log("source").unwrap();
+    log.event("alpha needle one");
+    log.event("beta plain");
+    log.event("gamma NEEDLE two");
+    assert!(app.refresh_logs());
+
+    let grid = grid_of(&mut app, 80, 24);
+    let logs = pane(&grid, "Logs");
+    assert!(logs.title.contains("Logs: source"), "{}", logs.title);
+    let text = logs.text();
+    for l in ["alpha needle one", "beta plain", "gamma NEEDLE two"] {
+        assert!(text.contains(l), "{l:?}:\n{text}");
+    }
+    assert!(!logs.title.contains("match"), "{}", logs.title);
+
+    app.logs.set_search(Some("needle".into()));
+    for (w, h) in [(80, 24), (160, 48)] {
+        let logs = pane(&grid_of(&mut app, w, h), "Logs");
+        assert!(
+            logs.title.contains("[/needle · 2 match]"),
+            "at {w}x{h}: {}",
+            logs.title
+        );
+    }
+    app.logs.set_search(Some("beta".into()));
+    let logs = pane(&grid_of(&mut app, 80, 24), "Logs");
+    assert!(logs.title.contains("[/beta · 1 match]"), "{}", logs.title);
+}
+
+#[tokio::test]
+async fn zoom_shows_only_the_focused_pane() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.zoom = true;
+    for (w, h) in [(80, 24), (160, 48)] {
+        for focus in [PaneId::Stages, PaneId::Feed, PaneId::Lake, PaneId::Logs] {
+            app.focus = focus;
+            let grid = grid_of(&mut app, w, h);
+            let p = pane(&grid, focus.title());
+            assert_eq!(
+                (p.x, p.y, p.width, p.height),
+                (0, 1, w as usize, h as usize - 2),
+                "zoomed {focus:?} fills the body at {w}x{h}"
+            );
+            for other in PaneId::ALL.iter().filter(|p| **p != focus) {
+                assert!(
+                    find_pane(&grid, other.title()).is_none(),
+                    "{other:?} visible while {focus:?} is zoomed at {w}x{h}:\n{}",
+                    screen(&lines_of(&grid))
+                );
+            }
+        }
+    }
+    app.zoom = false;
+    app.focus = PaneId::Stages;
+    let grid = grid_of(&mut app, 160, 48);
+    for title in ["Stages", "Feed", "Lake", "Logs"] {
+        pane(&grid, title);
+    }
+}
+
+/// Every binding of the keymap as the help overlay formats it, with where it belongs.
+fn all_bindings() -> Vec<(String, &'static keymap::Binding)> {
+    let mut out: Vec<(String, &'static keymap::Binding)> = keymap::GLOBAL
+        .iter()
+        .map(|b| ("Global".to_string(), b))
+        .collect();
+    for p in PaneId::ALL {
+        out.extend(
+            keymap::pane_bindings(p)
+                .iter()
+                .map(|b| (p.title().to_string(), b)),
+        );
+    }
+    out
+}
+
+/// Bindings whose description (next to its keys) is not on screen.
+fn missing_help_rows(lines: &[String]) -> Vec<String> {
+    all_bindings()
+        .into_iter()
+        .filter(|(_, b)| {
+            let row = format!("{:<14}{}", keymap::binding_label(b), b.desc);
+            !lines.iter().any(|l| l.contains(&row))
+        })
+        .map(|(section, b)| format!("{section}: {} {}", keymap::binding_label(b), b.desc))
+        .collect()
+}
+
+#[tokio::test]
+async fn help_overlay_lists_every_binding_at_160x48() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let closed = render_lines(&mut app, 160, 48);
+    assert!(!screen(&closed).contains("Help: keys"));
+    assert!(
+        !missing_help_rows(&closed).is_empty(),
+        "without the overlay the rows are not on screen"
+    );
+
+    app.help = true;
+    let lines = render_lines(&mut app, 160, 48);
+    assert!(screen(&lines).contains("Help: keys"), "{}", screen(&lines));
+    assert!(all_bindings().len() > 20, "keymap has its bindings");
+    let missing = missing_help_rows(&lines);
+    assert!(
+        missing.is_empty(),
+        "help overlay at 160x48 misses {} bindings: {missing:#?}\n{}",
+        missing.len(),
+        screen(&lines)
+    );
+    for (_, b) in all_bindings() {
+        assert!(screen(&lines).contains(b.desc), "{:?}", b.desc);
+    }
+}
+
+/// On the classic 80x24 terminal the overlay scrolls.
+#[tokio::test]
+async fn help_overlay_scrolls_to_every_binding_at_80x24() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.update(ssp_tui::tui::action::Action::ToggleHelp);
+    let first = render_lines(&mut app, 80, 24);
+    assert!(screen(&first).contains("j/k scroll"), "{}", screen(&first));
+    // Scrolling with j shows what did not fit; together the pages list every binding.
+    let mut seen: Vec<String> = first.clone();
+    for _ in 0..60 {
+        app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
+        seen.extend(render_lines(&mut app, 80, 24));
+    }
+    let missing = missing_help_rows(&seen);
+    assert!(missing.is_empty(), "never shown at 80x24: {missing:#?}");
+    app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(!app.help);
+}
+
+#[tokio::test]
+async fn tiny_terminals_do_not_panic_and_say_too_small() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let lines = render_lines(&mut app, 20, 5);
+    assert!(screen(&lines).contains("too small"), "{}", screen(&lines));
+    assert!(find_pane(&text_grid(&lines), "Stages").is_none());
+
+    let lines = render_lines(&mut app, 1, 1);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(render_lines(&mut app, 80, 0).len(), 0);
+    assert_eq!(render_lines(&mut app, 0, 24).len(), 24);
+    render_lines(&mut app, 0, 0);
+
+    // Just at the minimum the panes are drawn.
+    let (w, h) = (ssp_tui::tui::ui::MIN_WIDTH, ssp_tui::tui::ui::MIN_HEIGHT);
+    let lines = render_lines(&mut app, w, h);
+    assert!(!screen(&lines).contains("too small"), "{}", screen(&lines));
+    let lines = render_lines(&mut app, w - 1, h);
+    assert!(screen(&lines).contains("too small"), "{}", screen(&lines));
+}
+
+/// An app with something in every pane, an open input line or a message, help or zoom.
+fn busy_app(app: &mut App, variant: usize) {
+    let mut failed = status("bronze", StageState::Failed);
+    failed.last_error = Some("a rather long error message ".repeat(5));
+    app.stages = vec![status("source", StageState::Running), failed];
+    app.selected = 1;
+    app.lake = Some(LakeStats {
+        bronze: layer(123_456, 9_876_543_210, 1 << 40),
+        silver: layer(1, 1, 1),
+        gold: layer(0, 0, 0),
+        dead_letter: 99,
+    });
+    if app.feed.received == 0 {
+        app.push_tweets(synthetic_tweets(3, 50));
+        app.push_tweets([tweet(9, "wide", "宽字符 テスト 🎉🎉 #ai")]);
+        let log = app.supervisor().log("source").unwrap();
+        for i in 0..100 {
+            log.event(format!("line {i} {}", "x".repeat(i)));
+        }
+        app.refresh_logs();
+    }
+    app.focus = PaneId::ALL[variant % PaneId::ALL.len()];
+    app.zoom = variant % 3 == 1;
+    app.help = variant % 4 == 2;
+    app.input = None;
+    app.message = None;
+    match variant % 5 {
+        1 => app.input = Some(InputLine::new(InputKind::Filter, "#ai")),
+        2 => app.input = Some(InputLine::new(InputKind::Command, "stop all")),
+        3 => {
+            app.message = Some(Message {
+                text: "an error message that is longer than a narrow terminal".into(),
+                error: true,
+                at: std::time::Instant::now(),
+            })
+        }
+        _ => {}
+    }
+    app.logs
+        .set_search(variant.is_multiple_of(2).then(|| "line 1".to_string()));
+    app.logs.scroll = variant % 7;
+    if variant % 6 == 5 && !app.feed.paused() {
+        app.feed.toggle_pause();
+        app.feed.scroll_by(3);
+    }
+}
+
+#[tokio::test]
+async fn draws_at_many_sizes_without_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let mut drawn = 0;
+    let mut variant = 0;
+    for w in (1..=200u16).step_by(7) {
+        for h in (1..=60u16).step_by(5) {
+            // Once with the fresh app, once with a busy one (rotating through the states).
+            let mut fresh = App::new(app.supervisor().clone());
+            let lines = render_lines(&mut fresh, w, h);
+            assert_eq!(lines.len(), h as usize);
+            busy_app(&mut app, variant);
+            variant += 1;
+            let lines = render_lines(&mut app, w, h);
+            assert_eq!(lines.len(), h as usize);
+            if w >= 40 && h >= 10 && !app.help {
+                assert!(
+                    lines[0].contains("ssp-tui"),
+                    "header at {w}x{h}: {:?}",
+                    lines[0]
+                );
+            }
+            drawn += 2;
+        }
+    }
+    assert_eq!(drawn, 29 * 12 * 2);
+}
