@@ -47,6 +47,23 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Run one SQL query over the lake's tables (bronze, silver_ner, gold_trending_hashtags,
+    /// gold_ai_tweets, dataset_*, labels, label_events, trending) and print the result.
+    /// An SQL error exits 2 with the message and the position.
+    Sql {
+        /// The query, e.g. "select count(*) from bronze".
+        #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+        query: String,
+        /// How to print the result.
+        #[arg(long, value_enum, default_value_t = crate::sql::Format::Table)]
+        format: crate::sql::Format,
+        /// Write the result to this file instead (.csv, .json, .jsonl or .parquet).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the row count and the time (opening the tables, planning, running) to stderr.
+        #[arg(long)]
+        timing: bool,
+    },
     /// Labelled datasets (built by the `collect` stage, labelled in the Label pane).
     Dataset {
         #[command(subcommand)]

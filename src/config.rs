@@ -10,6 +10,7 @@ mod learn;
 mod ner;
 mod reader;
 mod sections;
+mod sql;
 mod store;
 mod trending;
 pub mod x_api;
@@ -21,6 +22,7 @@ pub use kafka::KafkaSettings;
 pub use learn::{LabelDef, LearnSettings, LearnStart, QueueOrder, ABSTAIN};
 pub use ner::{NerApi, NerSettings, NerStart};
 pub use sections::*;
+pub use sql::SqlSettings;
 pub use trending::{TrendingInput, TrendingSettings, TrendingStart};
 
 use reader::Reader;
@@ -72,6 +74,8 @@ pub struct Settings {
     pub commands: Vec<CommandSettings>,
     /// `[tui]` and `[status]`: what the TUI starts; status shared between processes.
     pub control: ControlSettings,
+    /// `[sql]`: the query engine (`ssp-tui sql`, the SQL pane).
+    pub sql: SqlSettings,
     /// The file that was read on top of the defaults, if any.
     pub file: Option<PathBuf>,
 }

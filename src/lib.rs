@@ -20,6 +20,7 @@ pub mod logging;
 pub mod nlp;
 pub mod remote;
 pub mod source;
+pub mod sql;
 pub mod stage;
 pub mod store;
 pub mod trending;

@@ -76,6 +76,23 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             let code = runtime.block_on(headless::run(sup, &stages, every, &mut out))?;
             Ok(code as u8)
         }
+        Some(Command::Sql {
+            query,
+            format,
+            out,
+            timing,
+        }) => {
+            let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+            Ok(runtime.block_on(ssp_tui::sql::headless::run(
+                &settings,
+                &query,
+                format,
+                out.as_deref(),
+                timing,
+                &mut stdout,
+                &mut stderr,
+            )))
+        }
         Some(Command::Lake { command }) => runtime.block_on(lake_command(&settings, command)),
         Some(Command::Bench {
             command:

@@ -327,6 +327,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         log,
         ner: super::ner::parse(r)?,
         learn: super::learn::parse(r)?,
+        sql: super::sql::parse(r)?,
         control: super::control::parse(
             r,
             &commands.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),

@@ -239,6 +239,25 @@ fn parse_records(bytes: &[u8]) -> (Vec<LabelEvent>, usize, Option<usize>) {
 }
 
 /// Reads (and repairs a torn tail of) a log file, leaving it open for appends.
+/// The events of version `version` in the embedded store at `store_dir`, read without opening
+/// the log for writing (a torn last record is left alone: a writer may be mid-append).
+pub fn read_log(store_dir: &Path, version: u32) -> Result<Vec<LabelEvent>> {
+    let path = store_dir.join("labels").join(format!("v{version}.log"));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let (events, _, damaged) = parse_records(&bytes);
+    match damaged {
+        Some(at) => Err(LabelStoreError::Corrupt(format!(
+            "{}: damaged record at byte {at}",
+            path.display()
+        ))),
+        None => Ok(events),
+    }
+}
+
 fn open_log(path: &Path) -> Result<Log> {
     let mut file = OpenOptions::new()
         .read(true)

@@ -11,10 +11,12 @@ pub enum PaneId {
     Ner,
     Trending,
     Label,
+    /// Full screen (`Q`): the SQL editor and result grid.
+    Sql,
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 8] = [
+    pub const ALL: [PaneId; 9] = [
         PaneId::Stages,
         PaneId::Feed,
         PaneId::Lake,
@@ -23,6 +25,7 @@ impl PaneId {
         PaneId::Ner,
         PaneId::Trending,
         PaneId::Label,
+        PaneId::Sql,
     ];
 
     pub fn title(self) -> &'static str {
@@ -35,6 +38,7 @@ impl PaneId {
             PaneId::Ner => "NER",
             PaneId::Trending => "Trending",
             PaneId::Label => "Label",
+            PaneId::Sql => "SQL",
         }
     }
 }
@@ -81,6 +85,16 @@ pub enum Action {
     CycleQueueOrder,
     /// Label pane: which split the queue offers (auto, dev, test, train, weak-train).
     CycleLabelTarget,
+    /// Open the SQL pane.
+    OpenSql,
+    /// SQL pane: run the editor's query.
+    RunSql,
+    /// SQL pane: back to the editor.
+    EditSql,
+    /// SQL pane: sort by the selected column (again reverses).
+    SortColumn,
+    /// SQL pane: select the column left (-1) or right (+1).
+    MoveColumn(isize),
     /// A typed `:` command (`start bronze`, `stop all`, `quit`...).
     Command(String),
 }

@@ -14,6 +14,7 @@ use super::keymap;
 use super::label::LabelView;
 use super::lag::LagView;
 use super::logs::LogView;
+use super::sql::{SqlFocus, SqlKeyOutcome, SqlView};
 use crate::lake::LakeStats;
 use crate::nlp::NerStatus;
 use crate::stage::{StageStatus, Supervisor};
@@ -58,6 +59,10 @@ pub struct App {
     pub remote: Option<Arc<crate::remote::RemoteView>>,
     /// A start waiting for an answer: the stage, and its stopped dependencies.
     pub pending_start: Option<(String, Vec<String>)>,
+    /// SQL pane (`Q`): editor, result grid, live view.
+    pub sql: SqlView,
+    /// The pane to return to when the SQL pane is left.
+    prev_focus: PaneId,
     pub quit: bool,
     /// "bus: embedded · store: embedded".
     pub mode: String,
@@ -71,10 +76,15 @@ impl App {
         let lake_root = s.lake.root.display().to_string();
         let label = LabelView::new(&s.learn);
         let predictions = crate::learn::predictions::for_lake(&s.lake.root);
+        let sql = SqlView::new(&s.lake.root);
         let mut app = App {
             stages: sup.snapshot(),
             sup,
-            panes: PaneId::ALL.to_vec(),
+            // The SQL pane is a screen of its own (Q), not in the Tab cycle.
+            panes: PaneId::ALL
+                .into_iter()
+                .filter(|p| *p != PaneId::Sql)
+                .collect(),
             focus: PaneId::Stages,
             zoom: false,
             help: false,
@@ -92,6 +102,8 @@ impl App {
             predictions,
             message: None,
             pending_start: None,
+            sql,
+            prev_focus: PaneId::Stages,
             remote: None,
             quit: false,
             mode,
@@ -185,6 +197,21 @@ impl App {
             }
             return;
         }
+        if self.focus == PaneId::Sql {
+            if self.sql.focus == SqlFocus::Editor {
+                if let SqlKeyOutcome::Say(text, error) = self.sql.editor_key(key) {
+                    self.say(text, error);
+                }
+                return;
+            }
+            if key.code == crossterm::event::KeyCode::Esc {
+                // Esc cancels a running query, else leaves the pane.
+                if !self.sql.cancel() {
+                    self.focus = self.prev_focus;
+                }
+                return;
+            }
+        }
         if key.code == crossterm::event::KeyCode::Esc {
             // Esc clears the focused pane's filter or search.
             match self.focus {
@@ -244,11 +271,15 @@ impl App {
             Action::PageUp => self.scroll(-10),
             Action::PageDown => self.scroll(10),
             Action::Top => match self.focus {
+                PaneId::Sql => self.sql.scroll(isize::MIN / 2),
                 PaneId::Feed => self.feed.scroll = 0,
                 PaneId::Logs => self.logs.scroll = self.logs.lines.len().saturating_sub(1),
                 _ => self.selected = 0,
             },
-            Action::Bottom => self.logs.scroll = 0,
+            Action::Bottom => match self.focus {
+                PaneId::Sql => self.sql.scroll(isize::MAX / 2),
+                _ => self.logs.scroll = 0,
+            },
             Action::StartSelected => {
                 if let Some(n) = self.selected_stage().map(str::to_string) {
                     self.start(Target::Stage(n));
@@ -306,17 +337,72 @@ impl App {
                 Ok(m) => self.say(m, false),
                 Err(e) => self.say(e, true),
             },
+            Action::OpenSql => self.open_sql(),
+            Action::RunSql => {
+                self.open_sql();
+                if let SqlKeyOutcome::Say(text, error) = self.sql.run_outcome() {
+                    self.say(text, error);
+                }
+            }
+            Action::EditSql => self.sql.focus = SqlFocus::Editor,
+            Action::SortColumn => {
+                if let Some(m) = self.sql.sort_selected() {
+                    self.say(m, false);
+                }
+            }
+            Action::MoveColumn(d) => self.sql.move_column(d),
             Action::Command(line) => match command::parse(&line) {
                 Ok(Command::Start(t)) => self.start(t),
                 Ok(Command::Stop(t)) => self.stop(t),
                 Ok(Command::Restart(t)) => self.restart(t),
                 Ok(Command::Quit) => self.quit = true,
+                Ok(Command::Sql) => self.open_sql(),
+                Ok(Command::Export(file)) => {
+                    let r = self.sql.export(std::path::Path::new(&file));
+                    self.say_result(r);
+                }
+                Ok(Command::Watch) => {
+                    let r = self.sql.toggle_watch();
+                    self.say_result(r);
+                }
+                Ok(Command::Tables) => {
+                    self.open_sql();
+                    self.sql.show_tables();
+                }
+                Ok(Command::Examples) => {
+                    self.open_sql();
+                    self.sql.show_examples();
+                }
+                Ok(Command::Example(which)) => {
+                    self.open_sql();
+                    let r = self.sql.load_example(&which);
+                    self.say_result(r);
+                }
                 Err(e) => self.say(e, true),
             },
         }
     }
 
+    fn say_result(&mut self, r: Result<String, String>) {
+        match r {
+            Ok(m) => self.say(m, false),
+            Err(e) => self.say(e, true),
+        }
+    }
+
+    /// Shows the SQL pane (its worker reads the tables the first time).
+    fn open_sql(&mut self) {
+        if self.focus != PaneId::Sql {
+            self.prev_focus = self.focus;
+            self.focus = PaneId::Sql;
+        }
+        self.sql.open();
+    }
+
     fn cycle_focus(&mut self, step: isize) {
+        if self.focus == PaneId::Sql {
+            self.focus = self.prev_focus;
+        }
         let n = self.panes.len() as isize;
         let i = self
             .panes
@@ -345,6 +431,7 @@ impl App {
             }
             PaneId::Logs => self.logs.scroll_by(delta),
             PaneId::Lag => self.lag.move_selection(delta),
+            PaneId::Sql => self.sql.scroll(delta),
             PaneId::Lake | PaneId::Ner | PaneId::Trending | PaneId::Label => {}
         }
     }

@@ -31,6 +31,8 @@ pub struct Collectors {
     /// The labelling worker (Label pane): commands, replies, snapshots. It owns the label
     /// store; commits, re-ranking and retraining happen on its task.
     pub label: crate::learn::worker::LabelLink,
+    /// The SQL pane's worker (it opens nothing until the pane does).
+    pub sql: crate::sql::worker::SqlLink,
     cancel: CancellationToken,
 }
 
@@ -70,6 +72,7 @@ impl Collectors {
             cancel.clone(),
         ));
         let label = crate::learn::worker::spawn_for(&pipeline.settings);
+        let sql = crate::sql::worker::spawn(&pipeline.settings, cancel.clone());
         Collectors {
             lake,
             lag,
@@ -77,6 +80,7 @@ impl Collectors {
             feed,
             trending,
             label,
+            sql,
             cancel,
         }
     }

@@ -6,6 +6,17 @@ pub enum Command {
     Stop(Target),
     Restart(Target),
     Quit,
+    /// Open the SQL pane.
+    Sql,
+    /// SQL pane: write the result to a file.
+    Export(String),
+    /// SQL pane: pin (or unpin) the last query as a live view.
+    Watch,
+    /// SQL pane: list the shipped example queries, or load one.
+    Examples,
+    Example(String),
+    /// SQL pane: list tables and columns.
+    Tables,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +25,7 @@ pub enum Target {
     Stage(String),
 }
 
-pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit";
+pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit, sql, export FILE, watch, tables, examples, example N";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -28,6 +39,15 @@ pub fn parse(line: &str) -> Result<Command, String> {
         Some("stop") if words.len() <= 2 => Ok(Command::Stop(target(words.get(1))?)),
         Some("restart") if words.len() <= 2 => Ok(Command::Restart(target(words.get(1))?)),
         Some("quit" | "q") if words.len() == 1 => Ok(Command::Quit),
+        Some("sql") if words.len() == 1 => Ok(Command::Sql),
+        Some("export") => match line.trim().split_once(char::is_whitespace) {
+            Some((_, file)) if !file.trim().is_empty() => Ok(Command::Export(file.trim().into())),
+            _ => Err("export needs a file: export result.csv (.csv, .json, .parquet)".into()),
+        },
+        Some("watch") if words.len() == 1 => Ok(Command::Watch),
+        Some("tables") if words.len() == 1 => Ok(Command::Tables),
+        Some("examples") if words.len() == 1 => Ok(Command::Examples),
+        Some("example") if words.len() == 2 => Ok(Command::Example(words[1].into())),
         None => Err(USAGE.to_string()),
         _ => Err(format!("unknown command {line:?}; {USAGE}")),
     }

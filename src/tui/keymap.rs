@@ -76,6 +76,7 @@ pub static GLOBAL: &[Binding] = &[
     bind(&[k('z')], Action::ToggleZoom, "zoom pane", true),
     bind(&[k('?')], Action::ToggleHelp, "help", true),
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
+    bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
     bind(&[k('S')], Action::StartAll, "start all stages", false),
     bind(&[k('X')], Action::StopAll, "stop all stages", false),
 ];
@@ -185,6 +186,57 @@ pub static LOGS: &[Binding] = &[
     ),
 ];
 
+/// The SQL pane's result grid (the editor takes keys as text: F5 / Ctrl-Enter run, Tab
+/// completes, Ctrl-↑/↓ walk the history, Esc moves here or cancels a running query).
+pub static SQL: &[Binding] = &[
+    bind(
+        &[code(KeyCode::F(5))],
+        Action::RunSql,
+        "run the query",
+        true,
+    ),
+    bind(
+        &[k('i'), k('e'), code(KeyCode::Enter)],
+        Action::EditSql,
+        "edit the query",
+        true,
+    ),
+    bind(
+        &[k('s')],
+        Action::SortColumn,
+        "sort by column (again: reverse)",
+        true,
+    ),
+    bind(
+        &[k('h'), code(KeyCode::Left)],
+        Action::MoveColumn(-1),
+        "column left",
+        false,
+    ),
+    bind(
+        &[k('l'), code(KeyCode::Right)],
+        Action::MoveColumn(1),
+        "column right",
+        false,
+    ),
+    UP,
+    DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    bind(
+        &[k('g'), code(KeyCode::Home)],
+        Action::Top,
+        "first row",
+        false,
+    ),
+    bind(
+        &[k('G'), code(KeyCode::End)],
+        Action::Bottom,
+        "last row",
+        false,
+    ),
+];
+
 pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
     match pane {
         PaneId::Stages => STAGES,
@@ -195,6 +247,7 @@ pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
         PaneId::Ner => NER,
         PaneId::Trending => TRENDING,
         PaneId::Label => LABEL,
+        PaneId::Sql => SQL,
     }
 }
 
@@ -231,6 +284,7 @@ pub fn key_label(key: &Key) -> String {
         KeyCode::Home => "Home".into(),
         KeyCode::End => "End".into(),
         KeyCode::Esc => "Esc".into(),
+        KeyCode::F(n) => format!("F{n}"),
         other => format!("{other:?}"),
     };
     if key.modifiers.contains(KeyModifiers::CONTROL) {

@@ -16,6 +16,7 @@ pub mod label;
 pub mod lag;
 pub mod logs;
 pub mod panes;
+pub mod sql;
 pub mod ui;
 
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     let stall_watch = sup.spawn_stall_watch();
     let mut collectors = Collectors::spawn(sup.pipeline());
     app.label.connect(collectors.label.commands.clone());
+    app.sql.connect(collectors.sql.requests.clone());
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
@@ -197,7 +199,14 @@ async fn event_loop(
                 app.label_reply(reply);
                 dirty = true;
             }
+            Some(reply) = collectors.sql.replies.recv() => {
+                app.sql.on_reply(reply);
+                dirty = true;
+            }
             _ = tick.tick() => {
+                // A running query's clock and a live view's age tick on screen.
+                dirty |= app.focus == action::PaneId::Sql
+                    && (app.sql.running.is_some() || app.sql.watching.is_some());
                 if collectors.label.snapshot.has_changed().unwrap_or(false) {
                     let snapshot = collectors.label.snapshot.borrow_and_update().clone();
                     app.label_snapshot(snapshot);

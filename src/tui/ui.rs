@@ -63,8 +63,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
 
 /// Where a pane sits: (row, weight) in the wide layout, and whether the narrow layout shows
 /// it (panes left out there are still reachable with Tab: a focused hidden pane is zoomed).
-fn placement(pane: PaneId) -> (usize, u16, bool) {
-    match pane {
+fn placement(pane: PaneId) -> Option<(usize, u16, bool)> {
+    Some(match pane {
         PaneId::Stages => (0, 5, true),
         PaneId::Lake => (0, 3, true),
         PaneId::Feed => (1, 6, true),
@@ -73,7 +73,9 @@ fn placement(pane: PaneId) -> (usize, u16, bool) {
         PaneId::Ner => (2, 5, false),
         PaneId::Trending => (1, 3, false),
         PaneId::Label => (2, 5, false),
-    }
+        // Full screen only.
+        PaneId::Sql => return None,
+    })
 }
 
 /// Panes in up to three rows: the top row as tall as the stage table, the rest shared.
@@ -81,7 +83,9 @@ fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
     let wide = body.width >= 120;
     let mut rows: [Vec<(PaneId, u16)>; 3] = Default::default();
     for pane in &app.panes {
-        let (row, weight, narrow) = placement(*pane);
+        let Some((row, weight, narrow)) = placement(*pane) else {
+            continue;
+        };
         if wide {
             rows[row].push((*pane, weight));
         } else if narrow {
@@ -157,6 +161,7 @@ pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
         PaneId::Ner => panes::ner::draw(f, area, app, focused),
         PaneId::Trending => panes::trending::draw(f, area, app, focused),
         PaneId::Label => panes::label::draw(f, area, app, focused),
+        PaneId::Sql => panes::sql::draw(f, area, app, focused),
     }
 }
 

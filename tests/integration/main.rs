@@ -43,6 +43,7 @@ mod ner_spacy;
 mod pipeline_replay;
 mod remote_status;
 mod replay_resume;
+mod sql_lake;
 mod trending_embedded;
 mod trending_lake;
 mod trending_pane;

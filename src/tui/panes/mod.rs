@@ -7,5 +7,6 @@ pub mod lag;
 pub mod lake;
 pub mod logs;
 pub mod ner;
+pub mod sql;
 pub mod stages;
 pub mod trending;

@@ -1,0 +1,67 @@
+"""Driver of scripts/bench-sql.sh: each query in ssp-tui (`ssp-tui sql --timing`, the engine's
+own time: opening the tables, planning, running) and in DuckDB over the same Parquet files
+(read_parquet, hive partitions), best of 3, with the ratio; the answers are compared too.
+Usage: bench_sql.py <ssp-tui binary> <lake folder>."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+
+import duckdb
+
+BIN, LAKE = sys.argv[1], sys.argv[2]
+BRONZE = f"read_parquet('{os.path.join(LAKE, 'bronze', '**', '*.parquet')}', hive_partitioning = true)"
+SILVER = f"read_parquet('{os.path.join(LAKE, 'silver', 'ner', '**', '*.parquet')}', hive_partitioning = true)"
+
+# (name, ssp-tui SQL, DuckDB SQL): the same question in each dialect.
+QUERIES = [
+    (
+        "trending (seed rule)",
+        open(os.path.join(os.path.dirname(__file__), "..", "assets", "sql", "trending_hashtags.sql")).read(),
+        f"""SELECT word AS hashtag, count(*) AS count
+            FROM (SELECT unnest(string_split(regexp_replace(text, '\\s+', ' ', 'g'), ' ')) AS word FROM {BRONZE})
+            WHERE word LIKE '%#%' GROUP BY word ORDER BY count DESC, hashtag LIMIT 20""",
+    ),
+    (
+        "count by day",
+        "SELECT date, count(*) AS tweets FROM bronze GROUP BY date ORDER BY date",
+        f"SELECT date, count(*) AS tweets FROM {BRONZE} GROUP BY date ORDER BY date",
+    ),
+    (
+        "bronze join silver",
+        """SELECT b.lang, count(*) AS tweets, sum(array_length(s.entities)) AS entities
+           FROM bronze b JOIN silver_ner s ON b.id_str = s.id_str
+           GROUP BY b.lang ORDER BY tweets DESC, b.lang LIMIT 10""",
+        f"""SELECT b.lang, count(*) AS tweets, sum(array_length(s.entities)) AS entities
+            FROM {BRONZE} b JOIN {SILVER} s ON b.id_str = s.id_str
+            GROUP BY b.lang ORDER BY tweets DESC, b.lang LIMIT 10""",
+    ),
+]
+
+
+def ssp(sql):
+    env = dict(os.environ, SSP__LAKE__ROOT=LAKE, SSP__LOG__DIR="/tmp/ssp-bench-sql-logs")
+    p = subprocess.run([BIN, "sql", sql, "--format", "csv", "--timing"],
+                       capture_output=True, text=True, env=env, check=True)
+    secs = float(p.stderr.strip().split(" in ")[1].split(" ")[0])
+    return secs, [tuple(r) for r in csv.reader(io.StringIO(p.stdout))][1:]
+
+
+def duck(con, sql):
+    t = time.perf_counter()
+    rows = con.execute(sql).fetchall()
+    return time.perf_counter() - t, [tuple("" if v is None else str(v) for v in r) for r in rows]
+
+
+con = duckdb.connect()
+n = con.execute(f"SELECT count(*) FROM {BRONZE}").fetchone()[0]
+print(f"bronze: {n} rows; duckdb {duckdb.__version__}; {os.cpu_count()} cores")
+print(f"{'query':<22} {'ssp-tui s':>10} {'duckdb s':>10} {'ratio':>7}  same answer")
+for name, ours, theirs in QUERIES:
+    a = min((ssp(ours) for _ in range(3)), key=lambda r: r[0])
+    b = min((duck(con, theirs) for _ in range(3)), key=lambda r: r[0])
+    same = [tuple(x) for x in a[1]] == b[1]
+    print(f"{name:<22} {a[0]:>10.3f} {b[0]:>10.3f} {a[0] / b[0]:>6.2f}x  {same}")

@@ -1,0 +1,68 @@
+//! `ssp-tui sql "select …" [--format table|csv|json] [--out FILE]`: one query, printed or
+//! written; exit 0, or 2 with the message and the position marked for an SQL error.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{output, Format, SqlEngine};
+use crate::config::Settings;
+
+/// Runs `sql` and returns the exit code; the result goes to `out` (or the file `out_file`),
+/// errors to `err`.
+pub async fn run(
+    settings: &Settings,
+    sql: &str,
+    format: Format,
+    out_file: Option<&Path>,
+    timing: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let mut engine = match SqlEngine::new(settings, settings.sql.memory_mb) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return 1;
+        }
+    };
+    let result = match engine.run(sql, usize::MAX).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", e.message);
+            if let Some((line, caret)) = e.pointer(sql) {
+                let (l, c) = e.position.unwrap_or_default();
+                let _ = writeln!(err, "  at line {l}, column {c}:\n  {line}\n  {caret}");
+            }
+            return 2;
+        }
+    };
+    if timing {
+        let _ = writeln!(
+            err,
+            "{} rows in {:.3} s",
+            result.rows,
+            result.elapsed.as_secs_f64()
+        );
+    }
+    let written = match out_file {
+        Some(path) => output::export(path, &result.schema, &result.batches).map(|()| {
+            let _ = writeln!(
+                err,
+                "{} rows written to {} in {:.3} s",
+                result.rows,
+                path.display(),
+                result.elapsed.as_secs_f64()
+            );
+        }),
+        None => output::write(out, format, &result.schema, &result.batches),
+    };
+    match written {
+        Ok(()) => 0,
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.contains("Broken pipe") => 0,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The SQL pane's worker: owns the engine on its own task, so a query never blocks the TUI.
+//! A new query or `Cancel` drops the running one (DataFusion stops when its stream is dropped);
+//! a pinned live view re-runs after each new table version, at most every `watch_seconds`.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{QueryResult, SqlEngine, SqlError, TableInfo};
+use crate::config::Settings;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlRequest {
+    /// The pane opened: read the tables (the worker starts nothing before a request).
+    Open,
+    Run {
+        id: u64,
+        sql: String,
+    },
+    Cancel,
+    /// Pin `sql` as a live view (`None`: unpin).
+    Watch(Option<String>),
+}
+
+#[derive(Debug)]
+pub enum SqlReply {
+    Done {
+        id: u64,
+        result: QueryResult,
+        /// A live view's re-run (not a query the user just started).
+        live: bool,
+    },
+    Failed {
+        id: u64,
+        error: SqlError,
+    },
+    Cancelled {
+        id: u64,
+    },
+    /// Tables and columns (for completion and `:tables`), after each refresh.
+    Tables(Vec<TableInfo>),
+}
+
+pub struct SqlLink {
+    pub requests: mpsc::UnboundedSender<SqlRequest>,
+    pub replies: mpsc::UnboundedReceiver<SqlReply>,
+}
+
+/// Starts the worker; it ends with `cancel` or when the link is dropped.
+pub fn spawn(settings: &Settings, cancel: CancellationToken) -> SqlLink {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (rep_tx, rep_rx) = mpsc::unbounded_channel();
+    let settings = settings.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = serve(settings, req_rx, rep_tx) => {}
+        }
+    });
+    SqlLink {
+        requests: req_tx,
+        replies: rep_rx,
+    }
+}
+
+/// Ids of live-view runs (the pane's own queries count up from 1).
+const LIVE_ID: u64 = u64::MAX;
+
+async fn serve(
+    settings: Settings,
+    mut requests: mpsc::UnboundedReceiver<SqlRequest>,
+    replies: mpsc::UnboundedSender<SqlReply>,
+) {
+    // Nothing is opened until the pane is.
+    let Some(first) = requests.recv().await else {
+        return;
+    };
+    let mut engine = match SqlEngine::new(&settings, settings.sql.memory_mb) {
+        Ok(e) => e,
+        Err(error) => {
+            let _ = replies.send(SqlReply::Failed { id: 0, error });
+            return;
+        }
+    };
+    let max_rows = settings.sql.max_rows;
+    let mut watch: Option<String> = None;
+    let mut tick = tokio::time::interval(settings.sql.watch_every.max(Duration::from_millis(200)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Tables for completion as soon as the pane opens.
+    let _ = engine.refresh().await;
+    let _ = replies.send(SqlReply::Tables(engine.tables().await));
+    let mut next: Option<(u64, String)> = None;
+    match first {
+        SqlRequest::Run { id, sql } => next = Some((id, sql)),
+        SqlRequest::Watch(w) => watch = w,
+        SqlRequest::Open | SqlRequest::Cancel => {}
+    }
+    loop {
+        let (id, sql) = match next.take() {
+            Some(job) => job,
+            None => tokio::select! {
+                req = requests.recv() => match req {
+                    None => return,
+                    Some(SqlRequest::Run { id, sql }) => (id, sql),
+                    Some(SqlRequest::Cancel | SqlRequest::Open) => continue,
+                    Some(SqlRequest::Watch(w)) => { watch = w; continue }
+                },
+                _ = tick.tick() => {
+                    let Some(sql) = watch.clone() else { continue };
+                    let changed = engine.refresh().await.unwrap_or(false);
+                    if !changed && !super::engine::mentions_store_table(&sql) {
+                        continue;
+                    }
+                    (LIVE_ID, sql)
+                }
+            },
+        };
+        // Run it, while listening for a cancel or a newer query.
+        let outcome = {
+            let run = engine.run(&sql, max_rows);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break Some(r),
+                    req = requests.recv() => match req {
+                        None => return,
+                        Some(SqlRequest::Cancel) => break None,
+                        Some(SqlRequest::Run { id, sql }) => { next = Some((id, sql)); break None }
+                        Some(SqlRequest::Watch(w)) => watch = w,
+                        Some(SqlRequest::Open) => {}
+                    },
+                }
+            }
+        };
+        let live = id == LIVE_ID;
+        let reply = match outcome {
+            Some(Ok(result)) => SqlReply::Done { id, result, live },
+            Some(Err(error)) => SqlReply::Failed { id, error },
+            None => SqlReply::Cancelled { id },
+        };
+        if replies.send(reply).is_err() {
+            return;
+        }
+        if !live {
+            let _ = replies.send(SqlReply::Tables(engine.tables().await));
+        }
+    }
+}
