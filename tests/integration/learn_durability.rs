@@ -98,7 +98,7 @@ async fn kill_and_check(extra: Vec<(String, String)>, acks_before_kill: usize) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_labeller",
+            "learn_durability::child_labeller",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -1,7 +1,8 @@
 //! The integration tests, as one test binary: every file here would otherwise link its own copy
 //! of delta-rs, DataFusion and librdkafka (about 180 MB and a link step each). Tests that need a
 //! process of their own (a global tracing subscriber, a count of this process's threads) are
-//! separate binaries next to this folder.
+//! separate binaries next to this folder, as are the broker-failure tests, which time a paused
+//! broker and need the machine to themselves.
 
 // Shared helpers.
 mod common;
@@ -18,7 +19,6 @@ mod cli_config;
 mod cluster_netns;
 mod crash_recovery;
 mod dead_letter;
-mod kafka_broker_failure;
 mod kafka_bus;
 mod kafka_exactly_once;
 mod kafka_outage;

@@ -513,8 +513,9 @@ async fn the_pane_in_tmux_runs_cancels_exports_and_remembers() {
         Duration::from_secs(10),
         has("query cancelled"),
     );
-    // Leave and quit.
+    // Leave and quit (a pause after Esc: Esc then q at once reads as Alt-q).
     t.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(500));
     t.send("q");
     let exit = lake.dir.join("exit");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

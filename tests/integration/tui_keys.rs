@@ -438,7 +438,11 @@ async fn question_mark_toggles_help_and_esc_closes_it() {
 async fn tab_and_backtab_cycle_focus_through_all_panes() {
     let tmp = tempfile::tempdir().unwrap();
     let (_sup, mut app) = app_on(tmp.path(), &[]);
-    let all = PaneId::ALL.to_vec();
+    // Every pane but the SQL screen, which Q opens and Esc leaves.
+    let all: Vec<PaneId> = PaneId::ALL
+        .into_iter()
+        .filter(|p| *p != PaneId::Sql)
+        .collect();
     assert_eq!(app.focus, all[0]);
     let mut seen = vec![app.focus];
     for _ in 1..all.len() {
@@ -549,4 +553,28 @@ async fn q_quits_and_shutdown_stops_everything_and_flushes_bronze() {
         "bronze holds {} rows but the source produced only {produced}",
         stats.bronze.rows
     );
+}
+
+#[tokio::test]
+async fn q_opens_the_sql_screen_and_esc_goes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.handle_key(code(KeyCode::Tab));
+    let before = app.focus;
+    app.handle_key(key('Q'));
+    assert_eq!(app.focus, PaneId::Sql);
+    // The editor takes letters as text (q does not quit there).
+    for c in "select 1".chars() {
+        app.handle_key(key(c));
+    }
+    app.handle_key(key('q'));
+    assert!(!app.quit);
+    assert_eq!(app.sql.text(), "select 1q");
+    // Esc: to the grid, Esc again: back where Q was pressed.
+    app.handle_key(code(KeyCode::Esc));
+    app.handle_key(code(KeyCode::Esc));
+    assert_eq!(app.focus, before);
+    // :sql opens it too.
+    app.update(ssp_tui::tui::action::Action::Command("sql".into()));
+    assert_eq!(app.focus, PaneId::Sql);
 }

@@ -7,7 +7,8 @@
 //! Each test runs its own Apache Kafka broker on port 19400 (`scripts/start-kafka.sh`, data
 //! deleted at the end), one test at a time.
 
-use crate::kafka_common;
+#[path = "integration/kafka_common/mod.rs"]
+mod kafka_common;
 
 use std::path::Path;
 use std::process::{Child, ExitStatus};
