@@ -7,6 +7,7 @@
 mod control;
 mod kafka;
 mod learn;
+mod lint;
 mod ner;
 mod reader;
 mod sections;
@@ -108,6 +109,9 @@ impl Settings {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_INI, FileFormat::Ini));
         if let Some(p) = &file {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| ConfigError::Load(format!("{}: cannot be read: {e}", p.display())))?;
+            lint::check(p, &text)?;
             builder = builder.add_source(File::from(p.as_path()).format(FileFormat::Ini));
         }
         let env_map = env

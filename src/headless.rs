@@ -12,6 +12,32 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::stage::{StageState, StageStatus, Supervisor};
 
+/// Status output that survives its reader going away: after the first failed write (a closed
+/// pipe), lines are logged as dropped once and the run goes on.
+struct Lossy<'a> {
+    out: &'a mut (dyn Write + Send),
+    closed: bool,
+}
+
+impl Write for Lossy<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.closed {
+            if let Err(e) = self.out.write_all(buf) {
+                self.closed = true;
+                tracing::warn!(error = %e, "stdout closed: status lines are no longer printed");
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.closed && self.out.flush().is_err() {
+            self.closed = true;
+        }
+        Ok(())
+    }
+}
+
 /// How long a graceful stop may take before the process gives up waiting.
 const SHUTDOWN: Duration = Duration::from_secs(30);
 
@@ -22,6 +48,8 @@ pub async fn run(
     every: Duration,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<i32> {
+    // A closed stdout (`| head -1`) must not stop the stages: status lines are then dropped.
+    let out = &mut Lossy { out, closed: false };
     // Exactly the named stages: a dependency elsewhere is waited for by the stage itself.
     let mut started = BTreeSet::new();
     for name in names {

@@ -32,6 +32,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
+    use std::io::IsTerminal as _;
+    if matches!(cli.command, None | Some(Command::Attach))
+        && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
+    {
+        eprintln!(
+            "ssp-tui needs a terminal; for headless use `ssp-tui run <stage>...` \
+             (or `ssp-tui sql`, `ssp-tui lake stats`)"
+        );
+        return Ok(2);
+    }
     let _log = logging::init(&settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

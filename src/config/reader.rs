@@ -55,6 +55,23 @@ impl Reader {
             .map(|k| k.keys().cloned().collect())
     }
 
+    /// Fails on a section that is not in `known` (nor a `[stage.NAME]`), from the file or an
+    /// `SSP__SECTION__KEY` variable, so a misspelt section does not pass silently.
+    pub fn reject_unknown_sections(&self, known: &[&str]) -> Result<(), ConfigError> {
+        match self
+            .sections
+            .keys()
+            .find(|s| !known.contains(&s.as_str()) && !s.starts_with("stage."))
+        {
+            Some(s) => Err(ConfigError::Load(format!(
+                "unknown section [{s}] (in the file, or an SSP__{}__* variable): expected one of {}, or [stage.NAME]",
+                s.to_uppercase(),
+                known.iter().map(|k| format!("[{k}]")).collect::<Vec<_>>().join(" ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Fails on keys of `section` that are not in `known`, so typos do not pass silently.
     pub fn reject_unknown(&self, section: &str, known: &[&str]) -> Result<(), ConfigError> {
         let Some(keys) = self.sections.get(section) else {

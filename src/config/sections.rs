@@ -316,6 +316,20 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         dir: PathBuf::from(r.string("log", "dir", "data/logs")),
         level,
     };
+    r.reject_unknown_sections(&[
+        "pipeline",
+        "source",
+        "lake",
+        "kafka",
+        "postgresql",
+        "trending",
+        "tui",
+        "status",
+        "sql",
+        "log",
+        "ner",
+        "learn",
+    ])?;
     let commands = parse_commands(r)?;
     Ok(Settings {
         pipeline,

@@ -217,3 +217,59 @@ fn unknown_stage_exits_2_naming_known_stages() {
         &["nope", "source", "bronze", "spark"],
     );
 }
+
+/// A file with a syntax mistake, a key given twice, a misspelt section (in the file or in an
+/// SSP__ variable): exit 2, one line naming the file, the line and what was expected.
+#[test]
+fn file_mistakes_name_the_line_and_unknown_sections_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = base_env(dir.path());
+    let cases: [(&str, &[&str]); 4] = [
+        ("[lake]\n[source", &["bad.ini, line 2", "must end with `]`"]),
+        (
+            "[lake]\nroot = a\nroot = b\n",
+            &[
+                "bad.ini, line 3",
+                "lake.root is set twice (first on line 2)",
+            ],
+        ),
+        (
+            "[lake]\nroot a\n",
+            &["bad.ini, line 2", "expected `key = value`"],
+        ),
+        (
+            "[lakes]\nroot = a\n",
+            &["unknown section [lakes]", "[lake]"],
+        ),
+    ];
+    for (text, needles) in cases {
+        let file = dir.path().join("bad.ini");
+        std::fs::write(&file, text).unwrap();
+        let path = file.display().to_string();
+        expect_config_error(
+            dir.path(),
+            &env,
+            &["--config", &path, "lake", "stats"],
+            needles,
+        );
+    }
+    let env = with(env, &[("SSP__SQLL__MEMORY_MB", "64")]);
+    expect_config_error(
+        dir.path(),
+        &env,
+        &["lake", "stats"],
+        &["unknown section [sqll]", "SSP__SQLL__"],
+    );
+}
+
+/// Without a terminal the control centre says what to do instead (exit 2), not an OS error.
+#[test]
+fn without_a_terminal_the_tui_says_how_to_run_headless() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_bin(dir.path(), &base_env(dir.path()), &[], TIMEOUT);
+    assert_eq!(run.code(), Some(2), "{run}");
+    assert!(
+        run.stderr.contains("ssp-tui needs a terminal") && run.stderr.contains("ssp-tui run"),
+        "{run}"
+    );
+}

@@ -276,3 +276,47 @@ fn headless_finite_replay_exits_by_itself() {
     }
     assert_no_leftovers(&lake);
 }
+
+/// `ssp-tui run source bronze | head -1`: the reader goes away after one line, the run goes
+/// on, and Ctrl-C (SIGINT) still flushes bronze and exits 0.
+#[test]
+fn a_closed_stdout_never_fails_a_headless_run() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let env = [
+        ("SSP__LAKE__ROOT", lake.display().to_string()),
+        (
+            "SSP__LOG__DIR",
+            tmp.path().join("logs").display().to_string(),
+        ),
+        ("SSP__SOURCE__RATE", "500".to_string()),
+        ("SSP__LAKE__ROLL_SECONDS", "60".to_string()),
+    ];
+    let mut child = spawn(
+        tmp.path(),
+        &env,
+        &["run", "source", "bronze", "--every", "0.2"],
+    );
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    // The reader is gone (its end of the pipe closed); status lines keep coming for a while.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running without a reader"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let run = finish(child, Duration::from_secs(60));
+    assert_eq!(run.code(), Some(0), "{run}");
+    // Nothing rolled by time (60 s): the rows are there because the stop flushed them.
+    let rows = bronze_rows(&lake);
+    assert!(rows.len() > 100, "{} rows flushed at the stop", rows.len());
+}
