@@ -259,12 +259,13 @@ impl App {
             }
             Action::OpenCommandLine => self.input = Some(InputLine::new(InputKind::Command, "")),
             Action::OpenFilter => {
+                // Opens empty (typing never appends to the old filter); the old one is a hint.
                 let current = self.feed.filter().unwrap_or("").to_string();
-                self.input = Some(InputLine::new(InputKind::Filter, &current));
+                self.input = Some(InputLine::with_hint(InputKind::Filter, &current));
             }
             Action::OpenSearch => {
                 let current = self.logs.search.clone().unwrap_or_default();
-                self.input = Some(InputLine::new(InputKind::Search, &current));
+                self.input = Some(InputLine::with_hint(InputKind::Search, &current));
             }
             Action::Up => self.scroll(-1),
             Action::Down => self.scroll(1),

@@ -42,6 +42,12 @@ impl FeedState {
         self.received += 1;
     }
 
+    /// Tweets that arrived since the view was paused (0 when not paused).
+    pub fn new_since_pause(&self) -> u64 {
+        self.paused_at
+            .map_or(0, |at| self.next_seq.saturating_sub(at))
+    }
+
     pub fn paused(&self) -> bool {
         self.paused_at.is_some()
     }

@@ -43,6 +43,16 @@ impl InputLine {
         InputLine { kind, area }
     }
 
+    /// An empty line showing `previous` greyed out (what the last filter or search was).
+    pub fn with_hint(kind: InputKind, previous: &str) -> Self {
+        let mut line = InputLine::new(kind, "");
+        if !previous.is_empty() {
+            line.area
+                .set_placeholder_text(format!("{previous}  (was; type to replace)"));
+        }
+        line
+    }
+
     pub fn text(&self) -> String {
         self.area.lines().first().cloned().unwrap_or_default()
     }

@@ -337,7 +337,7 @@ async fn feed_pane_shows_tweets_pause_and_filter() {
         ] {
             assert!(text.contains(expected), "{expected:?} at {w}x{h}:\n{text}");
         }
-        assert!(!feed.title.contains("[paused]"), "{}", feed.title);
+        assert!(!feed.title.contains("[paused"), "{}", feed.title);
         assert!(!feed.title.contains("[filter"), "{}", feed.title);
         // Newest first.
         let at = |s: &str| text.find(s).unwrap();
@@ -350,7 +350,7 @@ async fn feed_pane_shows_tweets_pause_and_filter() {
     app.feed.toggle_pause();
     let grid = grid_of(&mut app, 80, 24);
     assert!(
-        pane(&grid, "Feed").title.contains("[paused]"),
+        pane(&grid, "Feed").title.contains("[paused · 0 new"),
         "{}",
         pane(&grid, "Feed").title
     );

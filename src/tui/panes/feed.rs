@@ -13,7 +13,10 @@ use crate::tweet::Tweet;
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let mut title = "Feed".to_string();
     if app.feed.paused() {
-        title.push_str(" [paused]");
+        title.push_str(&format!(
+            " [paused · {} new, p resumes]",
+            app.feed.new_since_pause()
+        ));
     }
     if let Some(filter) = app.feed.filter() {
         title.push_str(&format!(
@@ -82,7 +85,14 @@ pub fn tweet_line(t: &Tweet) -> Line<'static> {
     let mut spans = vec![
         Span::styled(
             t.created_at
-                .map(|c| c.format("%H:%M:%S ").to_string())
+                .map(|c| {
+                    // The date too when the tweet is not from today (replays of 2020).
+                    if c.date_naive() == chrono::Utc::now().date_naive() {
+                        c.format("%H:%M:%S ").to_string()
+                    } else {
+                        c.format("%Y-%m-%d %H:%M:%S ").to_string()
+                    }
+                })
                 .unwrap_or_else(|| "--:--:-- ".into()),
             Style::default().fg(Color::DarkGray),
         ),
