@@ -11,7 +11,7 @@ use super::ConfigError;
 pub const ABSTAIN: i32 = -1;
 
 /// Keys the Label pane (or the whole screen) uses itself: a label key may not be one of them.
-pub const RESERVED_KEYS: &[char] = &[' ', 'u', 'n', 'o', 't', 'q', 'z', '?', ':', 'S', 'X'];
+pub const RESERVED_KEYS: &[char] = &[' ', 'u', 'n', 'o', 't', 'q', 'z', '?', ':', 'S', 'X', 'Q'];
 
 /// One label of the label set: its name, the value stored, the key that gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +193,7 @@ fn parse_labels(r: &Reader) -> Result<Vec<LabelDef>, ConfigError> {
     let raw_keys = r.string("learn", "keys", "1, 0");
     let keys = split_list(&raw_keys);
     let expected_keys = format!(
-        "one single-character key per label ({}), distinct, not one of Space u n o t q z ? : S X",
+        "one single-character key per label ({}), distinct, not one of Space u n o t q z ? : S X Q",
         labels.len()
     );
     if keys.len() != labels.len() {

@@ -202,6 +202,13 @@ impl EmbeddedLabelStore {
         }
         std::fs::create_dir_all(&self.dir)?;
         let log = Arc::new(Mutex::new(open_log(&self.log_path(version))?));
+        // The new folder and file survive a crash too: fsync the folders that name them.
+        for dir in [Some(self.dir.as_path()), self.dir.parent()]
+            .into_iter()
+            .flatten()
+        {
+            File::open(dir)?.sync_all()?;
+        }
         logs.insert(version, log.clone());
         Ok(log)
     }
@@ -330,9 +337,23 @@ impl Log {
             event,
         };
         let rec = record(&ev)?;
-        // One write(2) per record (O_APPEND), then fdatasync before acknowledging.
-        self.file.write_all(&rec)?;
-        self.file.sync_data()?;
+        // One write(2) per record (O_APPEND), then fdatasync before acknowledging. A failed
+        // write (a full disk) may leave part of the record: cut it off again, so the next
+        // record starts where the last whole one ended.
+        if let Err(e) = self
+            .file
+            .write_all(&rec)
+            .and_then(|()| self.file.sync_data())
+        {
+            if let Err(cut) = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data())
+            {
+                tracing::error!(path = %self.path.display(), error = %cut, "could not cut off a torn label record");
+            }
+            return Err(e.into());
+        }
         self.len += rec.len() as u64;
         self.events.push(ev.clone());
         Ok(ev)
@@ -426,6 +447,55 @@ mod tests {
     #[test]
     fn crc_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    /// A write that fails half-way (here: the file-size limit, as a full disk would) leaves
+    /// no torn bytes behind: the next record is readable. Runs in a child process of its own,
+    /// since the limit applies to the whole process.
+    #[test]
+    fn a_failed_append_leaves_no_torn_record_behind() {
+        const NAME: &str = "learn::labels::tests::a_failed_append_leaves_no_torn_record_behind";
+        if std::env::var_os("SSP_FSIZE_CHILD").is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env("SSP_FSIZE_CHILD", "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && text.contains("1 passed"), "{text}");
+            return;
+        }
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // EFBIG instead of the SIGXFSZ that would end the process.
+        unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) }.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        rt.block_on(s.append(ev(1, 1))).unwrap();
+        let path = s.log_path(0);
+        let good = std::fs::metadata(&path).unwrap().len();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_FSIZE).unwrap();
+        setrlimit(Resource::RLIMIT_FSIZE, good + 10, hard).unwrap();
+        assert!(
+            rt.block_on(s.append(ev(2, 0))).is_err(),
+            "the write hits the limit"
+        );
+        setrlimit(Resource::RLIMIT_FSIZE, soft, hard).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            good,
+            "torn bytes cut off"
+        );
+        let c = rt.block_on(s.append(ev(3, 0))).unwrap();
+        assert_eq!(c.seq, 2);
+        drop(s);
+        let s = EmbeddedLabelStore::new(dir.path(), &dir.path().join("store"));
+        let events = rt.block_on(s.events(0)).unwrap();
+        let ids: Vec<i64> = events.iter().map(|e| e.event.text_id).collect();
+        assert_eq!(ids, [1, 3]);
     }
 
     #[tokio::test]
