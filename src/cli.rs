@@ -75,6 +75,10 @@ pub enum Command {
 pub enum DatasetCommand {
     /// Versions with their split sizes and hand-label counts.
     List,
+    /// Builds a NEW dataset version from the bronze table (the `collect` stage alone: it reads
+    /// what bronze holds and waits for more; it never starts a source). Labels stay with the
+    /// version they were given in.
+    Collect,
     /// Writes train / dev / test (and weak_train) as Parquet and JSONL plus a README.
     Export {
         /// Dataset version (default: the newest).

@@ -123,6 +123,17 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Dataset { command }) => match command {
+            DatasetCommand::Collect => {
+                let sup = app::build_supervisor(&settings)?;
+                let stages = vec!["collect".to_string()];
+                println!(
+                    "collect: building a new dataset version from bronze (Ctrl-C stops; nothing is written before the end)"
+                );
+                let mut out = std::io::stdout();
+                let every = Duration::from_secs(5);
+                let code = runtime.block_on(headless::run(sup, &stages, every, &mut out))?;
+                Ok(code as u8)
+            }
             DatasetCommand::List => {
                 print!(
                     "{}",

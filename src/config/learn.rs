@@ -7,6 +7,15 @@ use std::path::PathBuf;
 use super::reader::Reader;
 use super::ConfigError;
 
+/// The seed's split sizes (test, dev, weak train) of its 20,000-text dataset.
+pub const SEED_SPLITS: [usize; 3] = [1000, 500, 10_000];
+
+/// The seed's split sizes scaled to `collect_size` texts (dev at least 1).
+pub fn scaled_splits(collect_size: usize) -> [usize; 3] {
+    let of = |n: usize| n * collect_size / 20_000;
+    [of(1000), of(500).max(1), of(10_000)]
+}
+
 /// "Not labelled" / a labelling function that abstains (the seed's `ABSTAIN = -1`).
 pub const ABSTAIN: i32 = -1;
 
@@ -262,10 +271,17 @@ pub(super) fn parse(r: &Reader) -> Result<LearnSettings, ConfigError> {
             |v: usize| v >= min && v <= 100_000_000,
         )
     };
-    let test_size = size("test_size", 1000, 0)?;
-    let dev_size = size("dev_size", 500, 1)?;
-    let weak_train_size = size("weak_train_size", 10_000, 0)?;
+    let mut test_size = size("test_size", 1000, 0)?;
+    let mut dev_size = size("dev_size", 500, 1)?;
+    let mut weak_train_size = size("weak_train_size", 10_000, 0)?;
     let collect_size = size("collect_size", 20_000, 1)?;
+    if collect_size < SEED_SPLITS.iter().sum::<usize>()
+        && [test_size, dev_size, weak_train_size] == SEED_SPLITS
+    {
+        // A smaller dataset with the seed's split sizes untouched: keep the seed's ratios
+        // (of its 20,000 texts: test 5 %, dev 2.5 %, weak train 50 %, train the rest).
+        [test_size, dev_size, weak_train_size] = scaled_splits(collect_size);
+    }
     let fixed = test_size + dev_size + weak_train_size;
     if collect_size < fixed {
         return Err(ConfigError::invalid(

@@ -178,3 +178,19 @@ fn password_is_not_in_debug_output() {
     assert_eq!(s.postgresql.password, "hunter2-secret");
     assert!(!format!("{s:?}").contains("hunter2-secret"));
 }
+
+#[test]
+fn a_smaller_collect_keeps_the_seed_split_ratios() {
+    let s = load(&[("SSP__LEARN__COLLECT_SIZE", "1000")]).unwrap();
+    assert_eq!(
+        (s.learn.test_size, s.learn.dev_size, s.learn.weak_train_size),
+        (50, 25, 500)
+    );
+    // Split sizes set by hand that do not fit are still refused, naming the key.
+    let e = load(&[
+        ("SSP__LEARN__COLLECT_SIZE", "1000"),
+        ("SSP__LEARN__TEST_SIZE", "900"),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("learn.collect_size"), "{e}");
+}

@@ -124,6 +124,8 @@ pub enum LabelCmd {
     },
     SetOrder(QueueOrder),
     SetTarget(Target),
+    /// Label dataset version N (`None`: follow the newest, the default).
+    UseVersion(Option<u32>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +186,7 @@ pub fn spawn(settings: &Settings, store: Arc<dyn LabelStore>) -> LabelLink {
         model_dirty: false,
         last_save: None,
         model_file: model_path(&settings.lake.root),
+        pinned: None,
     };
     tokio::spawn(worker.run(cmd_rx, cancel.clone()));
     LabelLink {
@@ -206,6 +209,8 @@ struct Worker {
     model_dirty: bool,
     last_save: Option<Instant>,
     model_file: PathBuf,
+    /// The version the user picked (`:dataset N`); `None` follows the newest.
+    pinned: Option<u32>,
 }
 
 async fn wait_job(job: &mut Option<Job>) -> Option<(u32, Model, usize)> {
@@ -248,6 +253,12 @@ impl Worker {
                 _ = cancel.cancelled() => break,
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
+                    if let LabelCmd::UseVersion(v) = cmd {
+                        // Switch now, not at the next poll.
+                        self.pinned = v;
+                        next_poll = Instant::now();
+                        continue;
+                    }
                     if self.handle(cmd).await {
                         if job.is_some() { again = true } else { job = self.start_retrain() }
                     }
@@ -302,13 +313,30 @@ impl Worker {
                 return false;
             }
         };
-        let Some(&latest) = versions.last() else {
+        let Some(&newest) = versions.last() else {
             if self.session.is_none() {
                 self.publish_state(WorkerState::NoDataset);
             }
             return false;
         };
-        if self.session.as_ref().is_some_and(|s| s.version >= latest) {
+        let latest = match self.pinned {
+            Some(v) if versions.contains(&v) => v,
+            Some(v) => {
+                self.pinned = None;
+                self.error = Some(format!(
+                    "there is no dataset v{v} (versions: {}); showing the newest",
+                    versions
+                        .iter()
+                        .map(|v| format!("v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.publish(false);
+                newest
+            }
+            None => newest,
+        };
+        if self.session.as_ref().is_some_and(|s| s.version == latest) {
             return false;
         }
         if self.session.is_none() {
@@ -445,6 +473,8 @@ impl Worker {
                 self.publish(false);
                 return false;
             }
+            // Handled by the loop (it switches the session).
+            LabelCmd::UseVersion(_) => return false,
             LabelCmd::SetTarget(t) => {
                 if let Some(s) = self.session.as_mut() {
                     s.set_target(t);

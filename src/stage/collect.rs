@@ -238,8 +238,9 @@ impl Stage for CollectStage {
                 }
                 consumer.ack(commit.version);
                 ctx.metrics.set_detail(format!(
-                    "v{version}: {}/{size} unique texts ({} tweets read, bronze v{})",
+                    "v{version}: {}/{size} unique texts, {} still needed ({} tweets read, bronze v{}; a smaller [learn] collect_size builds sooner)",
                     unique.len(),
+                    size.saturating_sub(unique.len()),
                     raw.len(),
                     commit.version
                 ));

@@ -20,6 +20,9 @@ use crate::nlp::NerStatus;
 use crate::stage::{StageStatus, Supervisor};
 use crate::tweet::Tweet;
 
+/// The stage that makes dataset versions (started only on an explicit yes).
+const COLLECT: &str = "collect";
+
 /// How long a status message stays in the footer.
 const MESSAGE_FOR: Duration = Duration::from_secs(6);
 
@@ -59,6 +62,8 @@ pub struct App {
     pub remote: Option<Arc<crate::remote::RemoteView>>,
     /// A start waiting for an answer: the stage, and its stopped dependencies.
     pub pending_start: Option<(String, Vec<String>)>,
+    /// `collect` waiting for a yes: it makes a new dataset version.
+    pub pending_collect: bool,
     /// SQL pane (`Q`): editor, result grid, live view.
     pub sql: SqlView,
     /// The pane to return to when the SQL pane is left.
@@ -102,6 +107,7 @@ impl App {
             predictions,
             message: None,
             pending_start: None,
+            pending_collect: false,
             sql,
             prev_focus: PaneId::Stages,
             remote: None,
@@ -134,6 +140,21 @@ impl App {
 
     /// A key press: to the input line when one is open, else through the keymap.
     pub fn handle_key(&mut self, key: KeyEvent) {
+        if std::mem::take(&mut self.pending_collect) {
+            use crossterm::event::KeyCode;
+            match key.code {
+                // Only collect: it reads what the bronze table holds; it starts no source.
+                KeyCode::Char('y') | KeyCode::Enter => match self.sup.start_only(COLLECT) {
+                    Ok(_) => self.say(
+                        "started collect: it reads the bronze table (and waits for more); no source was started",
+                        false,
+                    ),
+                    Err(e) => self.say(e.to_string(), true),
+                },
+                _ => self.say("collect cancelled: no new dataset version", false),
+            }
+            return;
+        }
         if let Some((name, deps)) = self.pending_start.take() {
             use crossterm::event::KeyCode;
             match key.code {
@@ -358,6 +379,11 @@ impl App {
                 Ok(Command::Restart(t)) => self.restart(t),
                 Ok(Command::Quit) => self.quit = true,
                 Ok(Command::Sql) => self.open_sql(),
+                Ok(Command::CollectNew) => self.start(Target::Stage(COLLECT.into())),
+                Ok(Command::Dataset(v)) => {
+                    let r = self.label.use_version(v);
+                    self.say_result(r);
+                }
                 Ok(Command::Export(file)) => {
                     let r = self.sql.export(std::path::Path::new(&file));
                     self.say_result(r);
@@ -459,10 +485,30 @@ impl App {
         true
     }
 
+    /// Starting `collect` makes a new dataset version: only on an explicit yes, and never as
+    /// part of "start all".
     fn start(&mut self, target: Target) {
         if self.remote_command(&target, crate::remote::Action::Start) {
             return;
         }
+        match &target {
+            Target::Stage(n) if n == COLLECT => {
+                if self.sup.state(COLLECT).is_some_and(|s| s.is_active()) {
+                    return self.say("collect is already running", false);
+                }
+                self.say(
+                    "collect builds a NEW dataset version from bronze (labels stay with their version; :dataset picks one): y = start, any other key = cancel",
+                    false,
+                );
+                self.pending_collect = true;
+                return;
+            }
+            _ => {}
+        }
+        self.start_checked(target);
+    }
+
+    fn start_checked(&mut self, target: Target) {
         if let Target::Stage(name) = &target {
             match self.sup.stopped_dependencies(name) {
                 Ok(deps)
@@ -483,16 +529,26 @@ impl App {
             }
         }
         let mut started = Vec::new();
-        for name in self.names(&target) {
+        let mut names = self.names(&target);
+        let skipped = target == Target::All && names.iter().any(|n| n == COLLECT);
+        if target == Target::All {
+            names.retain(|n| n != COLLECT);
+        }
+        for name in names {
             match self.sup.start(&name) {
                 Ok(s) => started.extend(s),
                 Err(e) => return self.say(e.to_string(), true),
             }
         }
-        if started.is_empty() {
-            self.say("already running", false);
+        let note = if skipped {
+            " (not collect: it makes a new dataset version; start it on its own)"
         } else {
-            self.say(format!("started {}", started.join(", ")), false);
+            ""
+        };
+        if started.is_empty() {
+            self.say(format!("already running{note}"), false);
+        } else {
+            self.say(format!("started {}{note}", started.join(", ")), false);
         }
         self.refresh_stages();
     }

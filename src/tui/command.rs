@@ -17,6 +17,10 @@ pub enum Command {
     Example(String),
     /// SQL pane: list tables and columns.
     Tables,
+    /// `collect new`: start collect (a new dataset version), after a yes.
+    CollectNew,
+    /// `dataset N` / `dataset newest`: the version the Label pane labels.
+    Dataset(Option<u32>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub enum Target {
     Stage(String),
 }
 
-pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit, sql, export FILE, watch, tables, examples, example N";
+pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit, collect new, dataset N|newest, sql, export FILE, watch, tables, examples, example N";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -48,6 +52,17 @@ pub fn parse(line: &str) -> Result<Command, String> {
         Some("tables") if words.len() == 1 => Ok(Command::Tables),
         Some("examples") if words.len() == 1 => Ok(Command::Examples),
         Some("example") if words.len() == 2 => Ok(Command::Example(words[1].into())),
+        Some("collect") if words.get(1) == Some(&"new") && words.len() == 2 => {
+            Ok(Command::CollectNew)
+        }
+        Some("dataset") if words.len() == 2 => match words[1] {
+            "newest" | "latest" => Ok(Command::Dataset(None)),
+            v => v
+                .trim_start_matches('v')
+                .parse()
+                .map(|n| Command::Dataset(Some(n)))
+                .map_err(|_| format!("dataset needs a version number or newest, not {v:?}")),
+        },
         None => Err(USAGE.to_string()),
         _ => Err(format!("unknown command {line:?}; {USAGE}")),
     }

@@ -216,6 +216,17 @@ impl LabelView {
         Ok(format!("labelling: {}", next.name()))
     }
 
+    /// `:dataset N` labels version N; `:dataset newest` follows the newest again.
+    pub fn use_version(&mut self, version: Option<u32>) -> Result<String, String> {
+        self.send(LabelCmd::UseVersion(version))?;
+        self.current = None;
+        self.upcoming.clear();
+        Ok(match version {
+            Some(v) => format!("labelling dataset v{v} (:dataset newest follows new versions)"),
+            None => "labelling the newest dataset version".into(),
+        })
+    }
+
     pub fn set_note(&mut self, note: String) {
         let n = note.trim().to_string();
         self.note = (!n.is_empty()).then_some(n);

@@ -151,8 +151,9 @@ async fn wait_all_stopped(sup: &Supervisor) {
 }
 
 /// Every stage was started (its log has `count` "started" events) and the core ones run.
+/// Every stage but `collect` (start all never makes a dataset version) started `count` times.
 async fn wait_all_started(sup: &Supervisor, count: usize) {
-    for n in sup.names() {
+    for n in sup.names().into_iter().filter(|n| n != "collect") {
         let ok = wait_until(T, || {
             log_texts(sup, &n)
                 .iter()
@@ -177,6 +178,15 @@ async fn shift_s_and_shift_x_start_and_stop_all() {
     app.handle_key(key('S'));
     wait_all_started(&sup, 1).await;
     assert!(!message(&app).1, "{:?}", message(&app));
+    assert!(
+        message(&app).0.contains("not collect"),
+        "{:?}",
+        message(&app)
+    );
+    assert!(
+        !log_texts(&sup, "collect").iter().any(|l| l == "started"),
+        "S never starts collect"
+    );
 
     // From another pane too (S / X are global).
     app.handle_key(code(KeyCode::Tab));
@@ -577,4 +587,34 @@ async fn q_opens_the_sql_screen_and_esc_goes_back() {
     // :sql opens it too.
     app.update(ssp_tui::tui::action::Action::Command("sql".into()));
     assert_eq!(app.focus, PaneId::Sql);
+}
+
+/// `collect` makes a new dataset version: `:collect new` (or `s` on it) asks first; any key
+/// but `y` cancels, `y` starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_starts_only_after_a_yes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sup, mut app) = app_on(tmp.path(), &[]);
+    app.update(ssp_tui::tui::action::Action::Command("collect new".into()));
+    assert!(
+        message(&app).0.contains("NEW dataset version"),
+        "{:?}",
+        message(&app)
+    );
+    app.handle_key(key('n'));
+    assert!(message(&app).0.contains("cancelled"), "{:?}", message(&app));
+    assert_eq!(sup.state("collect"), Some(StageState::Stopped));
+    app.update(ssp_tui::tui::action::Action::Command("collect new".into()));
+    app.handle_key(key('y'));
+    let started = wait_until(T, || {
+        sup.state("collect")
+            .is_some_and(|s| s != StageState::Stopped)
+    })
+    .await;
+    assert!(
+        started,
+        "collect started after y: {:?}",
+        sup.state("collect")
+    );
+    sup.shutdown(T).await;
 }
