@@ -20,6 +20,7 @@ if [ -z "${SSP_BENCH_BIN:-}" ]; then
     echo "== building ssp-tui (release)"
     cargo build --release --quiet
 fi
+BIN="$(realpath "$BIN")"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
@@ -28,7 +29,7 @@ fi
 if [ ! -d "$LAKE/silver/ner/_delta_log" ]; then
     echo "== building the lake: $REPEAT x $INPUT -> bronze -> silver/ner"
     mkdir -p "$LAKE"
-    "$VENV/bin/python" - "$INPUT" "$REPEAT" "$LAKE/replay.jsonl" <<'PY'
+    [ -s "$LAKE/replay.jsonl" ] || "$VENV/bin/python" - "$INPUT" "$REPEAT" "$LAKE/replay.jsonl" <<'PY'
 import json, sys
 src, repeat, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 lines = [l for l in open(src, encoding="utf-8") if l.strip()]
@@ -46,7 +47,7 @@ PY
     (cd "$LAKE" && SSP__SOURCE__KIND=replay SSP__SOURCE__PATH="$LAKE/replay.jsonl" \
         SSP__SOURCE__RATE=0 SSP__LAKE__ROOT="$LAKE/lake" SSP__LOG__DIR="$LAKE/logs" \
         SSP__STATUS__PUBLISH=false SSP__NER__START=beginning \
-        "$OLDPWD/$BIN" run source bronze ner --every 10)
+        "$BIN" run source bronze ner --every 10)
 fi
 
 "$VENV/bin/python" scripts/bench_sql.py "$BIN" "$LAKE/lake"

@@ -22,6 +22,15 @@ QUERIES = [
         "trending (seed rule)",
         open(os.path.join(os.path.dirname(__file__), "..", "assets", "sql", "trending_hashtags.sql")).read(),
         f"""SELECT word AS hashtag, count(*) AS count
+            FROM (SELECT unnest(string_split(translate(text, chr(9) || chr(10) || chr(13), '   '), ' ')) AS word FROM {BRONZE})
+            WHERE word LIKE '%#%' GROUP BY word ORDER BY count DESC, hashtag LIMIT 20""",
+    ),
+    (
+        "trending (regex split)",
+        """SELECT word AS hashtag, count(*) AS count
+           FROM (SELECT unnest(string_to_array(regexp_replace(text, '\\s+', ' ', 'g'), ' ')) AS word FROM bronze)
+           WHERE word LIKE '%#%' GROUP BY word ORDER BY count DESC, hashtag LIMIT 20""",
+        f"""SELECT word AS hashtag, count(*) AS count
             FROM (SELECT unnest(string_split(regexp_replace(text, '\\s+', ' ', 'g'), ' ')) AS word FROM {BRONZE})
             WHERE word LIKE '%#%' GROUP BY word ORDER BY count DESC, hashtag LIMIT 20""",
     ),

@@ -1,8 +1,8 @@
--- The seed's trending query: every whitespace-separated word containing '#' is a hashtag,
--- counted over the whole stream; the top 20 (the seed's dashboard left out 'no tags').
+-- The seed's trending query: every whitespace-separated word containing '#' is a hashtag
+-- (tabs and line breaks count as spaces), counted over the whole stream; the top 20.
 SELECT word AS hashtag, count(*) AS count
 FROM (
-  SELECT unnest(string_to_array(regexp_replace(text, '\s+', ' ', 'g'), ' ')) AS word
+  SELECT unnest(string_to_array(translate(text, chr(9) || chr(10) || chr(13), '   '), ' ')) AS word
   FROM bronze
 )
 WHERE word LIKE '%#%'

@@ -97,10 +97,23 @@ impl SqlEngine {
     /// Opens new tables and moves open ones to their latest version; true when any table
     /// appeared or changed version (a live view re-runs then).
     pub async fn refresh(&mut self) -> Result<bool, SqlError> {
+        self.refresh_named(None).await
+    }
+
+    /// As [`refresh`](Self::refresh), only for the tables `sql` may name (a query opens only
+    /// what it reads); `None`: all of them.
+    async fn refresh_named(&mut self, sql: Option<&str>) -> Result<bool, SqlError> {
+        let lower = sql.map(str::to_ascii_lowercase);
+        let named = |name: &str| lower.as_deref().is_none_or(|s| s.contains(name));
         let mut changed = false;
         let location = self.location.clone();
         for (path, name) in LAKE_TABLES {
-            changed |= self.refresh_delta(&location, path, name).await?;
+            if named(name) {
+                changed |= self.refresh_delta(&location, path, name).await?;
+            }
+        }
+        if !named("dataset_") {
+            return Ok(changed);
         }
         // The newest labelling dataset, as `dataset_<table>`.
         let root = self.settings.lake.root.clone();
@@ -239,7 +252,7 @@ impl SqlEngine {
     /// Runs `sql` over the latest versions, keeping at most `max_rows` rows.
     pub async fn run(&mut self, sql: &str, max_rows: usize) -> Result<QueryResult, SqlError> {
         let started = Instant::now();
-        self.refresh().await?;
+        self.refresh_named(Some(sql)).await?;
         if mentions_store_table(sql) {
             self.register_store_tables().await?;
         }
