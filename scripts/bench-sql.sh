@@ -26,7 +26,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -c 'import duckdb' 2>/dev/null || "$VENV/bin/pip" install --quiet duckdb
 
-if [ ! -d "$LAKE/silver/ner/_delta_log" ]; then
+if [ ! -d "$LAKE/lake/silver/ner/_delta_log" ]; then
     echo "== building the lake: $REPEAT x $INPUT -> bronze -> silver/ner"
     mkdir -p "$LAKE"
     [ -s "$LAKE/replay.jsonl" ] || "$VENV/bin/python" - "$INPUT" "$REPEAT" "$LAKE/replay.jsonl" <<'PY'
