@@ -39,8 +39,9 @@ pub async fn run(
     if timing {
         let _ = writeln!(
             err,
-            "{} rows in {:.3} s",
+            "{} {} in {:.3} s",
             result.rows,
+            output::rows_noun(result.rows),
             result.elapsed.as_secs_f64()
         );
     }
@@ -48,8 +49,9 @@ pub async fn run(
         Some(path) => output::export(path, &result.schema, &result.batches).map(|()| {
             let _ = writeln!(
                 err,
-                "{} rows written to {} in {:.3} s",
+                "{} {} written to {} in {:.3} s",
                 result.rows,
+                output::rows_noun(result.rows),
                 path.display(),
                 result.elapsed.as_secs_f64()
             );

@@ -37,6 +37,15 @@ impl Format {
     }
 }
 
+/// "row" or "rows".
+pub fn rows_noun(n: usize) -> &'static str {
+    if n == 1 {
+        "row"
+    } else {
+        "rows"
+    }
+}
+
 /// Writes `batches` to `out` in `format`.
 pub fn write(
     out: &mut dyn Write,
@@ -86,8 +95,11 @@ pub fn export(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Resul
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Readable by others as any new file would be (the umask applies), not 0600.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     match format {
         Some(f) => {
             let mut buf = std::io::BufWriter::new(tmp.as_file_mut());

@@ -287,9 +287,10 @@ impl SqlView {
             .as_ref()
             .ok_or("no result to export: run a query first")?;
         crate::sql::output::export(path, &g.batch.schema(), std::slice::from_ref(&g.batch))?;
+        let n = g.batch.num_rows();
         Ok(format!(
-            "{} rows written to {}",
-            g.batch.num_rows(),
+            "{n} {} written to {}",
+            crate::sql::output::rows_noun(n),
             path.display()
         ))
     }
@@ -338,6 +339,7 @@ impl SqlView {
                 }
             }
             KeyCode::Tab => return self.complete(),
+            KeyCode::Char('l') if ctrl => self.set_text(""),
             _ => {
                 self.editor.input(key);
             }

@@ -228,7 +228,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
     let mut seen = Vec::new();
     for b in hints {
         let label = keymap::binding_label(b);
-        if seen.contains(&label) {
+        if seen.contains(&label) || b.action == crate::tui::action::Action::ToggleHelp {
             continue;
         }
         spans.push(Span::styled(
@@ -238,5 +238,14 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
         spans.push(Span::raw(format!(" {}  ", b.desc)));
         seen.push(label);
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    // `?` always shows, at the right end, however many hints the width cuts off.
+    let help = Line::from(vec![
+        Span::styled(" ? ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(" help "),
+    ]);
+    let [hints_area, help_area] =
+        Layout::horizontal([Constraint::Min(1), Constraint::Length(help.width() as u16)])
+            .areas(area);
+    f.render_widget(Paragraph::new(Line::from(spans)), hints_area);
+    f.render_widget(Paragraph::new(help), help_area);
 }

@@ -486,7 +486,7 @@ async fn the_pane_in_tmux_runs_cancels_exports_and_remembers() {
     let csv = lake.dir.join("pane.csv");
     t.send(&format!(":export {}", csv.display()));
     t.keys(&["Enter"]);
-    t.wait_screen("the export", Duration::from_secs(10), has("rows written"));
+    t.wait_screen("the export", Duration::from_secs(10), has("row written to"));
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), format!("n\n{n}\n"));
     // An error, with its position under the editor.
     t.keys(&["i", "C-a"]);

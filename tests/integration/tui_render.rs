@@ -633,3 +633,24 @@ async fn draws_at_many_sizes_without_panic() {
     }
     assert_eq!(drawn, 29 * 12 * 2);
 }
+
+/// However narrow, the footer ends with `?` (the key that lists every other one), in every
+/// pane, the SQL screen included.
+#[tokio::test]
+async fn the_footer_always_shows_the_help_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let mut panes = PaneId::ALL.to_vec();
+    panes.retain(|p| *p != PaneId::Sql);
+    for pane in panes.into_iter().chain([PaneId::Sql]) {
+        app.focus = pane;
+        for (w, h) in [(80, 24), (60, 20), (160, 48)] {
+            let lines = render_lines(&mut app, w, h);
+            let footer = lines.last().unwrap();
+            assert!(
+                footer.trim_end().ends_with("?  help"),
+                "{pane:?} at {w}x{h}: {footer:?}"
+            );
+        }
+    }
+}

@@ -49,7 +49,7 @@ pub fn render(f: &mut Frame, area: Rect, view: &mut SqlView, focused: bool) {
         Block::default()
             .borders(Borders::ALL)
             .title(if editor_focus {
-                " query · F5 / Ctrl-Enter runs · Tab completes · Ctrl-↑↓ history · Esc → grid "
+                " query · F5 / Ctrl-Enter runs · Tab completes · Ctrl-↑↓ history · Ctrl-L clears · Esc → grid "
             } else {
                 " query · Enter / i edits "
             })
@@ -111,7 +111,7 @@ fn status_line(view: &SqlView) -> Line<'static> {
     let Some(g) = &view.grid else {
         return Line::raw("");
     };
-    let noun = if g.rows == 1 { "row" } else { "rows" };
+    let noun = crate::sql::output::rows_noun(g.rows);
     let mut parts = vec![if g.truncated {
         format!("{} {noun} (first {} kept)", g.rows, g.batch.num_rows())
     } else {
@@ -176,6 +176,18 @@ fn draw_grid(f: &mut Frame, area: Rect, g: &Grid, focused: bool) {
             .max()
             .unwrap_or(1)
             .clamp(3, MAX_COL) as u16;
+        // The last column shown may take the rest of the width.
+        let last = c + 1 == cols;
+        let want = if last {
+            values
+                .iter()
+                .map(|v| v.width())
+                .chain([name.width() + 2])
+                .max()
+                .unwrap_or(1) as u16
+        } else {
+            want
+        };
         let w = want.min(right - x);
         let numeric = field.data_type().is_numeric();
         let selected = c == g.column;
