@@ -76,7 +76,11 @@ impl SqlEngine {
             .with_memory_limit(memory_mb.max(16) << 20, 1.0)
             .build_arc()
             .map_err(|e| SqlError::from_datafusion(&e))?;
-        let mut config = SessionConfig::new().with_information_schema(true);
+        // DataFusion's own knobs come from DATAFUSION_* variables, e.g.
+        // DATAFUSION_EXECUTION_TARGET_PARTITIONS=4.
+        let mut config = SessionConfig::from_env()
+            .map_err(|e| SqlError::from_datafusion(&e))?
+            .with_information_schema(true);
         config.options_mut().sql_parser.collect_spans = true;
         // Plain strings out of Parquet: results print, export and compare as `Utf8`.
         config
