@@ -86,7 +86,19 @@ impl Replay {
     }
 
     fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let status = wait_exit(&mut self.child, limit);
+        // On a timeout, say what the run was doing before failing.
+        let t0 = Instant::now();
+        while self.child.try_wait().unwrap().is_none() && t0.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.child.try_wait().unwrap().is_none() {
+            eprintln!(
+                "still running after {limit:?}:\n{}\n{}",
+                tail(&self.output()),
+                log_warnings(self.dir.path())
+            );
+        }
+        let status = wait_exit(&mut self.child, Duration::from_secs(1));
         eprintln!(
             "run ended after {:.1} s with {status}",
             self.t0.elapsed().as_secs_f64()
