@@ -28,6 +28,11 @@ impl PaneId {
         PaneId::Sql,
     ];
 
+    /// Its direct key: `Alt-<n>`, n = 1-based place in [`PaneId::ALL`].
+    pub fn number(self) -> usize {
+        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             PaneId::Stages => "Stages",
@@ -85,6 +90,8 @@ pub enum Action {
     CycleQueueOrder,
     /// Label pane: which split the queue offers (auto, dev, test, train, weak-train).
     CycleLabelTarget,
+    /// Focus a pane directly (`Alt-1` ... `Alt-9`).
+    FocusPane(PaneId),
     /// Open the SQL pane.
     OpenSql,
     /// SQL pane: run the editor's query.

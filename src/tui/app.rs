@@ -360,6 +360,12 @@ impl App {
                 Err(e) => self.say(e, true),
             },
             Action::OpenSql => self.open_sql(),
+            Action::FocusPane(p) => {
+                self.focus = p;
+                if p == PaneId::Sql {
+                    self.open_sql();
+                }
+            }
             Action::RunSql => {
                 self.open_sql();
                 if let SqlKeyOutcome::Say(text, error) = self.sql.run_outcome() {

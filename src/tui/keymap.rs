@@ -25,6 +25,13 @@ const fn code(code: KeyCode) -> Key {
     }
 }
 
+const fn alt(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::ALT,
+    }
+}
+
 const fn ctrl(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
@@ -79,6 +86,55 @@ pub static GLOBAL: &[Binding] = &[
     bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
     bind(&[k('S')], Action::StartAll, "start all stages", false),
     bind(&[k('X')], Action::StopAll, "stop all stages", false),
+    bind(
+        &[alt('1')],
+        Action::FocusPane(PaneId::Stages),
+        "Stages pane",
+        false,
+    ),
+    bind(
+        &[alt('2')],
+        Action::FocusPane(PaneId::Feed),
+        "Feed pane",
+        false,
+    ),
+    bind(
+        &[alt('3')],
+        Action::FocusPane(PaneId::Lake),
+        "Lake pane",
+        false,
+    ),
+    bind(
+        &[alt('4')],
+        Action::FocusPane(PaneId::Lag),
+        "Lag pane",
+        false,
+    ),
+    bind(
+        &[alt('5')],
+        Action::FocusPane(PaneId::Logs),
+        "Logs pane",
+        false,
+    ),
+    bind(
+        &[alt('6')],
+        Action::FocusPane(PaneId::Ner),
+        "NER pane",
+        false,
+    ),
+    bind(
+        &[alt('7')],
+        Action::FocusPane(PaneId::Trending),
+        "Trending pane",
+        false,
+    ),
+    bind(
+        &[alt('8')],
+        Action::FocusPane(PaneId::Label),
+        "Label pane",
+        false,
+    ),
+    bind(&[alt('9')], Action::OpenSql, "SQL screen", false),
 ];
 
 pub static STAGES: &[Binding] = &[
@@ -289,6 +345,8 @@ pub fn key_label(key: &Key) -> String {
     };
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         format!("Ctrl-{base}")
+    } else if key.modifiers.contains(KeyModifiers::ALT) {
+        format!("Alt-{base}")
     } else {
         base
     }

@@ -139,7 +139,12 @@ pub fn pane_block(title: String, focused: bool) -> Block<'static> {
     } else {
         Style::default().fg(Color::DarkGray)
     };
-    Block::default()
+    // Every pane's direct key, on the right of its top border ("Alt-2").
+    let key = PaneId::ALL
+        .iter()
+        .find(|p| title.starts_with(p.title()) && **p != PaneId::Sql)
+        .map(|p| format!(" Alt-{} ", p.number()));
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
             BorderType::Thick
@@ -147,7 +152,12 @@ pub fn pane_block(title: String, focused: bool) -> Block<'static> {
             BorderType::Plain
         })
         .border_style(style)
-        .title(Span::styled(format!(" {title} "), style))
+        .title(Span::styled(format!(" {title} "), style));
+    if let Some(key) = key {
+        block = block
+            .title_top(Line::styled(key, Style::default().fg(Color::DarkGray)).right_aligned());
+    }
+    block
 }
 
 pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {

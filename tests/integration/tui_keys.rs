@@ -7,7 +7,7 @@ use crate::tui_common;
 use std::path::Path;
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ssp_tui::lake::{LakeLayout, LakeLocation, StatsScanner};
 use ssp_tui::stage::{StageState, Supervisor};
 use ssp_tui::tui::action::PaneId;
@@ -617,4 +617,31 @@ async fn collect_starts_only_after_a_yes() {
         sup.state("collect")
     );
     sup.shutdown(T).await;
+}
+
+/// Every pane has a direct key, Alt-1 ... Alt-9, shown on its top border (not only Tab).
+#[tokio::test]
+async fn alt_digits_focus_each_pane_directly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    for pane in PaneId::ALL {
+        let n = pane.number();
+        let digit = char::from_digit(n as u32, 10).unwrap();
+        app.handle_key(KeyEvent::new(KeyCode::Char(digit), KeyModifiers::ALT));
+        assert_eq!(app.focus, pane, "Alt-{n}");
+        if pane == PaneId::Sql {
+            app.handle_key(code(KeyCode::Esc));
+            app.handle_key(code(KeyCode::Esc));
+            continue;
+        }
+        // Zoomed, the pane's title shows its key.
+        app.zoom = true;
+        let lines = render_lines(&mut app, 120, 30);
+        app.zoom = false;
+        assert!(
+            lines[1].contains(pane.title()) && lines[1].contains(&format!(" Alt-{n} ")),
+            "{pane:?}: {}",
+            lines[1]
+        );
+    }
 }
