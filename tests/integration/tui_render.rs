@@ -654,3 +654,32 @@ async fn the_footer_always_shows_the_help_key() {
         }
     }
 }
+
+/// At 80x24 the Stages pane cannot show every stage: its title says how many it shows, and
+/// moving the selection brings the others into view.
+#[tokio::test]
+async fn stages_that_do_not_fit_are_announced_and_reachable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let n = app.stages.len();
+    let grid = grid_of(&mut app, 80, 24);
+    let stages = pane(&grid, "Stages");
+    assert!(
+        stages.title.contains(&format!("of {n} shown")),
+        "{}",
+        stages.title
+    );
+    let last = app.stages[n - 1].name.clone();
+    assert!(!stages.text().contains(&last), "{last} is below the fold");
+    for _ in 0..n {
+        app.handle_key(code(KeyCode::Down));
+    }
+    let grid = grid_of(&mut app, 80, 24);
+    assert!(
+        pane(&grid, "Stages").text().contains(&last),
+        "scrolled into view"
+    );
+    // Wide enough: no note.
+    let grid = grid_of(&mut app, 160, 48);
+    assert!(!pane(&grid, "Stages").title.contains("shown"));
+}

@@ -75,9 +75,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         Constraint::Length(3),
         Constraint::Min(10),
     ];
+    // Rows that do not fit are said in the title (the selection scrolls them into view).
+    let fits = area.height.saturating_sub(3) as usize;
+    let title = if app.stages.len() > fits {
+        format!("Stages · {fits} of {} shown, ↑↓ scrolls", app.stages.len())
+    } else {
+        "Stages".to_string()
+    };
     let table = Table::new(rows, widths)
         .header(header)
-        .block(pane_block("Stages".into(), focused))
+        .block(pane_block(title, focused))
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
         .highlight_symbol("▶ ");
     let mut state = TableState::default().with_selected(Some(app.selected));
