@@ -64,6 +64,8 @@ pub struct App {
     pub pending_start: Option<(String, Vec<String>)>,
     /// `collect` waiting for a yes: it makes a new dataset version.
     pub pending_collect: bool,
+    /// `X` waiting for a yes: every stage stops.
+    pub pending_stop_all: bool,
     /// SQL pane (`Q`): editor, result grid, live view.
     pub sql: SqlView,
     /// The pane to return to when the SQL pane is left.
@@ -108,6 +110,7 @@ impl App {
             message: None,
             pending_start: None,
             pending_collect: false,
+            pending_stop_all: false,
             sql,
             prev_focus: PaneId::Stages,
             remote: None,
@@ -140,6 +143,13 @@ impl App {
 
     /// A key press: to the input line when one is open, else through the keymap.
     pub fn handle_key(&mut self, key: KeyEvent) {
+        if std::mem::take(&mut self.pending_stop_all) {
+            match key.code {
+                crossterm::event::KeyCode::Char('y') => self.stop(Target::All),
+                _ => self.say("stop all cancelled: every stage keeps running", false),
+            }
+            return;
+        }
         if std::mem::take(&mut self.pending_collect) {
             use crossterm::event::KeyCode;
             match key.code {
@@ -318,7 +328,23 @@ impl App {
                 }
             }
             Action::StartAll => self.start(Target::All),
-            Action::StopAll => self.stop(Target::All),
+            Action::StopAll => {
+                let running = self
+                    .sup
+                    .snapshot()
+                    .iter()
+                    .filter(|s| s.state.is_active())
+                    .count();
+                if running == 0 {
+                    self.say("no stage is running", false);
+                } else {
+                    self.say(
+                        format!("stop all {running} running stages (they flush and stop)? y = stop, any other key = keep them"),
+                        false,
+                    );
+                    self.pending_stop_all = true;
+                }
+            }
             Action::OpenLogs => {
                 if let Some(n) = self.selected_stage().map(str::to_string) {
                     self.logs.show(&n);

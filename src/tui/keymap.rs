@@ -85,7 +85,7 @@ pub static GLOBAL: &[Binding] = &[
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
     bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
     bind(&[k('S')], Action::StartAll, "start all stages", false),
-    bind(&[k('X')], Action::StopAll, "stop all stages", false),
+    bind(&[k('X')], Action::StopAll, "stop all stages (asks y)", false),
     bind(
         &[alt('1')],
         Action::FocusPane(PaneId::Stages),
@@ -143,7 +143,7 @@ pub static STAGES: &[Binding] = &[
     bind(&[k('r')], Action::RestartSelected, "restart", true),
     bind(&[code(KeyCode::Enter)], Action::OpenLogs, "logs", true),
     bind(&[k('S')], Action::StartAll, "start all", true),
-    bind(&[k('X')], Action::StopAll, "stop all", true),
+    bind(&[k('X')], Action::StopAll, "stop all (asks y)", true),
     UP,
     DOWN,
 ];

@@ -191,7 +191,18 @@ async fn shift_s_and_shift_x_start_and_stop_all() {
     // From another pane too (S / X are global).
     app.handle_key(code(KeyCode::Tab));
     assert_ne!(app.focus, PaneId::Stages);
+    // X asks first: any key but y keeps them running, y stops them.
     app.handle_key(key('X'));
+    assert!(
+        message(&app).0.contains("? y = stop"),
+        "{:?}",
+        message(&app)
+    );
+    app.handle_key(key('n'));
+    assert!(message(&app).0.contains("cancelled"), "{:?}", message(&app));
+    assert_eq!(sup.state("bronze"), Some(StageState::Running));
+    app.handle_key(key('X'));
+    app.handle_key(key('y'));
     wait_all_stopped(&sup).await;
     app.handle_key(key('S'));
     wait_all_started(&sup, 2).await;
