@@ -85,7 +85,12 @@ pub static GLOBAL: &[Binding] = &[
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
     bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
     bind(&[k('S')], Action::StartAll, "start all stages", false),
-    bind(&[k('X')], Action::StopAll, "stop all stages (asks y)", false),
+    bind(
+        &[k('X')],
+        Action::StopAll,
+        "stop all stages (asks y)",
+        false,
+    ),
     bind(
         &[alt('1')],
         Action::FocusPane(PaneId::Stages),
