@@ -14,11 +14,12 @@
 
 use crate::kafka_common;
 use crate::tui_common;
+use crate::tui_common::tmux::Tmux;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use kafka_common::{bronze_ids, write_tweets, BIN};
 use tui_common::{find_pane, text_grid};
@@ -284,7 +285,7 @@ impl Pipeline {
             bin = quote(BIN),
         );
         eprintln!("attach: ssp-tui attach on control, in tmux");
-        Tmux::start(&shell)
+        Tmux::start(&shell, WIDTH, HEIGHT)
     }
 
     /// The broker's view of the status topics (for a failure message): partitions, config.
@@ -331,134 +332,6 @@ fn strip_env(c: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("SSP__") || k == "RUST_LOG" || k == "SSP_FAULTS" {
             c.env_remove(k);
-        }
-    }
-}
-
-/// A private tmux server (own socket) with one session; killed on drop.
-struct Tmux {
-    socket: String,
-    session: String,
-    /// The server's socket file, removed on drop.
-    socket_path: Option<PathBuf>,
-}
-
-impl Tmux {
-    fn command(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
-        c.env("SHELL", "/bin/sh").env("TERM", "xterm-256color");
-        strip_env(&mut c);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command().args(args).output().expect("running tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn start(shell_command: &str) -> Tmux {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let id = format!("{}-{nanos}", std::process::id());
-        let mut tmux = Tmux {
-            socket: format!("ssp-cluster-{id}"),
-            session: format!("ssp-{id}"),
-            socket_path: None,
-        };
-        let (w, h) = (WIDTH.to_string(), HEIGHT.to_string());
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            &tmux.session,
-            "-x",
-            &w,
-            "-y",
-            &h,
-            shell_command,
-        ]);
-        let out = tmux.run(&[
-            "display-message",
-            "-p",
-            "-t",
-            &tmux.target(),
-            "#{socket_path}",
-        ]);
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        tmux.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
-        tmux
-    }
-
-    fn target(&self) -> String {
-        format!("{}:0.0", self.session)
-    }
-
-    fn capture(&self) -> Vec<String> {
-        let out = self.run(&["capture-pane", "-p", "-t", &self.target()]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn send(&self, keys: &str) {
-        self.run(&["send-keys", "-t", &self.target(), "-l", keys]);
-    }
-
-    /// Polls the screen until `check` gives a value; panics with the last screen after
-    /// `timeout`.
-    /// Polls the screen until `check` gives a value; the last screen after `timeout`.
-    fn poll<T>(
-        &self,
-        timeout: Duration,
-        mut check: impl FnMut(&[String]) -> Option<T>,
-    ) -> Result<T, Vec<String>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.capture();
-            if let Some(v) = check(&lines) {
-                return Ok(v);
-            }
-            if Instant::now() >= deadline {
-                return Err(lines);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// [`Self::poll`], panicking with the last screen.
-    fn wait_for<T>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        check: impl FnMut(&[String]) -> Option<T>,
-    ) -> T {
-        self.poll(timeout, check).unwrap_or_else(|lines| {
-            panic!(
-                "timed out after {timeout:?} waiting for {what}; screen:\n{}",
-                lines.join("\n")
-            )
-        })
-    }
-
-    fn wait_screen(&self, what: &str, timeout: Duration, check: impl Fn(&[String]) -> bool) {
-        self.wait_for(what, timeout, |l| check(l).then_some(()));
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-        if let Some(p) = &self.socket_path {
-            let _ = std::fs::remove_file(p);
         }
     }
 }

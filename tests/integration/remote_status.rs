@@ -4,6 +4,7 @@
 //! unwritable goes `stalled`.
 
 use crate::common;
+use crate::tui_common::tmux::Tmux;
 
 use std::path::Path;
 use std::process::Command as Process;
@@ -122,45 +123,6 @@ async fn headless_stages_are_seen_commanded_and_lost() {
     assert!(killed.elapsed() < Duration::from_secs(6));
 }
 
-/// tmux on a private socket, killed on drop.
-struct Tmux(String);
-
-impl Tmux {
-    fn start(cmd: &str) -> Tmux {
-        let name = format!("ssp-attach-{}", std::process::id());
-        let t = Tmux(name);
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "main",
-            "-x",
-            "120",
-            "-y",
-            "32",
-            cmd,
-        ]);
-        t
-    }
-    fn run(&self, args: &[&str]) -> String {
-        let out = Process::new("tmux")
-            .args(["-L", &self.0])
-            .args(args)
-            .output()
-            .expect("tmux (scripts/test.sh installs it)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn capture(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "main"])
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn attach_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,15 +134,15 @@ fn attach_starts_nothing() {
         dir.path().join("logs").display(),
         env!("CARGO_BIN_EXE_ssp-tui"),
     );
-    let tmux = Tmux::start(&cmd);
+    let tmux = Tmux::start(&cmd, 120, 32);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut screen = String::new();
     while Instant::now() < deadline && !screen.contains("classify") {
         std::thread::sleep(Duration::from_millis(200));
-        screen = tmux.capture();
+        screen = tmux.capture().join("\n");
     }
     std::thread::sleep(Duration::from_secs(4));
-    screen = tmux.capture();
+    screen = tmux.capture().join("\n");
     for stage in ["source", "bronze", "ner", "trending", "collect", "classify"] {
         let line = screen
             .lines()
@@ -197,7 +159,7 @@ fn attach_starts_nothing() {
         "attach wrote bronze: {:?}",
         std::fs::read_dir(&lake).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
     );
-    tmux.run(&["send-keys", "-t", "main", "q"]);
+    tmux.send("q");
 }
 
 /// `chattr -i` on drop (an immutable folder outlives the test otherwise).

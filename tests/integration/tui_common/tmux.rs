@@ -18,8 +18,9 @@ impl Tmux {
         let mut c = Command::new("tmux");
         c.args(["-L", &self.socket, "-f", "/dev/null"]);
         c.env("SHELL", "/bin/sh").env("TERM", "xterm-256color");
+        // The binary gets only what the test's shell command sets.
         for (k, _) in std::env::vars() {
-            if k.starts_with("SSP__") {
+            if k.starts_with("SSP__") || k == "RUST_LOG" || k == "SSP_FAULTS" {
                 c.env_remove(k);
             }
         }
@@ -106,22 +107,43 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Polls the screen until `check` holds; panics with the last screen after `timeout`.
-    pub fn wait_screen(&self, what: &str, timeout: Duration, check: impl Fn(&[String]) -> bool) {
+    /// Polls the screen until `check` gives a value; the last screen after `timeout`.
+    pub fn poll<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&[String]) -> Option<T>,
+    ) -> Result<T, Vec<String>> {
         let deadline = Instant::now() + timeout;
         loop {
             let lines = self.capture();
-            if check(&lines) {
-                return;
+            if let Some(v) = check(&lines) {
+                return Ok(v);
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; screen:\n{}",
-                    lines.join("\n")
-                );
+                return Err(lines);
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// [`Self::poll`], panicking with the last screen.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl FnMut(&[String]) -> Option<T>,
+    ) -> T {
+        self.poll(timeout, check).unwrap_or_else(|lines| {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; screen:\n{}",
+                lines.join("\n")
+            )
+        })
+    }
+
+    /// Polls the screen until `check` holds; panics with the last screen after `timeout`.
+    pub fn wait_screen(&self, what: &str, timeout: Duration, check: impl Fn(&[String]) -> bool) {
+        self.wait_for(what, timeout, |l| check(l).then_some(()));
     }
 }
 
