@@ -1,10 +1,12 @@
 //! The SQL pane's worker: owns the engine on its own task, so a query never blocks the TUI.
-//! A new query or `Cancel` drops the running one (DataFusion stops when its stream is dropped);
-//! a pinned live view re-runs after each new table version, at most every `watch_seconds`.
+//! Queries run on a runtime of their own; a new query or `Cancel` aborts the running one
+//! (DataFusion stops at its next yield). A pinned live view re-runs after each new table
+//! version, at most every `watch_seconds`.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{QueryResult, SqlEngine, SqlError, TableInfo};
@@ -76,8 +78,8 @@ async fn serve(
     let Some(first) = requests.recv().await else {
         return;
     };
-    let mut engine = match SqlEngine::new(&settings, settings.sql.memory_mb) {
-        Ok(e) => e,
+    let engine = match SqlEngine::new(&settings, settings.sql.memory_mb) {
+        Ok(e) => Arc::new(Mutex::new(e)),
         Err(error) => {
             let _ = replies.send(SqlReply::Failed { id: 0, error });
             return;
@@ -88,8 +90,11 @@ async fn serve(
     let mut tick = tokio::time::interval(settings.sql.watch_every.max(Duration::from_millis(200)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Tables for completion as soon as the pane opens.
-    let _ = engine.refresh().await;
-    let _ = replies.send(SqlReply::Tables(engine.tables().await));
+    {
+        let mut e = engine.lock().await;
+        let _ = e.refresh().await;
+        let _ = replies.send(SqlReply::Tables(e.tables().await));
+    }
     let mut next: Option<(u64, String)> = None;
     match first {
         SqlRequest::Run { id, sql } => next = Some((id, sql)),
@@ -108,7 +113,7 @@ async fn serve(
                 },
                 _ = tick.tick() => {
                     let Some(sql) = watch.clone() else { continue };
-                    let changed = engine.refresh().await.unwrap_or(false);
+                    let changed = engine.lock().await.refresh().await.unwrap_or(false);
                     if !changed && !super::engine::mentions_store_table(&sql) {
                         continue;
                     }
@@ -116,22 +121,26 @@ async fn serve(
                 }
             },
         };
-        // Run it, while listening for a cancel or a newer query.
+        // Run it on the query runtime, while listening for a cancel or a newer query. A
+        // cancel aborts the task (DataFusion stops at its next yield) and is answered at once.
         let outcome = {
-            let run = engine.run(&sql, max_rows);
-            tokio::pin!(run);
-            loop {
+            let engine = engine.clone();
+            let mut run =
+                query_runtime().spawn(async move { engine.lock().await.run(&sql, max_rows).await });
+            let outcome = loop {
                 tokio::select! {
-                    r = &mut run => break Some(r),
+                    r = &mut run => break r.ok(),
                     req = requests.recv() => match req {
-                        None => return,
+                        None => { run.abort(); return }
                         Some(SqlRequest::Cancel) => break None,
                         Some(SqlRequest::Run { id, sql }) => { next = Some((id, sql)); break None }
                         Some(SqlRequest::Watch(w)) => watch = w,
                         Some(SqlRequest::Open) => {}
                     },
                 }
-            }
+            };
+            run.abort();
+            outcome
         };
         let live = id == LIVE_ID;
         let reply = match outcome {
@@ -143,7 +152,26 @@ async fn serve(
             return;
         }
         if !live {
-            let _ = replies.send(SqlReply::Tables(engine.tables().await));
+            let _ = replies.send(SqlReply::Tables(engine.lock().await.tables().await));
         }
     }
+}
+
+/// Queries run on threads of their own: DataFusion's operators are CPU-bound and would
+/// otherwise hold the runtime threads the TUI's event loop and the stages need.
+fn query_runtime() -> &'static tokio::runtime::Handle {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+            )
+            .thread_name("ssp-sql")
+            .enable_all()
+            .build()
+            .expect("the SQL query runtime")
+    })
+    .handle()
 }
