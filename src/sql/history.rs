@@ -1,7 +1,7 @@
 //! Queries run before, kept per lake in `<lake>/sql_history.jsonl` (one JSON string per line,
 //! newest last, at most [`KEEP`]); walked with Ctrl-Up / Ctrl-Down in the SQL pane.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Queries kept on disk.
@@ -46,13 +46,10 @@ impl History {
             return Ok(());
         }
         self.entries.push(sql.to_string());
-        let Some(path) = &self.path else {
+        let Some(path) = self.path.clone() else {
             return Ok(());
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        if self.entries.len() > KEEP {
+        let write = if self.entries.len() > KEEP {
             // Rewrite the file with the newest KEEP entries only.
             self.entries.drain(..self.entries.len() - KEEP);
             let text: String = self
@@ -60,13 +57,25 @@ impl History {
                 .iter()
                 .map(|e| format!("{}\n", serde_json::to_string(e).expect("a string")))
                 .collect();
-            return crate::lake::atomic::write_atomic(path, text.as_bytes());
+            Change::Replace(text)
+        } else {
+            Change::Append(format!(
+                "{}\n",
+                serde_json::to_string(sql).expect("a string")
+            ))
+        };
+        // From the TUI: on a blocking thread, never on the event loop.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(move || {
+                    if let Err(e) = write.to(&path) {
+                        tracing::warn!(path = %path.display(), error = %e, "saving the SQL history");
+                    }
+                });
+                Ok(())
+            }
+            Err(_) => write.to(&path),
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        writeln!(f, "{}", serde_json::to_string(sql).expect("a string"))
     }
 
     /// One step back (older); `None` at the oldest.
@@ -89,6 +98,28 @@ impl History {
         }
         self.cursor = Some(i + 1);
         self.entries.get(i + 1).map(String::as_str)
+    }
+}
+
+/// A change to the history file.
+enum Change {
+    Append(String),
+    Replace(String),
+}
+
+impl Change {
+    fn to(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        match self {
+            Change::Replace(text) => crate::lake::atomic::write_atomic(path, text.as_bytes()),
+            Change::Append(line) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?
+                .write_all(line.as_bytes()),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{QueryResult, SqlEngine, SqlError, TableInfo};
 use crate::config::Settings;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SqlRequest {
     /// The pane opened: read the tables (the worker starts nothing before a request).
     Open,
@@ -23,6 +23,11 @@ pub enum SqlRequest {
     Cancel,
     /// Pin `sql` as a live view (`None`: unpin).
     Watch(Option<String>),
+    /// Write a shown result to a file (off the TUI's thread).
+    Export {
+        path: std::path::PathBuf,
+        batch: arrow::array::RecordBatch,
+    },
 }
 
 #[derive(Debug)]
@@ -42,6 +47,8 @@ pub enum SqlReply {
     },
     /// Tables and columns (for completion and `:tables`), after each refresh.
     Tables(Vec<TableInfo>),
+    /// A line for the footer (an export's outcome); `true` for an error.
+    Message(String, bool),
 }
 
 pub struct SqlLink {
@@ -99,6 +106,7 @@ async fn serve(
     match first {
         SqlRequest::Run { id, sql } => next = Some((id, sql)),
         SqlRequest::Watch(w) => watch = w,
+        SqlRequest::Export { path, batch } => export(path, batch, &replies),
         SqlRequest::Open | SqlRequest::Cancel => {}
     }
     loop {
@@ -110,6 +118,7 @@ async fn serve(
                     Some(SqlRequest::Run { id, sql }) => (id, sql),
                     Some(SqlRequest::Cancel | SqlRequest::Open) => continue,
                     Some(SqlRequest::Watch(w)) => { watch = w; continue }
+                    Some(SqlRequest::Export { path, batch }) => { export(path, batch, &replies); continue }
                 },
                 _ = tick.tick() => {
                     let Some(sql) = watch.clone() else { continue };
@@ -135,6 +144,7 @@ async fn serve(
                         Some(SqlRequest::Cancel) => break None,
                         Some(SqlRequest::Run { id, sql }) => { next = Some((id, sql)); break None }
                         Some(SqlRequest::Watch(w)) => watch = w,
+                        Some(SqlRequest::Export { path, batch }) => export(path, batch, &replies),
                         Some(SqlRequest::Open) => {}
                     },
                 }
@@ -155,6 +165,31 @@ async fn serve(
             let _ = replies.send(SqlReply::Tables(engine.lock().await.tables().await));
         }
     }
+}
+
+/// Writes `batch` to `path` on a blocking thread; the outcome goes to the footer.
+fn export(
+    path: std::path::PathBuf,
+    batch: arrow::array::RecordBatch,
+    replies: &mpsc::UnboundedSender<SqlReply>,
+) {
+    let replies = replies.clone();
+    tokio::task::spawn_blocking(move || {
+        let n = batch.num_rows();
+        let reply =
+            match super::output::export(&path, &batch.schema(), std::slice::from_ref(&batch)) {
+                Ok(()) => SqlReply::Message(
+                    format!(
+                        "{n} {} written to {}",
+                        super::output::rows_noun(n),
+                        path.display()
+                    ),
+                    false,
+                ),
+                Err(e) => SqlReply::Message(e, true),
+            };
+        let _ = replies.send(reply);
+    });
 }
 
 /// Queries run on threads of their own: DataFusion's operators are CPU-bound and would

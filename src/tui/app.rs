@@ -262,6 +262,14 @@ impl App {
         }
     }
 
+    /// A reply of the SQL worker.
+    pub fn sql_reply(&mut self, reply: crate::sql::worker::SqlReply) {
+        match reply {
+            crate::sql::worker::SqlReply::Message(text, error) => self.say(text, error),
+            other => self.sql.on_reply(other),
+        }
+    }
+
     /// A reply of the labelling worker (the event loop calls this as soon as it arrives).
     pub fn label_reply(&mut self, reply: crate::learn::worker::LabelReply) {
         self.label.on_reply(reply);

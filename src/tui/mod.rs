@@ -200,7 +200,7 @@ async fn event_loop(
                 dirty = true;
             }
             Some(reply) = collectors.sql.replies.recv() => {
-                app.sql.on_reply(reply);
+                app.sql_reply(reply);
                 dirty = true;
             }
             _ = tick.tick() => {

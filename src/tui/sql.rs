@@ -158,6 +158,8 @@ impl SqlView {
     pub fn on_reply(&mut self, reply: SqlReply) {
         match reply {
             SqlReply::Tables(t) => self.tables = t,
+            // Footer messages are the app's (see `App::sql_reply`).
+            SqlReply::Message(..) => {}
             SqlReply::Done { id, result, live } => {
                 if live {
                     // A live view's rerun keeps the user's place in the grid.
@@ -280,19 +282,20 @@ impl SqlView {
         Ok(format!("loaded {name}: F5 runs it"))
     }
 
-    /// `:export FILE`: the shown result, in the format the extension names.
+    /// `:export FILE`: the shown result, in the format the extension names (written by the
+    /// worker; its outcome comes back as a footer message).
     pub fn export(&self, path: &Path) -> Result<String, String> {
         let g = self
             .grid
             .as_ref()
             .ok_or("no result to export: run a query first")?;
-        crate::sql::output::export(path, &g.batch.schema(), std::slice::from_ref(&g.batch))?;
-        let n = g.batch.num_rows();
-        Ok(format!(
-            "{n} {} written to {}",
-            crate::sql::output::rows_noun(n),
-            path.display()
-        ))
+        if !self.send(SqlRequest::Export {
+            path: path.to_path_buf(),
+            batch: g.batch.clone(),
+        }) {
+            return Err("the SQL worker is not running".into());
+        }
+        Ok(format!("writing {}…", path.display()))
     }
 
     fn show(&mut self, r: QueryResult, live: bool) {
