@@ -239,8 +239,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let message = match &s.state {
         WorkerState::Starting => Some(("starting the labelling worker…".to_string(), false)),
         WorkerState::NoDataset => Some((
-            "No dataset yet. Collect one from the stream: in the Stages pane select collect and press s \
-(or :start collect, or `ssp-tui run collect`). It reads bronze until [learn] collect_size unique \
+            "No dataset yet. Collect one from the bronze table: :collect new (or s on the collect stage, \
+or `ssp-tui dataset collect`), then y. It reads bronze until [learn] collect_size unique \
 texts, splits them (test / dev / weak-train / train) and the queue appears here."
                 .to_string(),
             false,
