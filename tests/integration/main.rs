@@ -1,8 +1,8 @@
 //! The integration tests, as one test binary: every file here would otherwise link its own copy
 //! of delta-rs, DataFusion and librdkafka (about 180 MB and a link step each). Tests that need a
 //! process of their own (a global tracing subscriber, a count of this process's threads) are
-//! separate binaries next to this folder, as are the broker-failure tests, which time a paused
-//! broker and need the machine to themselves.
+//! separate binaries next to this folder, as are the broker-failure and broker-outage tests, which
+//! time a paused or cut-off broker against a paced source and need the machine to themselves.
 
 // Shared helpers.
 mod common;
@@ -21,7 +21,6 @@ mod crash_recovery;
 mod dead_letter;
 mod kafka_bus;
 mod kafka_exactly_once;
-mod kafka_outage;
 mod kafka_topic_id;
 mod lake_interop;
 mod lake_maintenance;

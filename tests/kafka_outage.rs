@@ -5,7 +5,8 @@
 //! at the end) behind a TCP proxy it controls: the broker advertises the proxy's address, so
 //! "the broker is unreachable" is real for librdkafka while the broker and its data live on.
 
-use crate::kafka_common;
+#[path = "integration/kafka_common/mod.rs"]
+mod kafka_common;
 
 use std::net::SocketAddr;
 use std::path::Path;
