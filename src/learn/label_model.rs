@@ -29,7 +29,7 @@ pub struct LabelModel {
     pub weights: Vec<f64>,
     /// Smoothed accuracy per LF.
     pub accuracies: Vec<f64>,
-    /// Log-odds of the positive class before any vote.
+    /// Log-odds of the positive class on dev (breaks ties between votes).
     pub prior: f64,
     /// Probability of the positive class when no LF votes.
     pub no_vote: f64,
@@ -105,7 +105,7 @@ impl LabelModel {
 
     /// The weak label of one point.
     pub fn predict(&self, votes: &[Vote]) -> Weak {
-        let mut score = self.prior;
+        let mut score = 0.0;
         let mut any = false;
         for (v, w) in votes.iter().zip(&self.weights) {
             match *v {
@@ -115,7 +115,11 @@ impl LabelModel {
             }
             any = true;
         }
-        let p = if any { sigmoid(score) } else { self.no_vote };
+        let p = match (any, score == 0.0) {
+            (false, _) => self.no_vote,
+            (true, true) => sigmoid(self.prior),
+            (true, false) => sigmoid(score),
+        };
         Weak {
             p,
             label: if p > 0.5 { POS } else { NEG },

@@ -194,3 +194,66 @@ fn label_model_learns_lf_accuracy_from_dev_labels() {
     assert!(fitted.accuracies[0] > fitted.accuracies[2], "{fitted:?}");
     assert_eq!(fitted.predict(&votes[1]).label, POS);
 }
+
+/// The collapse: 11 dev labels, 2 of them AI, where the AI-keyword LF also fires on 3
+/// OTHER texts. Before the fix the dev class prior outweighed every single positive vote and
+/// every text became OTHER.
+#[test]
+fn few_dev_labels_with_few_positives_do_not_collapse_the_weak_labels() {
+    let lfs = LabelingFunctions::new(&Keywords::builtin());
+    let dev: Vec<(&str, Vote)> = vec![
+        ("Machine Learning is eating the world", POS),
+        ("#AI and natural language processing with spacy", POS),
+        // is_ai_tweet fires (big data, deep learning, #ai) on three OTHER texts.
+        ("big data is just a buzzword for spreadsheets", NEG),
+        ("deep learning how to cook rice", NEG),
+        ("#AI generated cat pictures, lol", NEG),
+        ("Sunny day at the beach", NEG),
+        ("my computer is broken", NEG),
+        ("lunch was great today", NEG),
+        ("the train is late again", NEG),
+        ("new shoes, who dis", NEG),
+        ("watching the game tonight", NEG),
+    ];
+    let dev_votes: Vec<[Vote; 8]> = dev.iter().map(|(t, _)| lfs.votes(t)).collect();
+    assert_eq!(
+        dev_votes.iter().filter(|v| v[0] == POS).count(),
+        5,
+        "is_ai_tweet fires on the 2 AI texts and 3 others: {dev_votes:?}"
+    );
+    let fitted = LabelModel::fit(8, dev_votes.iter().zip(&dev).map(|(v, d)| (&v[..], d.1)));
+    // is_ai_tweet: 2 right of 5, smoothed (2 + 3) / (5 + 4) = 0.556: trusted less than at
+    // the start (0.75) but still more right than wrong.
+    assert!(
+        (fitted.accuracies[0] - 5.0 / 9.0).abs() < 1e-9,
+        "{:?}",
+        fitted.accuracies
+    );
+    let unseen = [
+        "Reinforcement learning agents beat the benchmark",
+        "Training a neural network on GPUs",
+        "#MachineLearning for beginners",
+        "Coffee first, then emails",
+        "my computer is slow today",
+        "What a match last night",
+    ];
+    let labels: Vec<Vote> = unseen
+        .iter()
+        .map(|t| fitted.predict(&lfs.votes(t)).label)
+        .collect();
+    assert!(
+        labels.contains(&POS) && labels.contains(&NEG),
+        "both classes remain: {labels:?}"
+    );
+    // Against majority vote: where the LFs are unanimous and each is right more often than
+    // not, the weighted vote agrees with it.
+    for t in unseen {
+        let v = lfs.votes(t);
+        let pos = v.iter().filter(|x| **x == POS).count();
+        let neg = v.iter().filter(|x| **x == NEG).count();
+        if (pos == 0) != (neg == 0) {
+            let majority = if pos > 0 { POS } else { NEG };
+            assert_eq!(fitted.predict(&v).label, majority, "{t:?}: votes {v:?}");
+        }
+    }
+}
