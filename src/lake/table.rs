@@ -17,8 +17,10 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
 use object_store::ObjectStoreExt as _;
 use url::Url;
 
-/// Commits between two Delta checkpoints (`delta.checkpointInterval`).
-pub const CHECKPOINT_INTERVAL: u64 = 100;
+/// Commits between two Delta checkpoints (`delta.checkpointInterval`): Delta's own default
+/// (delta-rs uses 100). Opening a table replays the JSON commits since the last checkpoint; at
+/// 100 that was most of the time a query over a small table took.
+pub const CHECKPOINT_INTERVAL: u64 = 10;
 
 /// Errors of Delta tables, with the table they happened on.
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,9 @@ pub struct QueryResult {
     pub rows: usize,
     pub truncated: bool,
     pub elapsed: Duration,
+    /// Of `elapsed`: opening / refreshing the tables, and planning.
+    pub opening: Duration,
+    pub planning: Duration,
 }
 
 impl QueryResult {
@@ -260,6 +263,7 @@ impl SqlEngine {
         if mentions_store_table(sql) {
             self.register_store_tables().await?;
         }
+        let opening = started.elapsed();
         let df = self
             .ctx
             .sql(sql)
@@ -270,6 +274,7 @@ impl SqlEngine {
             .execute_stream()
             .await
             .map_err(|e| SqlError::from_datafusion(&e))?;
+        let planning = started.elapsed() - opening;
         let (mut batches, mut rows, mut kept) = (Vec::new(), 0usize, 0usize);
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SqlError::from_datafusion(&e))?;
@@ -286,6 +291,8 @@ impl SqlEngine {
             rows,
             truncated: rows > kept,
             elapsed: started.elapsed(),
+            opening,
+            planning,
         })
     }
 }

@@ -39,10 +39,12 @@ pub async fn run(
     if timing {
         let _ = writeln!(
             err,
-            "{} {} in {:.3} s",
+            "{} {} in {:.3} s (opening tables {:.3} s, planning {:.3} s)",
             result.rows,
             output::rows_noun(result.rows),
-            result.elapsed.as_secs_f64()
+            result.elapsed.as_secs_f64(),
+            result.opening.as_secs_f64(),
+            result.planning.as_secs_f64()
         );
     }
     let written = match out_file {

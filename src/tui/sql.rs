@@ -223,6 +223,8 @@ impl SqlView {
                 batches: vec![batch],
                 truncated: false,
                 elapsed: std::time::Duration::ZERO,
+                opening: std::time::Duration::ZERO,
+                planning: std::time::Duration::ZERO,
             },
             false,
         );
