@@ -234,7 +234,7 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// Accuracy and F1 of the positive class.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scores {
     pub n: usize,
     pub accuracy: f64,

@@ -65,7 +65,7 @@ impl Target {
 }
 
 /// Dev-split scores of the model and of the weak labeller after `hand` hand labels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricsPoint {
     pub hand: usize,
     pub model: Scores,
@@ -326,10 +326,12 @@ impl Session {
             self.refit_label_model();
             retrain = true;
         } else if split.trains() {
-            match ev.event.kind {
-                EventKind::Label => self.online_update(i),
-                EventKind::Undo => retrain = true,
+            // The online step answers at once; the retrain from scratch that follows makes
+            // the model a function of the labels alone, so a restart gets the same one.
+            if ev.event.kind == EventKind::Label {
+                self.online_update(i);
             }
+            retrain = true;
         }
         self.rescore();
         self.record_metrics();
@@ -388,6 +390,16 @@ impl Session {
             last.model = m;
             last.weak = w;
         }
+        self.generation += 1;
+    }
+
+    /// Puts the saved history (from before a restart) in front of this session's points.
+    pub fn restore_history(&mut self, saved: Vec<MetricsPoint>) {
+        let mut h = super::history::merge(saved, &self.history);
+        if h.len() > HISTORY {
+            h.drain(..h.len() - HISTORY);
+        }
+        self.history = h;
         self.generation += 1;
     }
 

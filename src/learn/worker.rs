@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::dataset::Split;
+use super::history;
 use super::labels::{undo_target, EventKind, LabelEvent, LabelStore, NewEvent};
 use super::lf::{Keywords, LabelingFunctions, LfSummaryRow, Vote};
 use super::model::{model_path, Model, ModelMeta, Scores};
@@ -363,10 +364,12 @@ impl Worker {
             .session
             .as_ref()
             .map_or((learn.order, Target::Auto), |s| (s.order, s.target));
+        let root = self.settings.lake.root.clone();
         let built = tokio::task::spawn_blocking(move || {
             let mut s = Session::new(ds, events, &learn, &lfs);
             s.set_order(order);
             s.set_target(target);
+            s.restore_history(history::load(&history::history_path(&root, s.version)));
             s
         })
         .await;
@@ -559,7 +562,13 @@ impl Worker {
             saved_at_ms: chrono::Utc::now().timestamp_millis(),
         };
         let path = self.model_file.clone();
-        let r = tokio::task::spawn_blocking(move || model.save(&path, &meta)).await;
+        let points = s.history.clone();
+        let history_file = history::history_path(&self.settings.lake.root, s.version);
+        let r = tokio::task::spawn_blocking(move || {
+            model.save(&path, &meta)?;
+            history::save(&history_file, &points)
+        })
+        .await;
         match r {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "saving the model"),

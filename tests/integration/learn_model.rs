@@ -146,3 +146,41 @@ fn uncertainty_order_offers_the_most_uncertain_first() {
         "about dev_share (0.2) of the queue from dev: {dev}"
     );
 }
+
+/// The model is a function of the labels: a session that learned label by label (online
+/// steps, each followed by the retrain the worker runs) and a session rebuilt from the same
+/// events after a restart give the same probabilities and the same dev figures.
+#[test]
+fn the_same_labels_give_the_same_model_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = settings(
+        tmp.path(),
+        &pairs(&[
+            ("SSP__LEARN__TEST_SIZE", "100"),
+            ("SSP__LEARN__DEV_SIZE", "150"),
+            ("SSP__LEARN__WEAK_TRAIN_SIZE", "250"),
+            ("SSP__LEARN__COLLECT_SIZE", "500"),
+        ]),
+    );
+    let lfs = LabelingFunctions::new(&Keywords::builtin());
+    let ds = synthetic_dataset(&settings, 0, 1000);
+    let mut live = Session::new(ds.clone(), Vec::new(), &settings.learn, &lfs);
+    for k in 0..60 {
+        let idx = live.head(1)[0];
+        let label = if oracle(&live.items[idx].row.text) {
+            1
+        } else {
+            0
+        };
+        let ev = event(&live, k + 1, idx, label);
+        if live.apply(&ev) {
+            live.retrain();
+        }
+    }
+    let (model, _) = live.dev_scores();
+    assert!(model.n > 0, "some dev labels");
+    let restarted = Session::new(ds, live.events.clone(), &settings.learn, &lfs);
+    assert_eq!(restarted.dev_scores(), live.dev_scores());
+    assert_eq!(restarted.probs, live.probs);
+    assert_eq!(restarted.head(5), live.head(5), "the same next tweets");
+}
