@@ -13,8 +13,8 @@ import time
 import duckdb
 
 BIN, LAKE = sys.argv[1], sys.argv[2]
-BRONZE = f"read_parquet('{os.path.join(LAKE, 'bronze', '**', '*.parquet')}', hive_partitioning = true)"
-SILVER = f"read_parquet('{os.path.join(LAKE, 'silver', 'ner', '**', '*.parquet')}', hive_partitioning = true)"
+BRONZE = f"read_parquet('{os.path.join(LAKE, 'bronze', 'date=*', '*.parquet')}', hive_partitioning = true)"
+SILVER = f"read_parquet('{os.path.join(LAKE, 'silver', 'ner', 'date=*', '*.parquet')}', hive_partitioning = true)"
 
 # (name, ssp-tui SQL, DuckDB SQL): the same question in each dialect.
 QUERIES = [

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use arrow::array::{ArrayRef, Float32Array, Int32Array, Int64Array, StringArray};
+use arrow::array::{Array as _, ArrayRef, Float32Array, Int32Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,14 @@ pub struct ExportRow {
     pub label: i32,
     pub slabel: i32,
     pub probability: f32,
+    /// Provenance of the hand label (none when not labelled): who, when (epoch ms), the
+    /// event's id, where the text came from, the model's version and probability then.
+    pub labelled_by: Option<String>,
+    pub labelled_at_ms: Option<i64>,
+    pub event_id: Option<String>,
+    pub source: Option<String>,
+    pub model_version: Option<i64>,
+    pub label_probability: Option<f32>,
 }
 
 pub fn export_schema() -> SchemaRef {
@@ -48,6 +56,12 @@ pub fn export_schema() -> SchemaRef {
         Field::new("label", DataType::Int32, false),
         Field::new("slabel", DataType::Int32, false),
         Field::new("probability", DataType::Float32, false),
+        Field::new("labelled_by", DataType::Utf8, true),
+        Field::new("labelled_at_ms", DataType::Int64, true),
+        Field::new("event_id", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("model_version", DataType::Int64, true),
+        Field::new("label_probability", DataType::Float32, true),
     ]))
 }
 
@@ -64,6 +78,20 @@ fn batch(rows: &[ExportRow]) -> anyhow::Result<RecordBatch> {
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.slabel))),
         Arc::new(Float32Array::from_iter_values(
             rows.iter().map(|r| r.probability),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.labelled_by.as_deref()),
+        )),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.labelled_at_ms))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.event_id.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.source.as_deref()),
+        )),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.model_version))),
+        Arc::new(Float32Array::from_iter(
+            rows.iter().map(|r| r.label_probability),
         )),
     ];
     Ok(RecordBatch::try_new(export_schema(), cols)?)
@@ -98,6 +126,27 @@ pub fn read_parquet(path: &Path) -> anyhow::Result<Vec<ExportRow>> {
             .as_any()
             .downcast_ref::<Float32Array>()
             .context("probability")?;
+        let s = |n: &str| -> anyhow::Result<StringArray> {
+            Ok(c(n)?
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .context(n.to_string())?
+                .clone())
+        };
+        let i64s = |n: &str| -> anyhow::Result<Int64Array> {
+            Ok(c(n)?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .context(n.to_string())?
+                .clone())
+        };
+        let (by, event_id, source) = (s("labelled_by")?, s("event_id")?, s("source")?);
+        let (at, model_version) = (i64s("labelled_at_ms")?, i64s("model_version")?);
+        let lp = c("label_probability")?
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .context("label_probability")?;
+        let opt_s = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
         for i in 0..b.num_rows() {
             out.push(ExportRow {
                 text_id: text_id.value(i),
@@ -106,6 +155,12 @@ pub fn read_parquet(path: &Path) -> anyhow::Result<Vec<ExportRow>> {
                 label: label.value(i),
                 slabel: slabel.value(i),
                 probability: p.value(i),
+                labelled_by: opt_s(&by, i),
+                labelled_at_ms: at.is_valid(i).then(|| at.value(i)),
+                event_id: opt_s(&event_id, i),
+                source: opt_s(&source, i),
+                model_version: model_version.is_valid(i).then(|| model_version.value(i)),
+                label_probability: lp.is_valid(i).then(|| lp.value(i)),
             });
         }
     }
@@ -149,6 +204,7 @@ fn parquet_bytes(rows: &[ExportRow]) -> anyhow::Result<Vec<u8>> {
 /// Builds the export rows of a session.
 pub fn export_rows(s: &Session) -> Vec<(Split, Vec<ExportRow>)> {
     let slabels = s.slabels();
+    let current = labels::current_label_events(&s.events);
     EXPORTED
         .iter()
         .map(|split| {
@@ -157,13 +213,27 @@ pub fn export_rows(s: &Session) -> Vec<(Split, Vec<ExportRow>)> {
                 .iter()
                 .enumerate()
                 .filter(|(_, it)| it.row.split == *split)
-                .map(|(i, it)| ExportRow {
-                    text_id: it.row.text_id,
-                    tweet_id: it.row.tweet_id.clone(),
-                    text: it.row.text.clone(),
-                    label: s.hand[i],
-                    slabel: slabels[i],
-                    probability: s.probs[i],
+                .map(|(i, it)| {
+                    let e = current
+                        .get(&it.row.text_id)
+                        .filter(|_| s.hand[i] != ABSTAIN)
+                        .map(|e| &e.event);
+                    let p = e.map(|e| &e.provenance);
+                    let nonempty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+                    ExportRow {
+                        text_id: it.row.text_id,
+                        tweet_id: it.row.tweet_id.clone(),
+                        text: it.row.text.clone(),
+                        label: s.hand[i],
+                        slabel: slabels[i],
+                        probability: s.probs[i],
+                        labelled_by: e.map(|e| e.who.clone()),
+                        labelled_at_ms: e.map(|e| e.at_ms),
+                        event_id: p.and_then(|p| nonempty(&p.event_id)),
+                        source: p.and_then(|p| nonempty(&p.source)),
+                        model_version: p.map(|p| p.model_version as i64),
+                        label_probability: p.and_then(|p| p.probability),
+                    }
                 })
                 .collect();
             (*split, rows)
@@ -183,7 +253,7 @@ fn readme(
     let _ = writeln!(out, "# ssp-tui dataset v{}\n", s.version);
     let _ = writeln!(
         out,
-        "Exported {} from {store}. Labels: {} (-1 = not labelled / abstain). Columns: text_id, tweet_id, text, label (hand label), slabel (weak label), probability (model's probability of {}).\n",
+        "Exported {} from {store}. Labels: {} (-1 = not labelled / abstain). Columns: text_id, tweet_id, text, label (hand label), slabel (weak label), probability (model's probability of {}); for hand-labelled rows the label's provenance: labelled_by, labelled_at_ms, event_id, source (the bronze versions the texts came from), model_version (hand labels the model had learned from) and label_probability (the model's probability shown when labelling).\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
         learn
             .labels

@@ -121,6 +121,8 @@ pub struct Dataset {
     pub raw: Vec<RawTweet>,
     /// Unique texts in text_id order.
     pub rows: Vec<DatasetRow>,
+    /// Where the texts came from: the bronze table versions read (`bronze v3..v40`).
+    pub source: Option<String>,
 }
 
 impl Dataset {
@@ -223,6 +225,7 @@ pub fn build(version: u32, raw: Vec<RawTweet>, spec: SplitSpec) -> Result<Datase
         spec,
         raw,
         rows,
+        source: None,
     })
 }
 

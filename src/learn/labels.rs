@@ -35,8 +35,30 @@ impl EventKind {
     }
 }
 
+/// Where a label came from and what the labeller saw. Events written before these fields
+/// existed read back with them empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provenance {
+    /// Client-generated id (UUID v4): a retried append after a lost reply stores one event.
+    pub event_id: String,
+    pub tweet_id: String,
+    /// The bronze table versions the dataset version was collected from (`bronze v3..v40`).
+    pub source: String,
+    /// The model's version when labelling: the hand labels it had learned from.
+    pub model_version: u64,
+    /// The model's probability of the positive label shown when labelling.
+    pub probability: Option<f32>,
+}
+
+impl Provenance {
+    pub fn new_event_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
 /// An event before it is committed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
     pub version: u32,
     pub text_id: i64,
@@ -51,10 +73,12 @@ pub struct NewEvent {
     pub who: String,
     pub at_ms: i64,
     pub note: Option<String>,
+    #[serde(flatten)]
+    pub provenance: Provenance,
 }
 
 /// A committed event: its sequence number (1-based, commit order within a version).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelEvent {
     pub seq: u64,
     #[serde(flatten)]
@@ -117,6 +141,23 @@ pub fn fold(events: &[LabelEvent]) -> BTreeMap<i64, i32> {
         out.insert(e.event.text_id, e.event.label);
     }
     out
+}
+
+/// The label event behind each text's current label (undone events taken back): its
+/// provenance is the label's.
+pub fn current_label_events(events: &[LabelEvent]) -> BTreeMap<i64, &LabelEvent> {
+    let mut stacks: BTreeMap<i64, Vec<&LabelEvent>> = BTreeMap::new();
+    for e in events {
+        let stack = stacks.entry(e.event.text_id).or_default();
+        match e.event.kind {
+            EventKind::Label => stack.push(e),
+            EventKind::Undo => stack.retain(|l| Some(l.seq) != e.event.undoes),
+        }
+    }
+    stacks
+        .into_iter()
+        .filter_map(|(t, s)| s.last().map(|e| (t, *e)))
+        .collect()
 }
 
 /// The label event an undo takes back now: the newest label event not undone yet.
@@ -332,6 +373,18 @@ impl Log {
 
     fn append(&mut self, event: NewEvent) -> Result<LabelEvent> {
         self.catch_up()?;
+        // A retried append of an event already stored (same id) returns it: one event.
+        let id = &event.provenance.event_id;
+        if !id.is_empty() {
+            if let Some(stored) = self
+                .events
+                .iter()
+                .rev()
+                .find(|e| &e.event.provenance.event_id == id)
+            {
+                return Ok(stored.clone());
+            }
+        }
         let ev = LabelEvent {
             seq: self.events.last().map_or(0, |e| e.seq) + 1,
             event,
@@ -414,6 +467,28 @@ impl LabelStore for EmbeddedLabelStore {
     }
 }
 
+/// Retries of a label append while the store cannot be reached, the first after this delay
+/// (then doubling): 0.2 + 0.4 + 0.8 s.
+const APPEND_RETRIES: usize = 3;
+const APPEND_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Appends `event`, retrying a store that cannot be reached (a lost connection, perhaps
+/// after the commit) with the same event: its id makes the retry store it once.
+pub async fn append_retrying(store: &dyn LabelStore, event: NewEvent) -> Result<LabelEvent> {
+    let mut delay = APPEND_RETRY_FIRST;
+    for _ in 0..APPEND_RETRIES {
+        match store.append(event.clone()).await {
+            Err(LabelStoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, event_id = %event.provenance.event_id, "label append failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            done => return done,
+        }
+    }
+    store.append(event).await
+}
+
 /// Opens the configured label store: embedded (the default) or PostgreSQL.
 pub fn open(settings: &crate::config::Settings) -> Result<Arc<dyn LabelStore>> {
     match settings.pipeline.store {
@@ -441,6 +516,7 @@ mod tests {
             who: "t".into(),
             at_ms: 1,
             note: None,
+            provenance: Default::default(),
         }
     }
 

@@ -27,7 +27,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::dataset::{Dataset, DatasetRow, Manifest, RawTweet, Split, SplitSpec};
-use super::labels::{EventKind, LabelEvent, LabelStore, LabelStoreError, NewEvent, Result};
+use super::labels::{
+    EventKind, LabelEvent, LabelStore, LabelStoreError, NewEvent, Provenance, Result,
+};
 use crate::config::Settings;
 use crate::store::ident::{Ident, Qualified};
 use crate::store::postgres::{pg_config, pg_message};
@@ -209,6 +211,13 @@ async fn migrate(client: &mut Client, c: &PgConn) -> PgResult<()> {
             note text
         );
         CREATE INDEX IF NOT EXISTS \"label_events_version_idx\" ON {s}.\"label_events\" (version, seq);
+        ALTER TABLE {s}.\"label_events\"
+            ADD COLUMN IF NOT EXISTS event_id text,
+            ADD COLUMN IF NOT EXISTS tweet_id text,
+            ADD COLUMN IF NOT EXISTS source text,
+            ADD COLUMN IF NOT EXISTS model_version bigint,
+            ADD COLUMN IF NOT EXISTS probability real;
+        CREATE UNIQUE INDEX IF NOT EXISTS \"label_events_event_id_idx\" ON {s}.\"label_events\" (event_id);
         CREATE TABLE IF NOT EXISTS {s}.\"ai_tweets\" (
             id_str text PRIMARY KEY,
             created_at timestamptz,
@@ -415,14 +424,17 @@ async fn load_version_q(
         return Ok(None);
     };
     let manifest: String = m.get(0);
-    let spec = serde_json::from_str::<Manifest>(&manifest)
-        .map(|m| m.spec)
-        .unwrap_or(SplitSpec {
-            test: 0,
-            dev: 0,
-            weak_train: 0,
-            seed: 0,
-        });
+    let (spec, source) = serde_json::from_str::<Manifest>(&manifest)
+        .map(|m| (m.spec, m.source))
+        .unwrap_or((
+            SplitSpec {
+                test: 0,
+                dev: 0,
+                weak_train: 0,
+                seed: 0,
+            },
+            None,
+        ));
     let raw = tx
         .query(
             &format!("SELECT tweet_id, {MS_OF}, author, text FROM {raw_t} ORDER BY n"),
@@ -459,6 +471,7 @@ async fn load_version_q(
         spec,
         raw,
         rows,
+        source,
     }))
 }
 
@@ -470,11 +483,17 @@ async fn append_tx(
     e: &NewEvent,
 ) -> PgResult<u64> {
     let tx = client.transaction().await?;
-    let seq: i64 = tx
-        .query_one(
+    let p = &e.provenance;
+    let event_id = (!p.event_id.is_empty()).then_some(p.event_id.as_str());
+    // A retry of an append whose commit reply was lost finds its event already stored: the
+    // client-generated id makes it one row.
+    let inserted = tx
+        .query_opt(
             &format!(
-                "INSERT INTO {}.\"label_events\" (version, text_id, split, kind, label, prev_label, undoes, who, at, note)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, $10) RETURNING seq",
+                "INSERT INTO {}.\"label_events\" (version, text_id, split, kind, label, prev_label, undoes, who, at, note,
+                    event_id, tweet_id, source, model_version, probability)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, $10, $11, $12, $13, $14, $15)
+                 ON CONFLICT (event_id) DO NOTHING RETURNING seq",
                 c.schema,
                 ts_expr(9)
             ),
@@ -489,10 +508,30 @@ async fn append_tx(
                 &e.who,
                 &e.at_ms,
                 &e.note,
+                &event_id,
+                &p.tweet_id,
+                &p.source,
+                &(p.model_version as i64),
+                &p.probability,
             ],
         )
-        .await?
-        .get(0);
+        .await?;
+    let seq: i64 = match inserted {
+        Some(row) => row.get(0),
+        None => {
+            let row = tx
+                .query_one(
+                    &format!(
+                        "SELECT seq FROM {}.\"label_events\" WHERE event_id = $1",
+                        c.schema
+                    ),
+                    &[&event_id],
+                )
+                .await?;
+            tx.commit().await?;
+            return Ok(row.get::<_, i64>(0) as u64);
+        }
+    };
     tx.execute(
         &format!("UPDATE {split_t} SET label = $1 WHERE text_id = $2"),
         &[&e.label, &e.text_id],
@@ -582,7 +621,8 @@ impl LabelStore for PgLabelStore {
             .as_mut()
             .ok_or_else(|| c.unavailable("connect", "no client"))?;
         let q = format!(
-            "SELECT seq, text_id, split, kind, label, prev_label, undoes, who, (extract(epoch from at) * 1000)::bigint, note
+            "SELECT seq, text_id, split, kind, label, prev_label, undoes, who, (extract(epoch from at) * 1000)::bigint, note,
+                    event_id, tweet_id, source, model_version, probability
              FROM {}.\"label_events\" WHERE version = $1 ORDER BY seq",
             c.schema
         );
@@ -607,6 +647,13 @@ impl LabelStore for PgLabelStore {
                     who: r.get(7),
                     at_ms: r.get(8),
                     note: r.get(9),
+                    provenance: Provenance {
+                        event_id: r.get::<_, Option<String>>(10).unwrap_or_default(),
+                        tweet_id: r.get::<_, Option<String>>(11).unwrap_or_default(),
+                        source: r.get::<_, Option<String>>(12).unwrap_or_default(),
+                        model_version: r.get::<_, Option<i64>>(13).unwrap_or(0) as u64,
+                        probability: r.get(14),
+                    },
                 },
             })
             .collect())

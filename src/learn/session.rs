@@ -106,6 +106,8 @@ pub struct Session {
     lf_rows: Vec<LfSummaryRow>,
     /// Bumped on every change the queue or the pane can see.
     pub generation: u64,
+    /// Where the dataset's texts came from (see [`Dataset::source`]).
+    pub source: Option<String>,
 }
 
 /// A training example: item, target (1 positive / 0 negative), weight.
@@ -120,6 +122,7 @@ impl Session {
         lfs: &LabelingFunctions,
     ) -> Session {
         let bits = settings.hash_bits;
+        let source = ds.source.clone();
         let items: Vec<Item> = ds
             .rows
             .into_iter()
@@ -159,6 +162,7 @@ impl Session {
             history: Vec::new(),
             lf_rows: Vec::new(),
             generation: 0,
+            source,
         };
         for (text_id, label) in fold(&events) {
             if let Some(i) = s.index.get(&text_id) {
@@ -550,6 +554,14 @@ impl Session {
                 out
             }
         }
+    }
+
+    /// Texts with a hand label now (the model's version: what it has learned from).
+    pub fn hand_labels(&self) -> usize {
+        self.hand
+            .iter()
+            .filter(|h| **h != crate::config::ABSTAIN)
+            .count()
     }
 
     pub fn progress(&self) -> Progress {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dataset::Split;
 use super::history;
-use super::labels::{undo_target, EventKind, LabelEvent, LabelStore, NewEvent};
+use super::labels::{undo_target, EventKind, LabelEvent, LabelStore, NewEvent, Provenance};
 use super::lf::{Keywords, LabelingFunctions, LfSummaryRow, Vote};
 use super::model::{model_path, Model, ModelMeta, Scores};
 use super::queue::QueueOrder;
@@ -416,10 +416,18 @@ impl Worker {
                 note,
             } => {
                 let found = self.session.as_ref().and_then(|s| {
-                    s.index_of(text_id)
-                        .map(|i| (s.items[i].row.split, s.hand[i]))
+                    s.index_of(text_id).map(|i| {
+                        let provenance = Provenance {
+                            event_id: Provenance::new_event_id(),
+                            tweet_id: s.items[i].row.tweet_id.clone(),
+                            source: s.source.clone().unwrap_or_default(),
+                            model_version: s.hand_labels() as u64,
+                            probability: Some(s.probs[i]),
+                        };
+                        (s.items[i].row.split, s.hand[i], provenance)
+                    })
                 });
-                let Some((split, prev)) = found else {
+                let Some((split, prev, provenance)) = found else {
                     self.reply(LabelReply::Failed {
                         text_id: Some(text_id),
                         error: format!("text {text_id} is not in dataset v{version}"),
@@ -438,6 +446,7 @@ impl Worker {
                     who,
                     at_ms: now,
                     note: note.filter(|n| !n.trim().is_empty()),
+                    provenance,
                 }
             }
             LabelCmd::Undo => {
@@ -460,6 +469,13 @@ impl Worker {
                     who,
                     at_ms: now,
                     note: None,
+                    provenance: Provenance {
+                        event_id: Provenance::new_event_id(),
+                        tweet_id: target.event.provenance.tweet_id.clone(),
+                        source: target.event.provenance.source.clone(),
+                        model_version: 0,
+                        probability: None,
+                    },
                 }
             }
             LabelCmd::Skip { text_id } => {
@@ -489,7 +505,7 @@ impl Worker {
         let kind = event.kind;
         let text_id = event.text_id;
         let t0 = Instant::now();
-        match self.store.append(event).await {
+        match super::labels::append_retrying(self.store.as_ref(), event).await {
             Ok(ev) => {
                 let commit = t0.elapsed();
                 if kind == EventKind::Label {

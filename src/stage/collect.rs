@@ -190,6 +190,8 @@ impl Stage for CollectStage {
         let mut consumer = LakeConsumer::new(ctx.pipeline.location.clone(), "bronze", None, start);
         let mut raw: Vec<RawTweet> = Vec::new();
         let mut unique: HashSet<String> = HashSet::new();
+        // The bronze versions read, for the dataset's provenance.
+        let mut read: Option<(i64, i64)> = None;
         let stopped = |unique: &HashSet<String>| {
             ctx.log.event(format!(
                 "stopped with {} of {size} unique texts: nothing written",
@@ -220,6 +222,8 @@ impl Stage for CollectStage {
                 continue;
             }
             for commit in commits {
+                let v = commit.version;
+                read = Some(read.map_or((v, v), |(first, _)| (first, v)));
                 for file in &commit.files {
                     let Some(tweets) = read_bronze_tweets(&mut consumer, file, &ctx).await else {
                         return stopped(&unique);
@@ -251,7 +255,11 @@ impl Stage for CollectStage {
         let learn2 = learn.clone();
         let lfs2 = lfs.clone();
         let (ds, slabels) = tokio::task::spawn_blocking(move || {
-            let ds = dataset::build(version, raw, spec)?;
+            let mut ds = dataset::build(version, raw, spec)?;
+            ds.source = read.map(|(first, last)| match first == last {
+                true => format!("bronze v{first}"),
+                false => format!("bronze v{first}..v{last}"),
+            });
             let slabels = crate::learn::initial_slabels(&ds, &learn2, &lfs2);
             Ok::<_, dataset::DatasetError>((ds, slabels))
         })

@@ -151,6 +151,7 @@ fn bench_rerank_10k_queue() {
                 who: "bench".into(),
                 at_ms: 0,
                 note: None,
+                provenance: Default::default(),
             },
         };
         // What the worker does after a commit: apply = online SGD + re-score all + metrics.

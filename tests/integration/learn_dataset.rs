@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use learn_common::*;
 use ssp_tui::learn::dataset::{self, RawTweet, Split, SplitSpec};
-use ssp_tui::learn::labels::{self, EventKind, LabelStore, LabelStoreError, NewEvent};
+use ssp_tui::learn::labels::{self, EventKind, LabelStore, LabelStoreError, NewEvent, Provenance};
 
 fn raw_with_duplicates() -> Vec<RawTweet> {
     let mut raw = synthetic_raw(700, 3);
@@ -214,10 +214,20 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
     let s = settings(tmp.path(), &extra);
     let store: Arc<dyn LabelStore> = labels::open(&s).unwrap();
     let ds = create_dataset(&s, &store, 0, 400).await;
-    // Hand labels on a few texts of each split, one of them undone.
+    // Hand labels on a few texts of each split, one of them undone; every label with the
+    // provenance the pane would give it, kept here to compare with the export.
     let mut want: BTreeMap<i64, i32> = BTreeMap::new();
+    let mut given: BTreeMap<i64, Provenance> = BTreeMap::new();
     for (k, r) in ds.rows.iter().enumerate().filter(|(k, _)| k % 9 == 0) {
         let label = if oracle(&r.text) { 1 } else { 0 };
+        let provenance = Provenance {
+            event_id: format!("ev-{k}"),
+            tweet_id: r.tweet_id.clone(),
+            source: "bronze v3..v9".into(),
+            model_version: k as u64,
+            probability: Some(k as f32 / 1000.0),
+        };
+        given.insert(r.text_id, provenance.clone());
         store
             .append(NewEvent {
                 version: 0,
@@ -230,6 +240,7 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
                 who: "t".into(),
                 at_ms: k as i64,
                 note: None,
+                provenance,
             })
             .await
             .unwrap();
@@ -243,6 +254,10 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
             label: -1,
             prev_label: last.event.label,
             undoes: Some(last.seq),
+            provenance: Provenance {
+                event_id: "undo-1".into(),
+                ..Default::default()
+            },
             ..last.event.clone()
         })
         .await
@@ -275,6 +290,24 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
                 r.text_id
             );
             assert!((0.0..=1.0).contains(&r.probability));
+            // Provenance: exactly what was given with the label; none when not labelled.
+            match (want.contains_key(&r.text_id), given.get(&r.text_id)) {
+                (true, Some(p)) => {
+                    assert_eq!(r.event_id.as_deref(), Some(p.event_id.as_str()));
+                    assert_eq!(r.tweet_id, p.tweet_id);
+                    assert_eq!(r.source.as_deref(), Some("bronze v3..v9"));
+                    assert_eq!(r.model_version, Some(p.model_version as i64));
+                    assert_eq!(r.label_probability, p.probability);
+                    assert_eq!(r.labelled_by.as_deref(), Some("t"));
+                    assert!(r.labelled_at_ms.is_some());
+                }
+                _ => assert_eq!(
+                    (&r.event_id, &r.labelled_by, r.label_probability),
+                    (&None, &None, None),
+                    "text {} has no label",
+                    r.text_id
+                ),
+            }
             assert!([-1, 0, 1].contains(&r.slabel));
             let orig = &ds.rows[(r.text_id - 1) as usize];
             assert_eq!((&orig.text, orig.split), (&r.text, *split));

@@ -25,6 +25,7 @@ fn event(s: &Session, seq: u64, idx: usize, label: i32) -> LabelEvent {
             who: "oracle".into(),
             at_ms: 0,
             note: None,
+            provenance: Default::default(),
         },
     }
 }

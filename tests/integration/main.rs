@@ -32,6 +32,7 @@ mod learn_durability;
 mod learn_lf;
 mod learn_model;
 mod learn_pane;
+mod learn_provenance;
 mod learn_stages;
 mod ner_bench;
 mod ner_guard;

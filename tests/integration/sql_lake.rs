@@ -157,6 +157,7 @@ fn event(
         who: "test".into(),
         at_ms: 1_700_000_000_000,
         note: None,
+        provenance: Default::default(),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Manifest {
     pub weak_train: usize,
     pub train: usize,
     pub created_at_ms: i64,
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 impl Manifest {
@@ -82,6 +84,7 @@ impl Manifest {
             weak_train: ds.count(Split::WeakTrain),
             train: ds.count(Split::Train),
             created_at_ms: chrono::Utc::now().timestamp_millis(),
+            source: ds.source.clone(),
         }
     }
 }
@@ -329,6 +332,7 @@ pub fn read_version(lake_root: &Path, version: u32) -> anyhow::Result<Dataset> {
         spec: manifest.spec,
         raw,
         rows,
+        source: manifest.source,
     })
 }
 
