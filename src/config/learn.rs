@@ -20,7 +20,9 @@ pub fn scaled_splits(collect_size: usize) -> [usize; 3] {
 pub const ABSTAIN: i32 = -1;
 
 /// Keys the Label pane (or the whole screen) uses itself: a label key may not be one of them.
-pub const RESERVED_KEYS: &[char] = &[' ', 'u', 'n', 'o', 't', 'q', 'z', '?', ':', 'S', 'X', 'Q'];
+pub const RESERVED_KEYS: &[char] = &[
+    ' ', 'u', 'n', 'o', 't', 'v', 'q', 'z', '?', ':', 'S', 'X', 'Q',
+];
 
 /// One label of the label set: its name, the value stored, the key that gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,8 @@ pub const HEAD: usize = 32;
 const VERSION_POLL: Duration = Duration::from_secs(2);
 /// The model file is written at most this often.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// Decisions the review list shows.
+pub const REVIEW: usize = 30;
 
 /// One text as the pane shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +85,8 @@ pub struct LabelSnapshot {
     pub weak_trust: f64,
     pub history: Vec<MetricsPoint>,
     pub lf_summary: Vec<LfSummaryRow>,
+    /// The last decisions (newest first, one per text, undone ones gone), for review.
+    pub review: Vec<ReviewItem>,
     pub retraining: bool,
     /// The last store error, until the next success.
     pub error: Option<String>,
@@ -105,11 +109,22 @@ impl LabelSnapshot {
             weak_trust: 1.0,
             history: Vec::new(),
             lf_summary: Vec::new(),
+            review: Vec::new(),
             retraining: false,
             error: None,
             generation: 0,
         }
     }
+}
+
+/// A decision in the review list: the label event standing for a text now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewItem {
+    pub seq: u64,
+    pub at_ms: i64,
+    pub who: String,
+    pub label: i32,
+    pub item: QueueItem,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +133,8 @@ pub enum LabelCmd {
         text_id: i64,
         label: i32,
         note: Option<String>,
+        /// The model's probability the labeller saw (kept as the label's provenance).
+        shown_p: Option<f32>,
     },
     Undo,
     Skip {
@@ -414,6 +431,7 @@ impl Worker {
                 text_id,
                 label,
                 note,
+                shown_p,
             } => {
                 let found = self.session.as_ref().and_then(|s| {
                     s.index_of(text_id).map(|i| {
@@ -422,7 +440,7 @@ impl Worker {
                             tweet_id: s.items[i].row.tweet_id.clone(),
                             source: s.source.clone().unwrap_or_default(),
                             model_version: s.hand_labels() as u64,
-                            probability: Some(s.probs[i]),
+                            probability: Some(shown_p.unwrap_or(s.probs[i])),
                         };
                         (s.items[i].row.split, s.hand[i], provenance)
                     })
@@ -634,10 +652,33 @@ pub fn snapshot_of(
         weak_trust: s.weak_trust(),
         history: s.history.clone(),
         lf_summary: s.lf_summary().to_vec(),
+        review: review_items(s, REVIEW),
         retraining,
         error,
         generation: s.generation,
     }
+}
+
+/// The newest `n` decisions standing now: one per text, newest first.
+pub fn review_items(s: &Session, n: usize) -> Vec<ReviewItem> {
+    let mut current: Vec<&LabelEvent> = super::labels::current_label_events(&s.events)
+        .into_values()
+        .collect();
+    current.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+    current
+        .into_iter()
+        .filter_map(|e| {
+            let i = s.index_of(e.event.text_id)?;
+            (s.hand[i] != ABSTAIN).then(|| ReviewItem {
+                seq: e.seq,
+                at_ms: e.event.at_ms,
+                who: e.event.who.clone(),
+                label: s.hand[i],
+                item: queue_item(s, i),
+            })
+        })
+        .take(n)
+        .collect()
 }
 
 /// Opens the configured label store and starts the worker on it; if the store cannot be

@@ -90,6 +90,10 @@ pub enum Action {
     CycleQueueOrder,
     /// Label pane: which split the queue offers (auto, dev, test, train, weak-train).
     CycleLabelTarget,
+    /// Label pane: open / close the list of the last decisions.
+    ToggleReview,
+    /// Label pane, review list: show the selected decision's tweet to label it again.
+    ReviewJump,
     /// Focus a pane directly (`Alt-1` ... `Alt-9`).
     FocusPane(PaneId),
     /// Open the SQL pane.

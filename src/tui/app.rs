@@ -248,6 +248,7 @@ impl App {
             match self.focus {
                 PaneId::Feed => self.feed.set_filter(None),
                 PaneId::Logs => self.logs.set_search(None),
+                PaneId::Label => self.label.review = None,
                 _ => {}
             }
             return;
@@ -393,6 +394,14 @@ impl App {
                 Ok(m) => self.say(m, false),
                 Err(e) => self.say(e, true),
             },
+            Action::ToggleReview => match self.label.toggle_review() {
+                Ok(m) => self.say(m, false),
+                Err(e) => self.say(e, true),
+            },
+            Action::ReviewJump => match self.label.review_jump() {
+                Ok(m) => self.say(m, false),
+                Err(e) => self.say(e, true),
+            },
             Action::OpenSql => self.open_sql(),
             Action::FocusPane(p) => {
                 self.focus = p;
@@ -499,7 +508,8 @@ impl App {
             PaneId::Logs => self.logs.scroll_by(delta),
             PaneId::Lag => self.lag.move_selection(delta),
             PaneId::Sql => self.sql.scroll(delta),
-            PaneId::Lake | PaneId::Ner | PaneId::Trending | PaneId::Label => {}
+            PaneId::Label => self.label.review_move(delta),
+            PaneId::Lake | PaneId::Ner | PaneId::Trending => {}
         }
     }
 

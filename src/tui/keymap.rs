@@ -214,6 +214,20 @@ pub static LABEL: &[Binding] = &[
         "which split to label (auto, dev, ...)",
         false,
     ),
+    bind(
+        &[k('v')],
+        Action::ToggleReview,
+        "review the last decisions",
+        true,
+    ),
+    bind(
+        &[code(KeyCode::Enter)],
+        Action::ReviewJump,
+        "review: label the selected tweet again",
+        false,
+    ),
+    UP,
+    DOWN,
 ];
 
 /// The action of a label key (`[learn] keys`) in the Label pane, if `ev` is one.

@@ -49,6 +49,8 @@ pub struct LabelView {
     pub labelled_here: u64,
     /// Key press to next tweet, for the last label.
     pub last_key_to_next: Option<Duration>,
+    /// The review list's cursor while it is open (`v`).
+    pub review: Option<usize>,
 }
 
 impl LabelView {
@@ -68,6 +70,7 @@ impl LabelView {
             status: None,
             labelled_here: 0,
             last_key_to_next: None,
+            review: None,
         }
     }
 
@@ -145,6 +148,9 @@ impl LabelView {
             }
         }
         self.snapshot = snap;
+        if let Some(c) = &mut self.review {
+            *c = (*c).min(self.snapshot.review.len().saturating_sub(1));
+        }
         if self.current.is_none() && self.pending.is_none() {
             self.advance();
         }
@@ -159,10 +165,12 @@ impl LabelView {
             return Err("no tweet to label".into());
         };
         let text_id = cur.text_id;
+        let shown_p = Some(cur.p);
         self.send(LabelCmd::Label {
             text_id,
             label: value,
             note: self.note.clone(),
+            shown_p,
         })?;
         self.pending = Some(Pending {
             kind: PendingKind::Label(value),
@@ -225,6 +233,53 @@ impl LabelView {
             Some(v) => format!("labelling dataset v{v} (:dataset newest follows new versions)"),
             None => "labelling the newest dataset version".into(),
         })
+    }
+
+    /// `v`: opens the review list on the newest decision, or closes it.
+    pub fn toggle_review(&mut self) -> Result<String, String> {
+        if self.review.take().is_some() {
+            return Ok("review closed".into());
+        }
+        if self.snapshot.review.is_empty() {
+            return Err("no decisions to review yet".into());
+        }
+        self.review = Some(0);
+        Ok("review: ↑↓ picks a decision, Enter shows its tweet to label again".into())
+    }
+
+    pub fn review_move(&mut self, delta: isize) {
+        if let Some(c) = &mut self.review {
+            let max = self.snapshot.review.len().saturating_sub(1) as isize;
+            *c = (*c as isize + delta).clamp(0, max) as usize;
+        }
+    }
+
+    /// Enter in the review list: the selected decision's tweet becomes the one shown (the
+    /// tweet that was shown comes next); a label key then changes its label.
+    pub fn review_jump(&mut self) -> Result<String, String> {
+        let Some(c) = self.review else {
+            return Err("v opens the review list".into());
+        };
+        if self.pending.is_some() {
+            return Err("still saving the previous label…".into());
+        }
+        let Some(r) = self.snapshot.review.get(c).cloned() else {
+            return Err("no decision selected".into());
+        };
+        if let Some(cur) = self.current.take() {
+            if cur.text_id != r.item.text_id {
+                self.upcoming.push_front(cur);
+            }
+        }
+        self.recent.retain(|id| *id != r.item.text_id);
+        self.note = None;
+        self.review = None;
+        let id = r.item.text_id;
+        self.current = Some(r.item);
+        Ok(format!(
+            "#{id} is labelled {}: a label key changes it, Space leaves it",
+            self.label_name(r.label)
+        ))
     }
 
     pub fn set_note(&mut self, note: String) {

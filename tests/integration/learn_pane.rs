@@ -344,3 +344,72 @@ async fn without_a_dataset_the_pane_says_how_to_collect_one() {
     app.handle_key(key('1'));
     assert!(app.message.as_ref().unwrap().text.contains("no tweet"));
 }
+
+/// `v` lists the last decisions; Enter on one shows its tweet again and a label key changes
+/// its label, with the tweet that was on screen coming next. Each label carries what the pane
+/// showed: the model's probability and the tweet id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_relabels_an_earlier_decision() {
+    let mut r = rig(Vec::new()).await;
+    let mut shown = Vec::new();
+    for k in ['1', '0', '1'] {
+        let cur = r.app.label.current.clone().unwrap();
+        r.app.handle_key(key(k));
+        match pump_reply(&mut r.app, &mut r.link, T).await {
+            LabelReply::Committed { event, .. } => {
+                assert_eq!(event.event.text_id, cur.text_id);
+                assert_eq!(event.event.provenance.probability, Some(cur.p));
+                assert!(!event.event.provenance.event_id.is_empty());
+                assert!(!event.event.provenance.tweet_id.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        shown.push(cur);
+    }
+    // The snapshot with all three decisions.
+    let deadline = std::time::Instant::now() + T;
+    while r.app.label.snapshot.review.len() < 3 && std::time::Instant::now() < deadline {
+        pump_snapshot(&mut r.app, &mut r.link, T).await;
+    }
+    let on_screen = r.app.label.current.clone().unwrap();
+    r.app.handle_key(key('v'));
+    let screen_text = screen(&mut r.app, 120, 30);
+    assert!(screen_text.contains("last 3 decisions"), "{screen_text}");
+    // Newest first: the second decision is one down.
+    r.app.handle_key(code(KeyCode::Down));
+    r.app.handle_key(code(KeyCode::Enter));
+    assert_eq!(r.app.label.review, None, "Enter closes the list");
+    let again = r.app.label.current.clone().unwrap();
+    assert_eq!(again.text_id, shown[1].text_id);
+    assert_eq!(again.label, 0, "shown with its current label");
+    r.app.handle_key(key('1'));
+    match pump_reply(&mut r.app, &mut r.link, T).await {
+        LabelReply::Committed { event, .. } => {
+            assert_eq!(
+                (event.event.text_id, event.event.label),
+                (shown[1].text_id, 1)
+            );
+            assert_eq!(event.event.prev_label, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        r.store
+            .stored_labels(0)
+            .await
+            .unwrap()
+            .get(&shown[1].text_id),
+        Some(&1)
+    );
+    assert_eq!(
+        r.app.label.current.as_ref().map(|c| c.text_id),
+        Some(on_screen.text_id),
+        "the tweet that was on screen comes next"
+    );
+    // Esc closes an open list without a change.
+    r.app.handle_key(key('v'));
+    assert!(r.app.label.review.is_some());
+    r.app.handle_key(code(KeyCode::Esc));
+    assert_eq!(r.app.label.review, None);
+    assert_eq!(r.store.events(0).await.unwrap().len(), 4);
+}

@@ -14,6 +14,7 @@ use crate::learn::lf::POS;
 use crate::learn::worker::{LabelSnapshot, QueueItem, WorkerState};
 use crate::tui::app::App;
 use crate::tui::label::{LabelView, PendingKind};
+use crate::tui::panes::sql::fit;
 use crate::tui::ui::pane_block;
 
 const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -41,6 +42,7 @@ pub fn key_bar(view: &LabelView) -> Line<'static> {
         ("n", "note"),
         ("o", "order"),
         ("t", "split"),
+        ("v", "review"),
     ] {
         spans.push(key(k));
         spans.push(Span::raw(format!(" {d}  ")));
@@ -220,12 +222,57 @@ fn lf_lines(s: &LabelSnapshot) -> Vec<Line<'static>> {
     out
 }
 
+/// The review list (`v`): the last decisions, newest first, the selected one highlighted.
+fn draw_review(f: &mut Frame, area: Rect, view: &LabelView, cursor: usize) {
+    let s = &view.snapshot;
+    let width = area.width as usize;
+    let mut lines = vec![Line::styled(
+        fit(
+            &format!(
+                "last {} decisions (newest first) · ↑↓ select · Enter: label it again · v / Esc: close",
+                s.review.len()
+            ),
+            width,
+            false,
+        ),
+        DIM.add_modifier(Modifier::BOLD),
+    )];
+    let rows = area.height.saturating_sub(1) as usize;
+    let first = cursor.saturating_sub(rows.saturating_sub(1));
+    for (i, r) in s.review.iter().enumerate().skip(first).take(rows) {
+        let at = chrono::DateTime::from_timestamp_millis(r.at_ms)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let text = r.item.text.replace(['\n', '\r', '\t'], " ");
+        let line = format!(
+            "#{:<5} {at} {:<8} {:<10} {text}",
+            r.seq,
+            fit(view.label_name(r.label), 8, false),
+            r.item.split.to_string(),
+        );
+        let style = if i == cursor {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::styled(fit(&line, width, false), style));
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let view = &app.label;
     let s = &view.snapshot;
     let mut title = "Label".to_string();
     if let Some(v) = s.version {
         title.push_str(&format!(" · v{v} · {} · {}", s.order, s.target.name()));
+    }
+    if view.review.is_some() {
+        title.push_str(" · review");
     }
     if let Some(p) = &view.pending {
         title.push_str(match p.kind {
@@ -262,13 +309,20 @@ texts, splits them (test / dev / weak-train / train) and the queue appears here.
         );
         return;
     }
+    if let Some(cursor) = view.review {
+        draw_review(f, inner, view, cursor);
+        return;
+    }
     let mut card_lines = match &view.current {
         Some(item) => card(view, item),
         None => vec![Line::styled(
             if view.pending.is_some() {
                 "saving…"
+            } else if s.progress.remaining == 0 && s.progress.skipped > 0 {
+                "nothing left here but the tweets skipped with Space (they come back after a \
+restart); t: another split · v: review your decisions"
             } else if s.progress.remaining == 0 {
-                "nothing left to label in this split (t: another split)"
+                "nothing left to label in this split (t: another split · v: review your decisions)"
             } else {
                 "loading the queue…"
             },
