@@ -12,6 +12,7 @@
 //! when it appears) and saves the model for the `classify` stage (`<lake>/models/current.bin`,
 //! at most about once a second).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,6 +88,8 @@ pub struct LabelSnapshot {
     pub lf_summary: Vec<LfSummaryRow>,
     /// The last decisions (newest first, one per text, undone ones gone), for review.
     pub review: Vec<ReviewItem>,
+    /// Every dataset version with its hand-labelled texts (the one labelled now: live).
+    pub versions: Vec<(u32, usize)>,
     pub retraining: bool,
     /// The last store error, until the next success.
     pub error: Option<String>,
@@ -110,6 +113,7 @@ impl LabelSnapshot {
             history: Vec::new(),
             lf_summary: Vec::new(),
             review: Vec::new(),
+            versions: Vec::new(),
             retraining: false,
             error: None,
             generation: 0,
@@ -205,6 +209,7 @@ pub fn spawn(settings: &Settings, store: Arc<dyn LabelStore>) -> LabelLink {
         last_save: None,
         model_file: model_path(&settings.lake.root),
         pinned: None,
+        counts: BTreeMap::new(),
     };
     tokio::spawn(worker.run(cmd_rx, cancel.clone()));
     LabelLink {
@@ -229,6 +234,8 @@ struct Worker {
     model_file: PathBuf,
     /// The version the user picked (`:dataset N`); `None` follows the newest.
     pinned: Option<u32>,
+    /// Hand-labelled texts per dataset version, read when a version is first listed or left.
+    counts: BTreeMap<u32, usize>,
 }
 
 async fn wait_job(job: &mut Option<Job>) -> Option<(u32, Model, usize)> {
@@ -331,6 +338,16 @@ impl Worker {
                 return false;
             }
         };
+        for v in &versions {
+            let live = self.session.as_ref().is_some_and(|s| s.version == *v);
+            if !live && !self.counts.contains_key(v) {
+                if let Ok(labels) = self.store.stored_labels(*v).await {
+                    let n = labels.values().filter(|l| **l != ABSTAIN).count();
+                    self.counts.insert(*v, n);
+                }
+            }
+        }
+        self.counts.retain(|v, _| versions.contains(v));
         let Some(&newest) = versions.last() else {
             if self.session.is_none() {
                 self.publish_state(WorkerState::NoDataset);
@@ -356,6 +373,10 @@ impl Worker {
         };
         if self.session.as_ref().is_some_and(|s| s.version == latest) {
             return false;
+        }
+        // The version left behind keeps the count it had.
+        if let Some(s) = &self.session {
+            self.counts.insert(s.version, s.hand_labels());
         }
         if self.session.is_none() {
             self.publish_state(WorkerState::Loading(latest));
@@ -578,7 +599,10 @@ impl Worker {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let snap = snapshot_of(s, self.store.describe(), retraining, self.error.clone());
+        let mut snap = snapshot_of(s, self.store.describe(), retraining, self.error.clone());
+        let mut versions = self.counts.clone();
+        versions.insert(s.version, s.hand_labels());
+        snap.versions = versions.into_iter().collect();
         self.snapshot.send_replace(Arc::new(snap));
     }
 
@@ -653,6 +677,7 @@ pub fn snapshot_of(
         history: s.history.clone(),
         lf_summary: s.lf_summary().to_vec(),
         review: review_items(s, REVIEW),
+        versions: vec![(s.version, s.hand_labels())],
         retraining,
         error,
         generation: s.generation,

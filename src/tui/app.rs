@@ -433,6 +433,10 @@ impl App {
                     let r = self.label.use_version(v);
                     self.say_result(r);
                 }
+                Ok(Command::Datasets) => {
+                    let r = self.label.versions_line();
+                    self.say_result(r);
+                }
                 Ok(Command::Export(file)) => {
                     let r = self.sql.export(std::path::Path::new(&file));
                     self.say_result(r);

@@ -21,6 +21,8 @@ pub enum Command {
     CollectNew,
     /// `dataset N` / `dataset newest`: the version the Label pane labels.
     Dataset(Option<u32>),
+    /// `dataset`: list the versions with their labelled counts.
+    Datasets,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,7 @@ pub enum Target {
     Stage(String),
 }
 
-pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit, collect new, dataset N|newest, sql, export FILE, watch, tables, examples, example N";
+pub const USAGE: &str = "commands: start|stop|restart <stage|all>, quit, collect new, dataset [N|newest], sql, export FILE, watch, tables, examples, example N";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -55,6 +57,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         Some("collect") if words.get(1) == Some(&"new") && words.len() == 2 => {
             Ok(Command::CollectNew)
         }
+        Some("dataset" | "datasets") if words.len() == 1 => Ok(Command::Datasets),
         Some("dataset") if words.len() == 2 => match words[1] {
             "newest" | "latest" => Ok(Command::Dataset(None)),
             v => v

@@ -224,6 +224,24 @@ impl LabelView {
         Ok(format!("labelling: {}", next.name()))
     }
 
+    /// `:dataset`: the versions and their labelled counts, the one labelled marked.
+    pub fn versions_line(&self) -> Result<String, String> {
+        let s = &self.snapshot;
+        if s.versions.is_empty() {
+            return Err("no dataset version yet: :collect new makes one".into());
+        }
+        let list = s
+            .versions
+            .iter()
+            .map(|(v, n)| {
+                let mark = if Some(*v) == s.version { "▶" } else { "" };
+                format!("{mark}v{v} {n} labelled")
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        Ok(format!("datasets: {list} (:dataset N switches)"))
+    }
+
     /// `:dataset N` labels version N; `:dataset newest` follows the newest again.
     pub fn use_version(&mut self, version: Option<u32>) -> Result<String, String> {
         self.send(LabelCmd::UseVersion(version))?;

@@ -413,3 +413,50 @@ async fn review_relabels_an_earlier_decision() {
     assert_eq!(r.app.label.review, None);
     assert_eq!(r.store.events(0).await.unwrap().len(), 4);
 }
+
+/// Applies snapshots until the pane shows dataset `v` (a new session's generation numbers
+/// start again, so `pump_snapshot` cannot tell it is newer).
+async fn wait_version(r: &mut Rig, v: u32) {
+    let deadline = std::time::Instant::now() + T;
+    while r.app.label.snapshot.version != Some(v) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        apply_snapshot(&mut r.app, &mut r.link);
+    }
+}
+
+/// A new version does not take the labels with it: the pane follows it and lists every
+/// version with its labelled count; `:dataset 0` goes back to the labels of v0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_listed_with_their_counts_and_picked_by_number() {
+    let mut r = rig(Vec::new()).await;
+    for k in ['1', '0'] {
+        r.app.handle_key(key(k));
+        pump_reply(&mut r.app, &mut r.link, T).await;
+    }
+    create_dataset(&r.settings, &r.store, 1, 300).await;
+    wait_version(&mut r, 1).await;
+    assert_eq!(r.app.label.snapshot.version, Some(1), "follows the newest");
+    assert_eq!(r.app.label.snapshot.versions, vec![(0, 2), (1, 0)]);
+    r.app.handle_key(key('z'));
+    let text = screen(&mut r.app, 140, 40);
+    r.app.handle_key(key('z'));
+    assert!(
+        text.contains("labelled per dataset version: v0 2 · ▶v1 0"),
+        "{text}"
+    );
+    let type_line = |app: &mut App, line: &str| {
+        app.handle_key(key(':'));
+        for c in line.chars() {
+            app.handle_key(key(c));
+        }
+        app.handle_key(code(KeyCode::Enter));
+    };
+    type_line(&mut r.app, "dataset");
+    let said = r.app.message.as_ref().unwrap().text.clone();
+    assert!(said.contains("v0 2 labelled · ▶v1 0 labelled"), "{said}");
+    type_line(&mut r.app, "dataset 0");
+    wait_version(&mut r, 0).await;
+    assert_eq!(r.app.label.snapshot.version, Some(0));
+    assert_eq!(r.app.label.snapshot.hand_total, 2, "v0's labels are back");
+    assert_eq!(r.app.label.snapshot.versions, vec![(0, 2), (1, 0)]);
+}

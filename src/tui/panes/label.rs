@@ -189,6 +189,21 @@ fn progress_lines(view: &LabelView, s: &LabelSnapshot) -> Vec<Line<'static>> {
         m.push(Span::styled("  retraining…", DIM));
     }
     out.push(Line::from(m));
+    if s.versions.len() > 1 {
+        let list = s
+            .versions
+            .iter()
+            .map(|(v, n)| {
+                let mark = if Some(*v) == s.version { "▶" } else { "" };
+                format!("{mark}v{v} {n}")
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        out.push(Line::styled(
+            format!("labelled per dataset version: {list} · :dataset N switches"),
+            DIM,
+        ));
+    }
     out
 }
 
@@ -363,7 +378,7 @@ restart); t: another split · v: review your decisions"
     let [card_area, status_area, progress_area, spark_area, lf_area] = Layout::vertical([
         Constraint::Length(card_height + 2),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Length(3 + u16::from(s.versions.len() > 1)),
         Constraint::Length(spark_h),
         Constraint::Min(0),
     ])
