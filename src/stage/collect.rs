@@ -12,6 +12,10 @@
 //!
 //! If `bronze` completes in this process before `collect_size` is reached (a finite replay),
 //! the version is built from what was collected, provided the fixed splits can be filled.
+//! Collect reads the table, not the bus: it depends on no stage. When no bronze runs in this
+//! process (`ssp-tui dataset collect` on a lake written earlier, or by other hosts) and the
+//! table has not grown for [`idle_limit`], it builds from what the table holds; an empty
+//! table is said so on the stage, and collect waits for tweets.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -21,7 +25,7 @@ use async_trait::async_trait;
 
 use super::backoff::Backoff;
 use super::{Exit, Stage, StageContext};
-use crate::config::{BusKind, LearnStart, Settings, StoreKind};
+use crate::config::{LearnStart, Settings, StoreKind};
 use crate::lake::read::read_bronze_texts;
 use crate::lake::{DataFile, LakeCommit, LakeConsumer, Lease, StartAt};
 use crate::learn::dataset::{self, RawTweet, SplitSpec};
@@ -32,6 +36,12 @@ use crate::learn::{labels, Session};
 const POLL: Duration = Duration::from_millis(500);
 /// Bronze commits read per poll.
 const COMMITS_PER_POLL: usize = 16;
+
+/// How long a table nobody writes here must stay unchanged before collect builds from it:
+/// three bronze rolls, at least 10 s.
+pub fn idle_limit(settings: &Settings) -> Duration {
+    (settings.lake.roll_seconds * 3).max(Duration::from_secs(10))
+}
 
 pub struct CollectStage {
     settings: Settings,
@@ -145,12 +155,9 @@ impl Stage for CollectStage {
         "built-in"
     }
 
-    /// With the embedded bus the stream (source, bronze) must run in this process.
+    /// Collect reads the bronze table, whoever writes it: no stage to wait for.
     fn depends_on(&self) -> Vec<String> {
-        match self.settings.pipeline.bus {
-            BusKind::Embedded => vec!["bronze".to_string()],
-            BusKind::Kafka => Vec::new(),
-        }
+        Vec::new()
     }
 
     /// One run makes one version: never restarted by itself.
@@ -199,6 +206,8 @@ impl Stage for CollectStage {
             ));
             Ok(Exit::Cancelled)
         };
+        let idle = idle_limit(&self.settings);
+        let mut last_growth = std::time::Instant::now();
         'collect: loop {
             if ctx.cancel.is_cancelled() {
                 return stopped(&unique);
@@ -215,12 +224,27 @@ impl Stage for CollectStage {
                     ));
                     break 'collect;
                 }
+                let bronze_here = ctx.pipeline.active.contains("bronze");
+                if !bronze_here && last_growth.elapsed() >= idle {
+                    if !unique.is_empty() {
+                        ctx.log.event(format!(
+                            "bronze has not grown for {:.0} s and no bronze stage runs here: building from its {} unique texts (wanted {size})",
+                            idle.as_secs_f64(),
+                            unique.len()
+                        ));
+                        break 'collect;
+                    }
+                    ctx.metrics.set_detail(format!(
+                        "v{version}: bronze holds no tweets yet: start source and bronze (S starts all; headless: ssp-tui run source bronze)"
+                    ));
+                }
                 tokio::select! {
                     _ = ctx.cancel.cancelled() => {}
                     _ = tokio::time::sleep(POLL) => {}
                 }
                 continue;
             }
+            last_growth = std::time::Instant::now();
             for commit in commits {
                 let v = commit.version;
                 read = Some(read.map_or((v, v), |(first, _)| (first, v)));

@@ -21,6 +21,8 @@ pub struct Pipeline {
     pub tweets_end: TopicEnd,
     /// Stages of this process that completed (drained): downstream stages drain after them.
     pub completed: Completed,
+    /// Stages of this process being run now (running, or backing off between runs).
+    pub active: Completed,
 }
 
 impl Pipeline {
@@ -34,6 +36,7 @@ impl Pipeline {
             location,
             tweets_end: TopicEnd::default(),
             completed: Completed::default(),
+            active: Completed::default(),
         })
     }
 
@@ -78,7 +81,7 @@ impl TopicEnd {
     }
 }
 
-/// Names of the stages that completed in this process (cleared when one starts again).
+/// A set of stage names of this process (which completed; which are active).
 #[derive(Clone, Default)]
 pub struct Completed {
     names: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
@@ -97,11 +100,32 @@ impl Completed {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
     }
+    /// Marks `name` until the returned guard is dropped.
+    pub fn hold(&self, name: &str) -> NameGuard {
+        self.mark(name);
+        NameGuard {
+            set: self.clone(),
+            name: name.to_string(),
+        }
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.names
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(name)
+    }
+}
+
+/// Clears its name from the set when dropped.
+pub struct NameGuard {
+    set: Completed,
+    name: String,
+}
+
+impl Drop for NameGuard {
+    fn drop(&mut self) {
+        self.set.clear(&self.name);
     }
 }
 

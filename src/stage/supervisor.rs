@@ -468,6 +468,7 @@ impl Runner {
                 return;
             }
         }
+        let _active = self.pipeline.active.hold(&name);
         loop {
             self.metrics.set_ready(false);
             let started = Instant::now();

@@ -141,8 +141,10 @@ async fn collect_then_classify(extra: Vec<(String, String)>) {
     let s = settings(tmp.path(), &env);
     let loc = s.lake.tables.clone();
     let sup = ssp_tui::app::build_supervisor(&s).unwrap();
-    // collect pulls in bronze and source (its dependencies).
-    sup.start("collect").unwrap();
+    // collect reads the bronze table whoever writes it: the stream is started by name.
+    for stage in ["source", "bronze", "collect"] {
+        sup.start(stage).unwrap();
+    }
     wait_state(
         &sup,
         "collect",

@@ -34,6 +34,7 @@ mod learn_model;
 mod learn_pane;
 mod learn_provenance;
 mod learn_stages;
+mod learn_tmux;
 mod ner_bench;
 mod ner_guard;
 mod ner_hostile;
