@@ -1,7 +1,8 @@
 //! The labelling loop as a user drives it, on the real binary in tmux: a small replayed lake,
 //! `ssp-tui dataset collect`, 30 labels from the keyboard, `S` (start all: never a new
 //! dataset version), kill -9, restart: the same label counts, the same dev accuracy / F1 and
-//! the same next tweet (a second kill -9 and restart shows the same tweet again).
+//! the same next tweet (a second kill -9 and restart shows the same tweet again). And
+//! `ssp-tui dataset collect` on a finished lake smaller than `collect_size` builds from it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,8 +15,8 @@ use crate::tui_common::tmux::Tmux;
 const BIN: &str = env!("CARGO_BIN_EXE_ssp-tui");
 const T: Duration = Duration::from_secs(30);
 
-/// 320 distinct tweets, a third of them about AI in the seed's keywords.
-fn write_replay(path: &Path) {
+/// `n` distinct tweets, a third of them about AI in the seed's keywords.
+fn write_replay(path: &Path, n: u64) {
     let ai = [
         "machine learning",
         "deep learning",
@@ -26,7 +27,7 @@ fn write_replay(path: &Path) {
     let other = ["coffee", "football", "the weather", "my cat", "traffic"];
     let t0 = Utc.with_ymd_and_hms(2020, 4, 1, 12, 0, 0).unwrap();
     let mut out = String::new();
-    for i in 0..320u64 {
+    for i in 0..n {
         let text = if i % 3 == 0 {
             format!(
                 "Reading about {} today, part {i}",
@@ -136,7 +137,7 @@ fn thirty_labels_survive_start_all_and_kill_9_with_the_same_model() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let replay = dir.join("tweets.jsonl");
-    write_replay(&replay);
+    write_replay(&replay, 320);
     let env: Vec<(&str, String)> = vec![
         ("SSP__SOURCE__KIND", "replay".into()),
         ("SSP__SOURCE__PATH", replay.display().to_string()),
@@ -218,4 +219,50 @@ fn thirty_labels_survive_start_all_and_kill_9_with_the_same_model() {
         "{}",
         tmux.capture().join("\n")
     );
+}
+
+/// A lake written earlier (no bronze runs in the collect process) with fewer unique texts than
+/// `collect_size`: collect waits for the table to stop growing, then builds from what it has.
+#[test]
+fn dataset_collect_builds_from_a_finished_lake_smaller_than_collect_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let replay = dir.join("tweets.jsonl");
+    write_replay(&replay, 260);
+    let env: Vec<(&str, String)> = vec![
+        ("SSP__SOURCE__KIND", "replay".into()),
+        ("SSP__SOURCE__PATH", replay.display().to_string()),
+        ("SSP__SOURCE__RATE", "0".into()),
+        ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
+        ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
+        ("SSP__LAKE__ROLL_SECONDS", "0.5".into()),
+        ("SSP__LEARN__COLLECT_SIZE", "1000".into()),
+        ("SSP__LEARN__TEST_SIZE", "40".into()),
+        ("SSP__LEARN__DEV_SIZE", "60".into()),
+        ("SSP__LEARN__WEAK_TRAIN_SIZE", "100".into()),
+        ("SSP__STATUS__PUBLISH", "false".into()),
+    ];
+    let run = run_bin(
+        dir,
+        &env,
+        &["run", "source", "bronze"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(run.code(), Some(0), "{run}");
+    let t0 = std::time::Instant::now();
+    let run = run_bin(dir, &env, &["dataset", "collect"], Duration::from_secs(120));
+    assert_eq!(run.code(), Some(0), "{run}");
+    assert!(
+        t0.elapsed() >= Duration::from_secs(10),
+        "it waited for the table to stop growing first"
+    );
+    assert!(
+        run.stdout
+            .contains("260 unique texts: test 40, dev 60, weak-train 100, train 60"),
+        "{run}"
+    );
+    // Nothing was started besides collect: the replay was not read again.
+    let run = run_bin(dir, &env, &["dataset", "list"], Duration::from_secs(60));
+    assert!(run.stdout.contains("v0"), "{run}");
+    assert!(!run.stdout.contains("v1"), "{run}");
 }
