@@ -63,6 +63,11 @@ pub enum Command {
         /// Print the row count and the time (opening the tables, planning, running) to stderr.
         #[arg(long)]
         timing: bool,
+        /// Run the query this many times in the same engine (tables stay open, as in the SQL
+        /// pane and live views); with --timing each run's time is printed. The last result is
+        /// the output.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
     },
     /// Labelled datasets (built by the `collect` stage, labelled in the Label pane).
     Dataset {

@@ -91,14 +91,19 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             format,
             out,
             timing,
+            repeat,
         }) => {
             let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+            let opts = ssp_tui::sql::headless::Options {
+                format,
+                out_file: out.as_deref(),
+                timing,
+                repeat,
+            };
             Ok(runtime.block_on(ssp_tui::sql::headless::run(
                 &settings,
                 &query,
-                format,
-                out.as_deref(),
-                timing,
+                opts,
                 &mut stdout,
                 &mut stderr,
             )))

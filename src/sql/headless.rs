@@ -7,17 +7,33 @@ use std::path::Path;
 use super::{output, Format, SqlEngine};
 use crate::config::Settings;
 
-/// Runs `sql` and returns the exit code; the result goes to `out` (or the file `out_file`),
-/// errors to `err`.
+/// How to run and print one query.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub format: Format,
+    /// Write the result here instead of printing it.
+    pub out_file: Option<&'a Path>,
+    /// Print rows and times to `err`.
+    pub timing: bool,
+    /// Runs in the same engine (the last result is the output).
+    pub repeat: u32,
+}
+
+/// Runs `sql` and returns the exit code; the result goes to `out` (or the file
+/// `opts.out_file`), errors to `err`.
 pub async fn run(
     settings: &Settings,
     sql: &str,
-    format: Format,
-    out_file: Option<&Path>,
-    timing: bool,
+    opts: Options<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
+    let Options {
+        format,
+        out_file,
+        timing,
+        repeat,
+    } = opts;
     let mut engine = match SqlEngine::new(settings, settings.sql.memory_mb) {
         Ok(e) => e,
         Err(e) => {
@@ -25,28 +41,35 @@ pub async fn run(
             return 1;
         }
     };
-    let result = match engine.run(sql, usize::MAX).await {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(err, "error: {}", e.message);
-            if let Some((line, caret)) = e.pointer(sql) {
-                let (l, c) = e.position.unwrap_or_default();
-                let _ = writeln!(err, "  at line {l}, column {c}:\n  {line}\n  {caret}");
+    let mut result = None;
+    for _ in 0..repeat.max(1) {
+        let r = match engine.run(sql, usize::MAX).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(err, "error: {}", e.message);
+                if let Some((line, caret)) = e.pointer(sql) {
+                    let (l, c) = e.position.unwrap_or_default();
+                    let _ = writeln!(err, "  at line {l}, column {c}:\n  {line}\n  {caret}");
+                }
+                return 2;
             }
-            return 2;
+        };
+        if timing {
+            let _ = writeln!(
+                err,
+                "{} {} in {:.3} s (opening tables {:.3} s, planning {:.3} s)",
+                r.rows,
+                output::rows_noun(r.rows),
+                r.elapsed.as_secs_f64(),
+                r.opening.as_secs_f64(),
+                r.planning.as_secs_f64()
+            );
         }
-    };
-    if timing {
-        let _ = writeln!(
-            err,
-            "{} {} in {:.3} s (opening tables {:.3} s, planning {:.3} s)",
-            result.rows,
-            output::rows_noun(result.rows),
-            result.elapsed.as_secs_f64(),
-            result.opening.as_secs_f64(),
-            result.planning.as_secs_f64()
-        );
+        result = Some(r);
     }
+    let Some(result) = result else {
+        return 1;
+    };
     let written = match out_file {
         Some(path) => output::export(path, &result.schema, &result.batches).map(|()| {
             let _ = writeln!(

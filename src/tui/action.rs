@@ -69,6 +69,8 @@ pub enum Action {
     StartAll,
     StopAll,
     OpenLogs,
+    /// Stages pane: the selected stage's page (everything about it, whole).
+    OpenDetail,
     TogglePause,
     OpenFilter,
     OpenSearch,

@@ -68,6 +68,8 @@ pub struct App {
     pub pending_stop_all: bool,
     /// SQL pane (`Q`): editor, result grid, live view.
     pub sql: SqlView,
+    /// A stage's page (`Enter` on Stages), over the panes while open.
+    pub detail: super::detail::DetailView,
     /// The pane to return to when the SQL pane is left.
     prev_focus: PaneId,
     pub quit: bool,
@@ -84,6 +86,8 @@ impl App {
         let label = LabelView::new(&s.learn);
         let predictions = crate::learn::predictions::for_lake(&s.lake.root);
         let sql = SqlView::new(&s.lake.root);
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let detail = super::detail::DetailView::new(s, &env);
         let mut app = App {
             stages: sup.snapshot(),
             sup,
@@ -107,6 +111,7 @@ impl App {
             trending_window: false,
             label,
             predictions,
+            detail,
             message: None,
             pending_start: None,
             pending_collect: false,
@@ -212,6 +217,22 @@ impl App {
                         InputKind::Command | InputKind::Note => {}
                     }
                 }
+            }
+            return;
+        }
+        if self.detail.stage.is_some() {
+            // A stage's page: Esc, q or Enter close it, ↑↓ / PgUp / PgDn scroll.
+            use crossterm::event::KeyCode;
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => self.detail.close(),
+                KeyCode::Char('j') | KeyCode::Down => self.detail.scroll += 1,
+                KeyCode::Char('k') | KeyCode::Up => {
+                    self.detail.scroll = self.detail.scroll.saturating_sub(1)
+                }
+                KeyCode::PageDown => self.detail.scroll += 10,
+                KeyCode::PageUp => self.detail.scroll = self.detail.scroll.saturating_sub(10),
+                KeyCode::Char('?') => self.help = true,
+                _ => {}
             }
             return;
         }
@@ -354,6 +375,11 @@ impl App {
                     self.pending_stop_all = true;
                 }
             }
+            Action::OpenDetail => {
+                if let Some(n) = self.selected_stage().map(str::to_string) {
+                    self.detail.open(&n);
+                }
+            }
             Action::OpenLogs => {
                 if let Some(n) = self.selected_stage().map(str::to_string) {
                     self.logs.show(&n);
@@ -490,6 +516,11 @@ impl App {
             .position(|p| *p == self.focus)
             .unwrap_or(0) as isize;
         self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
+    }
+
+    /// Stage `name`'s log lines (in memory).
+    pub fn stage_log(&self, name: &str) -> Vec<crate::stage::log_buffer::LogLine> {
+        self.sup.log(name).map(|l| l.snapshot()).unwrap_or_default()
     }
 
     fn scroll(&mut self, delta: isize) {

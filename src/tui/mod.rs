@@ -8,6 +8,7 @@ pub mod action;
 pub mod app;
 pub mod collect;
 pub mod command;
+pub mod detail;
 pub mod feed;
 pub mod format;
 pub mod input;

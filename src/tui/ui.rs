@@ -45,6 +45,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         }
     }
     draw_footer(f, footer, app);
+    if let Some(name) = app.detail.stage.clone() {
+        panes::detail::draw(f, body, app, &name);
+    }
     if app.help {
         let label_keys: Vec<(String, String)> = app
             .label

@@ -311,6 +311,32 @@ async fn errors_name_the_position_and_exports_round_trip() {
         assert_eq!(code, Some(0), "{err}");
         assert!(err.contains("60 rows written"), "{err}");
     }
+    // --repeat runs it again in the same engine: a timing line per run, the result once.
+    let (code, out, err) = ner_common::run_bin(
+        &lake.dir,
+        &[
+            "sql",
+            "select count(*) as n from bronze",
+            "--format",
+            "csv",
+            "--timing",
+            "--repeat",
+            "3",
+        ],
+        &lake.env(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let timings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("opening tables"))
+        .collect();
+    assert_eq!(timings.len(), 3, "{err}");
+    assert!(
+        timings.iter().all(|l| l.contains("opening tables")),
+        "{err}"
+    );
+    assert_eq!(out.trim(), "n\n60", "the result once");
     let mut want: Vec<(String, String)> = lake
         .ids
         .iter()

@@ -503,9 +503,77 @@ async fn z_toggles_zoom_and_enter_opens_the_stage_logs() {
 
     app.focus = PaneId::Stages;
     app.handle_key(key('j'));
-    app.handle_key(code(KeyCode::Enter));
+    app.handle_key(key('l'));
     assert_eq!(app.focus, PaneId::Logs);
     assert_eq!(app.logs.stage.as_deref(), Some("bronze"));
+}
+
+/// Enter on a stage opens its page: the whole error (the Stages row cuts it), its runs with
+/// reasons, the config it reads and its logs; Esc goes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_opens_the_stage_page_with_everything_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp
+        .path()
+        .join("a-folder-with-a-rather-long-name-that-no-stages-row-can-show")
+        .join("tweets-that-are-not-there.jsonl");
+    let missing_s = missing.display().to_string();
+    // There when the config is read (it checks), gone when the source opens it.
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    std::fs::write(&missing, "").unwrap();
+    let (sup, mut app) = app_on(
+        tmp.path(),
+        &[
+            ("SSP__SOURCE__KIND", "replay"),
+            ("SSP__SOURCE__PATH", &missing_s),
+        ],
+    );
+    std::fs::remove_file(&missing).unwrap();
+    sup.start("source").unwrap();
+    let failed = wait_until(Duration::from_secs(20), || {
+        sup.snapshot()
+            .iter()
+            .any(|s| s.name == "source" && s.last_error.is_some())
+    })
+    .await;
+    assert!(failed, "the source fails on a missing replay file");
+    app.refresh_stages();
+    app.focus = PaneId::Stages;
+    app.selected = 0;
+    app.handle_key(code(KeyCode::Enter));
+    assert_eq!(app.detail.stage.as_deref(), Some("source"));
+    for (w, h) in [(160u16, 48u16), (80, 24)] {
+        // Everything on the page, scrolled through: the error whole, even at 80 columns.
+        let mut seen = String::new();
+        app.detail.scroll = 0;
+        for _ in 0..40 {
+            let lines = render_lines(&mut app, w, h);
+            seen.push_str(&lines.join("\n"));
+            app.handle_key(code(KeyCode::PageDown));
+        }
+        let flat: String = seen.split_whitespace().collect();
+        let want: String = missing_s.split_whitespace().collect();
+        assert!(
+            flat.replace(['┃', '│'], "").contains(&want),
+            "the whole path of the error at {w}x{h}"
+        );
+        for part in [
+            "last error",
+            "runs (starts",
+            "config [source]",
+            "recent logs",
+        ] {
+            assert!(seen.contains(part), "{part} at {w}x{h}");
+        }
+        assert!(seen.contains("ended:"), "a run ended with its reason");
+        assert!(
+            !seen.contains("sekrit-token-value"),
+            "the token never shows"
+        );
+    }
+    app.handle_key(code(KeyCode::Esc));
+    assert_eq!(app.detail.stage, None);
+    sup.stop_all();
 }
 
 fn bronze_files(lake: &Path) -> Vec<std::path::PathBuf> {

@@ -1,5 +1,6 @@
 //! One file per pane; each draws from `App` state only.
 
+pub mod detail;
 pub mod feed;
 pub mod help;
 pub mod label;
