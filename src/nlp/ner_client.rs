@@ -194,10 +194,15 @@ impl NerClient {
         &self.opts
     }
 
-    /// Readiness: `GET <base>/health`. A 2xx is ready; a 404 / 405 too (the seed's service
-    /// has no health route, yet answering at all means its model is loaded); anything else,
-    /// or no answer, is not ready.
+    /// Readiness. The ssp API: `GET <base>/health`; a 2xx is ready, a 404 / 405 too (a
+    /// service without the route that answers at all has loaded its model); anything else, or
+    /// no answer, is not ready. The seed's API has no health route and may answer nothing
+    /// but `POST`: a probe `POST` of an empty text to its NER route, where any HTTP answer
+    /// means up.
     pub async fn health(&self) -> Health {
+        if self.opts.api == NerApi::SpacySeed {
+            return self.probe_post().await;
+        }
         let started = Instant::now();
         let resp = match self.http.get(&self.health_url).send().await {
             Ok(r) => r,
@@ -252,6 +257,32 @@ impl NerClient {
         Health {
             ready: true,
             detail,
+        }
+    }
+
+    /// The seed API's readiness: any HTTP answer to a `POST` of an empty text.
+    async fn probe_post(&self) -> Health {
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(&self.endpoint)
+            .json(&serde_json::json!({ "text": "" }))
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => Health {
+                ready: true,
+                detail: format!(
+                    "up (probe POST {}: HTTP {}, {} ms)",
+                    self.endpoint,
+                    resp.status().as_u16(),
+                    started.elapsed().as_millis()
+                ),
+            },
+            Err(e) => Health {
+                ready: false,
+                detail: classify(e, self.opts.timeout).to_string(),
+            },
         }
     }
 

@@ -273,3 +273,45 @@ async fn stop_and_start_against_a_slow_service_is_exactly_once() {
     assert!(assert_silver_is_bronze_up_to_checkpoint(&lake) > cp);
     sup.shutdown(Duration::from_secs(10)).await;
 }
+
+/// The seed's service answers only `POST` on its NER route (a `GET` gets no answer at all):
+/// `spacy-seed` readiness is a probe `POST`, so it is ready; the ssp API, which asks
+/// `GET /health`, is not.
+#[tokio::test]
+async fn spacy_seed_readiness_is_a_probe_post_to_a_post_only_service() {
+    use ssp_tui::config::NerApi;
+    use ssp_tui::nlp::ner_client::{ClientOptions, NerClient};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let posts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = posts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let Some((method, _, _)) = read_request(&mut sock).await else {
+                    return;
+                };
+                if method == "POST" {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    respond(&mut sock, 200, "[]").await;
+                } else {
+                    // No answer to anything else: hold the socket until the client gives up.
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+            });
+        }
+    });
+    let url = format!("http://{addr}");
+    let client = |api| {
+        let mut o = ClientOptions::new(&url, api);
+        o.timeout = Duration::from_millis(800);
+        NerClient::new(o).unwrap()
+    };
+    let seed = client(NerApi::SpacySeed).health().await;
+    assert!(seed.ready, "{}", seed.detail);
+    assert!(seed.detail.contains("probe POST"), "{}", seed.detail);
+    assert_eq!(posts.load(Ordering::SeqCst), 1);
+    let ssp = client(NerApi::Ssp).health().await;
+    assert!(!ssp.ready, "GET /health got no answer: {}", ssp.detail);
+}
