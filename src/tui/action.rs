@@ -55,6 +55,8 @@ pub enum Action {
     FocusPrev,
     ToggleZoom,
     ToggleHelp,
+    /// Copy the selected tweet / log line / stage error to the clipboard (OSC 52).
+    Copy,
     OpenCommandLine,
     /// Move the selection / scroll position.
     Up,

@@ -70,6 +70,8 @@ pub struct App {
     pub sql: SqlView,
     /// A stage's page (`Enter` on Stages), over the panes while open.
     pub detail: super::detail::DetailView,
+    /// Text for the terminal's clipboard; the event loop sends it (OSC 52) after a draw.
+    pub clipboard: Option<String>,
     /// The pane to return to when the SQL pane is left.
     prev_focus: PaneId,
     pub quit: bool,
@@ -112,6 +114,7 @@ impl App {
             label,
             predictions,
             detail,
+            clipboard: None,
             message: None,
             pending_start: None,
             pending_collect: false,
@@ -232,6 +235,7 @@ impl App {
                 KeyCode::PageDown => self.detail.scroll += 10,
                 KeyCode::PageUp => self.detail.scroll = self.detail.scroll.saturating_sub(10),
                 KeyCode::Char('?') => self.help = true,
+                KeyCode::Char('y') => self.copy(),
                 _ => {}
             }
             return;
@@ -318,6 +322,7 @@ impl App {
                 self.help = !self.help;
                 self.help_scroll = 0;
             }
+            Action::Copy => self.copy(),
             Action::OpenCommandLine => self.input = Some(InputLine::new(InputKind::Command, "")),
             Action::OpenFilter => {
                 // Opens empty (typing never appends to the old filter); the old one is a hint.
@@ -516,6 +521,65 @@ impl App {
             .position(|p| *p == self.focus)
             .unwrap_or(0) as isize;
         self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
+    }
+
+    /// What `y` copies where the focus is: (what, text).
+    fn copy_target(&self) -> Option<(&'static str, String)> {
+        if let Some(name) = &self.detail.stage {
+            let s = self.stages.iter().find(|s| &s.name == name)?;
+            return match &s.last_error {
+                Some(e) => Some(("the stage's last error", e.clone())),
+                None => Some(("the stage's note", s.detail.clone())),
+            };
+        }
+        match self.focus {
+            PaneId::Feed => {
+                let t = self.feed.visible(1).into_iter().next()?;
+                let text = match &t.author {
+                    Some(a) => format!("@{a}: {}", t.text),
+                    None => t.text.clone(),
+                };
+                Some(("the tweet", text))
+            }
+            PaneId::Logs => {
+                let lines = &self.logs.lines;
+                let i = self
+                    .logs
+                    .current_match
+                    .or_else(|| lines.len().checked_sub(1 + self.logs.scroll))?;
+                lines.get(i).map(|l| ("the log line", l.text.clone()))
+            }
+            PaneId::Label => {
+                let c = self.label.current.as_ref()?;
+                Some(("the tweet", c.text.clone()))
+            }
+            PaneId::Stages => {
+                let s = self.stages.get(self.selected)?;
+                match &s.last_error {
+                    Some(e) => Some(("the stage's last error", e.clone())),
+                    None if !s.detail.is_empty() => Some(("the stage's note", s.detail.clone())),
+                    None => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn copy(&mut self) {
+        match self.copy_target() {
+            Some((what, text)) if !text.is_empty() => {
+                let n = text.chars().count();
+                self.clipboard = Some(text);
+                self.say(
+                    format!("copied {what} ({n} characters) to the clipboard (OSC 52)"),
+                    false,
+                );
+            }
+            _ => self.say(
+                "nothing to copy here (y copies a tweet, a log line or a stage's error)",
+                true,
+            ),
+        }
     }
 
     /// Stage `name`'s log lines (in memory).

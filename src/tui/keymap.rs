@@ -82,6 +82,7 @@ pub static GLOBAL: &[Binding] = &[
     ),
     bind(&[k('z')], Action::ToggleZoom, "zoom pane", true),
     bind(&[k('?')], Action::ToggleHelp, "help", true),
+    bind(&[k('y')], Action::Copy, "copy the selected item", false),
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
     bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
     bind(&[k('S')], Action::StartAll, "start all stages", false),

@@ -102,6 +102,16 @@ pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     result
 }
 
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard (also over SSH, and
+/// through tmux with `set-clipboard on`).
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
 /// Stops every stage (bounded by [`SHUTDOWN`]); the screen says meanwhile how many messages
 /// the broker has not acknowledged yet and how long quitting still waits for them.
 async fn stop_stages(sup: &crate::stage::Supervisor, terminal: &mut ratatui::DefaultTerminal) {
@@ -180,6 +190,12 @@ async fn event_loop(
             terminal.draw(|f| ui::draw(f, app))?;
             frames += 1;
             dirty = false;
+        }
+        if let Some(text) = app.clipboard.take() {
+            use std::io::Write as _;
+            let backend = terminal.backend_mut();
+            backend.write_all(osc52(&text).as_bytes())?;
+            backend.flush()?;
         }
         if app.quit {
             return Ok(());

@@ -49,6 +49,7 @@ mod trending_embedded;
 mod trending_lake;
 mod trending_pane;
 mod trending_pg;
+mod tui_copy;
 mod tui_e2e;
 mod tui_keys;
 mod tui_render;
