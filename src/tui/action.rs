@@ -110,6 +110,12 @@ pub enum Action {
     SortColumn,
     /// SQL pane: select the column left (-1) or right (+1).
     MoveColumn(isize),
+    /// Logs: wrap long lines / cut them (then ←/→ scroll sideways).
+    ToggleWrap,
+    /// Logs: follow new lines / hold the view where it is.
+    ToggleFollow,
+    /// Logs: scroll sideways by this many columns (when not wrapping).
+    ScrollSideways(i16),
     /// A typed `:` command (`start bronze`, `stop all`, `quit`...).
     Command(String),
 }

@@ -345,7 +345,10 @@ impl App {
             },
             Action::Bottom => match self.focus {
                 PaneId::Sql => self.sql.scroll(isize::MAX / 2),
-                _ => self.logs.scroll = 0,
+                _ => {
+                    self.logs.scroll = 0;
+                    self.logs.hold = false;
+                }
             },
             Action::StartSelected => {
                 if let Some(n) = self.selected_stage().map(str::to_string) {
@@ -453,6 +456,35 @@ impl App {
                 }
             }
             Action::MoveColumn(d) => self.sql.move_column(d),
+            Action::ToggleWrap => {
+                self.logs.wrap = !self.logs.wrap;
+                self.logs.hscroll = 0;
+                let m = if self.logs.wrap {
+                    "logs: long lines wrap"
+                } else {
+                    "logs: long lines cut (←/→ scroll)"
+                };
+                self.say(m, false);
+            }
+            Action::ToggleFollow => {
+                self.logs.hold = !self.logs.hold;
+                if !self.logs.hold {
+                    self.logs.scroll = 0;
+                }
+                let m = if self.logs.hold {
+                    "logs: holding the view (f follows again)"
+                } else {
+                    "logs: following new lines"
+                };
+                self.say(m, false);
+            }
+            Action::ScrollSideways(d) => {
+                if self.logs.wrap {
+                    self.say("logs wrap (w): nothing to scroll sideways", false);
+                } else {
+                    self.logs.hscroll = self.logs.hscroll.saturating_add_signed(d);
+                }
+            }
             Action::Command(line) => match command::parse(&line) {
                 Ok(Command::Start(t)) => self.start(t),
                 Ok(Command::Stop(t)) => self.stop(t),
@@ -765,8 +797,8 @@ impl App {
         let before = self.logs.lines.len();
         self.logs.pushed = buffer.pushed();
         self.logs.lines = buffer.snapshot();
-        // Keep a scrolled-up view in place as new lines arrive below it.
-        if self.logs.scroll > 0 {
+        // Keep a scrolled-up (or held) view in place as new lines arrive below it.
+        if self.logs.scroll > 0 || self.logs.hold {
             self.logs.scroll += self.logs.lines.len().saturating_sub(before);
         }
         true

@@ -253,6 +253,25 @@ pub fn label_key(labels: &[crate::config::LabelDef], ev: &KeyEvent) -> Option<Ac
 
 pub static LOGS: &[Binding] = &[
     bind(&[k('/')], Action::OpenSearch, "search", true),
+    bind(&[k('w')], Action::ToggleWrap, "wrap long lines", true),
+    bind(
+        &[k('f')],
+        Action::ToggleFollow,
+        "follow new lines / hold",
+        true,
+    ),
+    bind(
+        &[code(KeyCode::Left)],
+        Action::ScrollSideways(-8),
+        "scroll left",
+        false,
+    ),
+    bind(
+        &[code(KeyCode::Right)],
+        Action::ScrollSideways(8),
+        "scroll right",
+        false,
+    ),
     bind(&[k('n')], Action::NextMatch, "next match", true),
     bind(&[k('N')], Action::PrevMatch, "previous match", false),
     UP,

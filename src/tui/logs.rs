@@ -13,6 +13,11 @@ pub struct LogView {
     pub search: Option<String>,
     /// Index into `lines` of the current match.
     pub current_match: Option<usize>,
+    /// Long lines wrap (else they are cut, and `hscroll` shifts them).
+    pub wrap: bool,
+    pub hscroll: u16,
+    /// Off: new lines never move the view (`f`).
+    pub hold: bool,
 }
 
 impl LogView {
@@ -23,6 +28,7 @@ impl LogView {
             self.pushed = u64::MAX;
             self.scroll = 0;
             self.current_match = None;
+            self.hscroll = 0;
         }
     }
 

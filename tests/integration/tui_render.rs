@@ -683,3 +683,72 @@ async fn stages_that_do_not_fit_are_announced_and_reachable() {
     let grid = grid_of(&mut app, 160, 48);
     assert!(!pane(&grid, "Stages").title.contains("shown"));
 }
+
+/// Logs: a long line is cut until `w` wraps it (then every word of it is on screen); `→`
+/// scrolls a cut line sideways; a search match sits mid-view with the lines after it shown;
+/// `f` holds the view while new lines arrive.
+#[tokio::test]
+async fn logs_wrap_scroll_sideways_centre_matches_and_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sup, mut app) = app_on(tmp.path(), &[]);
+    let log = sup.log("source").unwrap();
+    let long: String = (0..40).map(|i| format!("w{i:02} ")).collect();
+    for i in 0..30 {
+        log.event(format!("line {i:02}"));
+    }
+    log.event(long.trim_end().to_string());
+    for i in 30..60 {
+        log.event(format!("line {i:02}"));
+    }
+    assert!(app.refresh_logs());
+    app.focus = PaneId::Logs;
+    app.zoom = true;
+    let words = |app: &mut App| -> usize {
+        let text = pane(&grid_of(app, 80, 24), "Logs").text();
+        (0..40)
+            .filter(|i| text.contains(&format!("w{i:02}")))
+            .count()
+    };
+    // Search for the long line: it is mid-view, lines after it below it.
+    app.logs.set_search(Some("w00".into()));
+    let text = pane(&grid_of(&mut app, 80, 24), "Logs").text();
+    assert!(
+        text.contains("w00") && text.contains("line 30") && text.contains("line 35"),
+        "{text}"
+    );
+    let cut = words(&mut app);
+    assert!(cut < 40, "cut at 80 columns: {cut} words");
+    // 12 x 8 columns: the line's end comes into view, its start goes out.
+    for _ in 0..12 {
+        app.handle_key(code(KeyCode::Right));
+    }
+    let text = pane(&grid_of(&mut app, 80, 24), "Logs").text();
+    assert!(
+        !text.contains("w00") && text.contains("w39"),
+        "scrolled sideways:\n{text}"
+    );
+    app.handle_key(key('w'));
+    assert_eq!(words(&mut app), 40, "wrapped: every word on screen");
+    let logs = pane(&grid_of(&mut app, 80, 24), "Logs");
+    assert!(logs.title.contains("[wrap]"), "{}", logs.title);
+
+    // f holds: new lines do not move the view; f again follows.
+    app.logs.set_search(None);
+    app.handle_key(key('G'));
+    app.handle_key(key('f'));
+    let before = pane(&grid_of(&mut app, 80, 24), "Logs").text();
+    for i in 60..70 {
+        log.event(format!("line {i:02}"));
+    }
+    assert!(app.refresh_logs());
+    let held = pane(&grid_of(&mut app, 80, 24), "Logs");
+    assert_eq!(held.text(), before, "held view unchanged");
+    assert!(
+        held.title.contains("[+10 below]") && held.title.contains("held"),
+        "{}",
+        held.title
+    );
+    app.handle_key(key('f'));
+    let text = pane(&grid_of(&mut app, 80, 24), "Logs").text();
+    assert!(text.contains("line 69"), "following again:\n{text}");
+}

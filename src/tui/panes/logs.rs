@@ -3,8 +3,9 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr as _;
 
 use crate::stage::{LogLine, LogStream};
 use crate::tui::app::App;
@@ -16,20 +17,54 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     if let Some(s) = &v.search {
         title.push_str(&format!(" [/{s} · {} match]", v.match_count()));
     }
-    if v.scroll > 0 {
-        title.push_str(&format!(" [+{} below]", v.scroll));
+    let n = v.lines.len();
+    let inner = pane_block(String::new(), focused).inner(area);
+    let rows = inner.height as usize;
+    let width = inner.width.max(1) as usize;
+    // The last line shown: a search match sits mid-view, with the lines after it below.
+    let mut end = n.saturating_sub(v.scroll);
+    if let Some(i) = v.current_match.filter(|i| n - 1 - i == v.scroll) {
+        end = (i + 1 + rows / 2).min(n);
     }
-    let block = pane_block(title, focused);
-    let rows = block.inner(area).height as usize;
-    let end = v.lines.len().saturating_sub(v.scroll);
-    let start = end.saturating_sub(rows);
+    // Lines from `end` backwards while they fit (wrapped lines take several rows).
+    let height = |l: &LogLine| -> usize {
+        if v.wrap {
+            (9 + l.text.width()).div_ceil(width).max(1)
+        } else {
+            1
+        }
+    };
+    let mut start = end;
+    let mut used = 0;
+    while start > 0 && used + height(&v.lines[start - 1]) <= rows.max(1) {
+        used += height(&v.lines[start - 1]);
+        start -= 1;
+    }
+    let below = n - end;
+    if below > 0 {
+        title.push_str(&format!(" [+{below} below]"));
+    }
+    if v.hold {
+        title.push_str(" [held: f follows]");
+    }
+    if v.wrap {
+        title.push_str(" [wrap]");
+    } else if v.hscroll > 0 {
+        title.push_str(&format!(" [→{}]", v.hscroll));
+    }
     let needle = v.search.as_deref().map(str::to_lowercase);
     let lines: Vec<Line> = v.lines[start..end]
         .iter()
         .enumerate()
         .map(|(i, l)| log_line(l, needle.as_deref(), v.current_match == Some(start + i)))
         .collect();
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    let mut p = Paragraph::new(lines).block(pane_block(title, focused));
+    if v.wrap {
+        p = p.wrap(Wrap { trim: false });
+    } else {
+        p = p.scroll((0, v.hscroll));
+    }
+    f.render_widget(p, area);
 }
 
 fn log_line(l: &LogLine, needle: Option<&str>, current: bool) -> Line<'static> {
