@@ -7,7 +7,7 @@ use super::reader::Reader;
 use super::sections::BUILTIN_STAGES;
 use super::ConfigError;
 
-pub const TUI_KEYS: &[&str] = &["autostart"];
+pub const TUI_KEYS: &[&str] = &["autostart", "mouse"];
 pub const STATUS_KEYS: &[&str] = &[
     "publish",
     "interval_seconds",
@@ -23,6 +23,9 @@ pub const DEFAULT_AUTOSTART: &str = "source, bronze, ner, trending, classify";
 pub struct ControlSettings {
     /// Stages the TUI starts when it opens; `ssp-tui attach` starts none.
     pub autostart: Vec<String>,
+    /// The TUI takes mouse clicks and the wheel (off: the terminal keeps its own mouse
+    /// selection).
+    pub mouse: bool,
     /// Publish this process's stage status (and accept commands for its stages).
     pub publish: bool,
     /// How often status is published.
@@ -82,6 +85,7 @@ pub(super) fn parse(r: &Reader, commands: &[String]) -> Result<ControlSettings, 
     let stall = secs("stall_seconds", 60.0, 0.0)?;
     Ok(ControlSettings {
         autostart,
+        mouse: r.bool("tui", "mouse", true)?,
         publish: r.bool("status", "publish", true)?,
         interval,
         lost_after,

@@ -72,6 +72,9 @@ pub struct App {
     pub detail: super::detail::DetailView,
     /// Text for the terminal's clipboard; the event loop sends it (OSC 52) after a draw.
     pub clipboard: Option<String>,
+    /// Where each pane was drawn last (for mouse clicks), and the Stages table's first row.
+    pub pane_rects: Vec<(PaneId, ratatui::layout::Rect)>,
+    pub stages_offset: std::cell::Cell<usize>,
     /// The pane to return to when the SQL pane is left.
     prev_focus: PaneId,
     pub quit: bool,
@@ -115,6 +118,8 @@ impl App {
             predictions,
             detail,
             clipboard: None,
+            pane_rects: Vec::new(),
+            stages_offset: std::cell::Cell::new(0),
             message: None,
             pending_start: None,
             pending_collect: false,
@@ -553,6 +558,59 @@ impl App {
             .position(|p| *p == self.focus)
             .unwrap_or(0) as isize;
         self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
+    }
+
+    /// A mouse event: a click focuses the pane under it (and on Stages selects the row), the
+    /// wheel scrolls the pane under it (or the open page / help).
+    pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        let step = match m.kind {
+            MouseEventKind::ScrollUp => -3,
+            MouseEventKind::ScrollDown => 3,
+            _ => 0,
+        };
+        if self.detail.stage.is_some() {
+            self.detail.scroll = self.detail.scroll.saturating_add_signed(step as i16);
+            return;
+        }
+        if self.help {
+            self.help_scroll = self.help_scroll.saturating_add_signed(step as i16);
+            return;
+        }
+        if self.input.is_some() {
+            return;
+        }
+        let Some((pane, rect)) = self
+            .pane_rects
+            .iter()
+            .find(|(_, r)| {
+                m.column >= r.x
+                    && m.column < r.x + r.width
+                    && m.row >= r.y
+                    && m.row < r.y + r.height
+            })
+            .copied()
+        else {
+            return;
+        };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                // Stages: the border and the header row come before the first stage row.
+                if pane == PaneId::Stages && m.row >= rect.y + 2 {
+                    let row = (m.row - rect.y - 2) as usize + self.stages_offset.get();
+                    if row < self.stages.len() && row != self.selected {
+                        self.selected = row;
+                        self.scroll(0);
+                    }
+                }
+            }
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                self.focus = pane;
+                self.scroll(step);
+            }
+            _ => {}
+        }
     }
 
     /// What `y` copies where the focus is: (what, text).

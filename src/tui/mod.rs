@@ -51,8 +51,20 @@ struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
         ratatui::restore();
     }
+}
+
+/// Takes the mouse (clicks, wheel) and gives it back on a panic too (before ratatui's own
+/// hook restores the rest of the terminal).
+fn capture_mouse() -> std::io::Result<()> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        previous(info);
+    }));
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
 }
 
 pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
@@ -73,6 +85,9 @@ pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     app.sql.connect(collectors.sql.requests.clone());
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
+    if settings.control.mouse {
+        capture_mouse()?;
+    }
     let result = event_loop(&mut terminal, &mut app, &mut collectors).await;
     if let Some(w) = stall_watch {
         w.abort();
@@ -207,6 +222,13 @@ async fn event_loop(
                     dirty = true;
                 }
                 Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(Event::Mouse(m))) => {
+                    // Bare moves (some terminals report every one) change nothing.
+                    if !matches!(m.kind, crossterm::event::MouseEventKind::Moved) {
+                        app.handle_mouse(m);
+                        dirty = true;
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),

@@ -38,8 +38,10 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     draw_header(f, header, app);
     let areas = pane_areas(body, app);
     if app.zoom || !areas.iter().any(|(p, _)| *p == app.focus) {
+        app.pane_rects = vec![(app.focus, body)];
         draw_pane(f, body, app, app.focus);
     } else {
+        app.pane_rects = areas.clone();
         for (pane, rect) in areas {
             draw_pane(f, rect, app, pane);
         }

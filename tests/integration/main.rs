@@ -52,4 +52,5 @@ mod trending_pg;
 mod tui_copy;
 mod tui_e2e;
 mod tui_keys;
+mod tui_mouse;
 mod tui_render;

@@ -89,4 +89,5 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         .highlight_symbol("▶ ");
     let mut state = TableState::default().with_selected(Some(app.selected));
     f.render_stateful_widget(table, area, &mut state);
+    app.stages_offset.set(state.offset());
 }
