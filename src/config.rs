@@ -6,6 +6,7 @@
 
 mod control;
 mod kafka;
+pub mod keys;
 mod learn;
 mod lint;
 mod ner;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub control: ControlSettings,
     /// `[sql]`: the query engine (`ssp-tui sql`, the SQL pane).
     pub sql: SqlSettings,
+    /// `[keys]`: the TUI's keys overridden by action name.
+    pub keys: keys::KeyOverrides,
     /// The file that was read on top of the defaults, if any.
     pub file: Option<PathBuf>,
 }

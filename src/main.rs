@@ -33,6 +33,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
     use std::io::IsTerminal as _;
+    if matches!(cli.command, None | Some(Command::Attach)) {
+        // `[keys]` clashes are a configuration error, found before the terminal is taken.
+        let label_keys: Vec<char> = settings.learn.labels.iter().map(|l| l.key).collect();
+        if let Err(e) = ssp_tui::tui::keymap::Keymap::new(&settings.keys, &label_keys) {
+            eprintln!("{e}");
+            return Ok(2);
+        }
+    }
     if matches!(cli.command, None | Some(Command::Attach))
         && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
     {

@@ -329,6 +329,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         "log",
         "ner",
         "learn",
+        "keys",
     ])?;
     let commands = parse_commands(r)?;
     Ok(Settings {
@@ -342,6 +343,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         ner: super::ner::parse(r)?,
         learn: super::learn::parse(r)?,
         sql: super::sql::parse(r)?,
+        keys: super::keys::parse(r)?,
         control: super::control::parse(
             r,
             &commands.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),

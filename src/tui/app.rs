@@ -72,6 +72,8 @@ pub struct App {
     pub detail: super::detail::DetailView,
     /// Text for the terminal's clipboard; the event loop sends it (OSC 52) after a draw.
     pub clipboard: Option<String>,
+    /// The key table with `[keys]` applied.
+    pub keymap: keymap::Keymap,
     /// Where each pane was drawn last (for mouse clicks), and the Stages table's first row.
     pub pane_rects: Vec<(PaneId, ratatui::layout::Rect)>,
     pub stages_offset: std::cell::Cell<usize>,
@@ -91,6 +93,10 @@ impl App {
         let label = LabelView::new(&s.learn);
         let predictions = crate::learn::predictions::for_lake(&s.lake.root);
         let sql = SqlView::new(&s.lake.root);
+        // Checked before the terminal is taken (`tui::check_keys`): a bad `[keys]` never
+        // gets here.
+        let label_keys: Vec<char> = s.learn.labels.iter().map(|l| l.key).collect();
+        let keymap = keymap::Keymap::new(&s.keys, &label_keys).unwrap_or_default();
         let env: Vec<(String, String)> = std::env::vars().collect();
         let detail = super::detail::DetailView::new(s, &env);
         let mut app = App {
@@ -118,6 +124,7 @@ impl App {
             predictions,
             detail,
             clipboard: None,
+            keymap,
             pane_rects: Vec::new(),
             stages_offset: std::cell::Cell::new(0),
             message: None,
@@ -288,7 +295,7 @@ impl App {
                 return self.update(action);
             }
         }
-        if let Some(action) = keymap::lookup(self.focus, &key) {
+        if let Some(action) = self.keymap.lookup(self.focus, &key) {
             self.update(action);
         }
     }

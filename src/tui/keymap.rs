@@ -5,6 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, PaneId};
 
+mod overrides;
+pub use overrides::{action_name, Keymap};
+
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
     pub code: KeyCode,
@@ -360,15 +363,6 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
         (KeyCode::Char(a), KeyCode::Char(b)) => a == b && mods == want,
         (a, b) => a == b && mods == want,
     }
-}
-
-/// The focused pane's bindings win over the global ones.
-pub fn lookup(pane: PaneId, ev: &KeyEvent) -> Option<Action> {
-    pane_bindings(pane)
-        .iter()
-        .chain(GLOBAL.iter())
-        .find(|b| b.keys.iter().any(|key| matches(key, ev)))
-        .map(|b| b.action.clone())
 }
 
 pub fn key_label(key: &Key) -> String {

@@ -62,7 +62,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 )
             })
             .collect();
-        panes::help::draw_with(f, area, app.help_scroll, &label_keys);
+        panes::help::draw_with(f, area, app.help_scroll, &app.keymap, &label_keys);
     }
 }
 
@@ -242,7 +242,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
         .filter(|b| b.hint);
     let mut seen = Vec::new();
     for b in hints {
-        let label = keymap::binding_label(b);
+        let label = app.keymap.label(b);
         if seen.contains(&label) || b.action == crate::tui::action::Action::ToggleHelp {
             continue;
         }

@@ -273,3 +273,35 @@ fn without_a_terminal_the_tui_says_how_to_run_headless() {
         "{run}"
     );
 }
+
+/// `[keys]`: an unknown action, a key that is not a key, and a key given to two actions that
+/// meet are each refused with exit 2, naming what is wrong (both actions for a clash).
+#[test]
+fn bad_keys_exit_2_naming_the_action_and_the_clash() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = base_env(dir.path());
+    expect_config_error(
+        dir.path(),
+        &with(env.clone(), &[("SSP__KEYS__LAUNCH", "b")]),
+        &[],
+        &["keys.launch", "a known action", "start"],
+    );
+    expect_config_error(
+        dir.path(),
+        &with(env.clone(), &[("SSP__KEYS__START", "Ctrl-")]),
+        &[],
+        &["keys.start", "Ctrl-"],
+    );
+    expect_config_error(
+        dir.path(),
+        &with(env.clone(), &[("SSP__KEYS__START", "x")]),
+        &[],
+        &["x is bound to both", "start", "stop"],
+    );
+    expect_config_error(
+        dir.path(),
+        &with(env, &[("SSP__KEYS__QUIT", "1")]),
+        &[],
+        &["1 is a label key", "quit"],
+    );
+}

@@ -46,7 +46,11 @@ fn start(dir: &std::path::Path, mouse: &str) -> Tmux {
 fn clicks_focus_panes_and_select_stages_and_the_wheel_scrolls() {
     let tmp = tempfile::tempdir().unwrap();
     let tmux = start(tmp.path(), "on");
-    assert_eq!(tmux.format("mouse_sgr_flag"), "1", "the TUI asked for SGR mouse reports");
+    assert_eq!(
+        tmux.format("mouse_sgr_flag"),
+        "1",
+        "the TUI asked for SGR mouse reports"
+    );
     // Click on the Feed pane's body: it gets the thick (focused) border.
     let lines = tmux.capture();
     let grid = text_grid(&lines);
@@ -85,4 +89,44 @@ fn mouse_off_leaves_the_mouse_to_the_terminal() {
     assert_eq!(tmux.format("mouse_any_flag"), "0");
     assert_eq!(tmux.format("mouse_sgr_flag"), "0");
     tmux.send("q");
+}
+
+/// `[keys] start = b`: `b` starts the selected stage, `s` no longer does, and `?` shows `b`.
+#[test]
+fn a_key_from_the_keys_section_replaces_the_built_in_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let shell = format!(
+        "cd '{d}' && SSP__LAKE__ROOT='{d}/lake' SSP__LOG__DIR='{d}/logs' SSP__TUI__AUTOSTART='' \
+         SSP__KEYS__START=b SSP__SOURCE__RATE=5 SSP__STATUS__PUBLISH=false '{BIN}'; sleep 60",
+        d = d.display()
+    );
+    let tmux = Tmux::start(&shell, 160, 48);
+    let state = |l: &[String]| {
+        find_pane(&text_grid(l), "Stages")
+            .and_then(|p| p.row_starting_with("source"))
+            .and_then(|r| r.get(1).cloned())
+    };
+    tmux.wait_screen("source stopped", Duration::from_secs(30), |l| {
+        state(l).as_deref() == Some("stopped")
+    });
+    tmux.send("s");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        state(&tmux.capture()).as_deref(),
+        Some("stopped"),
+        "s is not start any more"
+    );
+    tmux.send("b");
+    tmux.wait_screen("source running", Duration::from_secs(15), |l| {
+        state(l).as_deref() == Some("running")
+    });
+    tmux.send("?");
+    tmux.wait_screen("b in the help", Duration::from_secs(10), |l| {
+        l.iter().any(|x| {
+            let t: Vec<&str> = x.split_whitespace().collect();
+            t.windows(2)
+                .any(|w| w[0].trim_start_matches(['│', '┃']) == "b" && w[1] == "start")
+        })
+    });
 }

@@ -7,15 +7,15 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::tui::action::PaneId;
-use crate::tui::keymap::{self, Binding};
+use crate::tui::keymap::{self, Binding, Keymap};
 
 pub fn lines() -> Vec<Line<'static>> {
-    lines_with(&[])
+    lines_with(&Keymap::default(), &[])
 }
 
 /// As [`lines`], with keys that come from configuration (`(key, what)`: the Label pane's
 /// label keys) listed first in the Label section.
-pub fn lines_with(label_keys: &[(String, String)]) -> Vec<Line<'static>> {
+pub fn lines_with(keys: &Keymap, label_keys: &[(String, String)]) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let mut section = |title: &str, bindings: &[Binding]| {
         if bindings.is_empty() {
@@ -30,7 +30,7 @@ pub fn lines_with(label_keys: &[(String, String)]) -> Vec<Line<'static>> {
         for b in bindings {
             out.push(Line::from(vec![
                 Span::styled(
-                    format!("  {:<14}", keymap::binding_label(b)),
+                    format!("  {:<14}", keys.label(b)),
                     Style::default().fg(Color::Yellow),
                 ),
                 Span::raw(b.desc),
@@ -72,12 +72,18 @@ pub fn lines_with(label_keys: &[(String, String)]) -> Vec<Line<'static>> {
 /// The overlay: one column, or two side by side when it would not fit the height;
 /// `scroll` (j / k while open) moves through what still does not fit.
 pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
-    draw_with(f, area, scroll, &[])
+    draw_with(f, area, scroll, &Keymap::default(), &[])
 }
 
 /// As [`draw`], with configured label keys (see [`lines_with`]).
-pub fn draw_with(f: &mut Frame, area: Rect, scroll: u16, label_keys: &[(String, String)]) {
-    let text = lines_with(label_keys);
+pub fn draw_with(
+    f: &mut Frame,
+    area: Rect,
+    scroll: u16,
+    keys: &Keymap,
+    label_keys: &[(String, String)],
+) {
+    let text = lines_with(keys, label_keys);
     let two = text.len() as u16 + 2 > area.height && area.width >= 100;
     let columns: Vec<Vec<Line>> = if two {
         // Split at a section boundary near the middle.
