@@ -178,35 +178,9 @@ pub fn labelled(events: &[LabelEvent]) -> BTreeMap<i64, i32> {
         .collect()
 }
 
-// ---------------------------------------------------------------------------------------
-// CRC-32 (IEEE), for the log's records.
-
-fn crc_table() -> &'static [u32; 256] {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [0u32; 256];
-        for (i, e) in t.iter_mut().enumerate() {
-            let mut c = i as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *e = c;
-        }
-        t
-    })
-}
-
+/// CRC-32 (IEEE) of a log record, as the log stores it.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let t = crc_table();
-    let mut c = 0xffff_ffffu32;
-    for b in bytes {
-        c = t[((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    c ^ 0xffff_ffff
+    crc32fast::hash(bytes)
 }
 
 // ---------------------------------------------------------------------------------------

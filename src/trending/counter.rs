@@ -1,8 +1,8 @@
 //! The hot path: counting hashtag occurrences by case-insensitive key, with per-spelling
 //! counts (for the display form) and per-bucket counts (for the sliding window).
 
-use super::hash::FxHashMap;
 use super::rule::{tag_key, HashtagRule, NO_TAGS};
+use rustc_hash::FxHashMap;
 
 /// Counts of one key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

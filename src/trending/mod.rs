@@ -12,7 +12,6 @@
 
 pub mod counter;
 pub mod gold;
-pub mod hash;
 pub mod lake;
 pub mod rule;
 pub mod watch;

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::counter::Counter;
-use super::hash::FxHashMap;
 use super::rule::HashtagRule;
 use crate::store::trending::{window_cutoff, TagDelta, TrendingBatch, TrendingMeta};
+use rustc_hash::FxHashMap;
 
 /// Buckets per window.
 pub const BUCKETS_PER_WINDOW: i64 = 60;

@@ -37,6 +37,11 @@ const COMMIT_WAIT: Duration = Duration::from_secs(5);
 const STUCK: Duration = Duration::from_secs(60);
 /// Client errors older than this are not quoted.
 const RECENT: Duration = Duration::from_secs(30);
+/// While the group waits and no broker connection of this member is up, the cluster is asked
+/// for metadata this often: a member that only waits for its coordinator may hold no other
+/// connection, and so never learn that the cluster is back (librdkafka then stays in
+/// `query-coord`; seen after a broker was paused for 30 s).
+const PROBE_EVERY: Duration = Duration::from_secs(15);
 
 /// What the last statistics said.
 #[derive(Default)]
@@ -212,6 +217,9 @@ pub struct KafkaConsumer {
     stuck: Stuck,
     /// A commit is running (on a blocking thread, possibly waiting for the coordinator).
     committing: Arc<AtomicBool>,
+    /// When a metadata probe was last sent, and when one was last answered.
+    probe_sent: Option<Instant>,
+    probe_answered: Arc<Mutex<Option<Instant>>>,
 }
 
 impl KafkaConsumer {
@@ -243,6 +251,8 @@ impl KafkaConsumer {
             shown: None,
             stuck: Stuck::default(),
             committing: Arc::default(),
+            probe_sent: None,
+            probe_answered: Arc::default(),
         })
     }
 
@@ -351,10 +361,37 @@ impl KafkaConsumer {
             self.shown = why;
         }
         let unsettled = settled == Some(false);
+        let answers = answers || self.cluster_answers(now, unsettled);
         if let Some(stuck) = self.stuck.observe(now, answers, unsettled, starving) {
             self.rejoin(&format!("{stuck} ({join_state})"))?;
         }
         Ok(())
+    }
+
+    /// While the group waits without a broker connection up: whether a metadata probe (sent
+    /// at most every [`PROBE_EVERY`], on a blocking thread) got an answer lately.
+    fn cluster_answers(&mut self, now: Instant, unsettled: bool) -> bool {
+        if !unsettled {
+            self.probe_sent = None;
+            return false;
+        }
+        if self.probe_sent.is_none_or(|t| now - t >= PROBE_EVERY) {
+            self.probe_sent = Some(now);
+            let consumer = self.consumer.clone();
+            let (topic, answered) = (self.topic.clone(), self.probe_answered.clone());
+            tokio::task::spawn_blocking(move || {
+                if consumer
+                    .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                    .is_ok()
+                {
+                    *answered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                }
+            });
+        }
+        self.probe_answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| now.saturating_duration_since(t) < 2 * PROBE_EVERY)
     }
 
     /// Replaces the member: the stage forgets what it holds of its partitions (as on a
@@ -389,6 +426,11 @@ impl KafkaConsumer {
         // Closing leaves the group, which may wait for the coordinator: not on the runtime.
         tokio::task::spawn_blocking(move || drop(old));
         self.stuck = Stuck::default();
+        self.probe_sent = None;
+        *self
+            .probe_answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 }
