@@ -199,10 +199,14 @@ async fn event_loop(
     let mut last_stages = Instant::now();
     let mut frames = 0u64;
     let mut frames_since = Instant::now();
+    // How long each frame takes to render and write, for the periodic log line.
+    let mut draw_us: Vec<u32> = Vec::new();
     let mut dirty = true;
     loop {
         if dirty {
+            let t = Instant::now();
             terminal.draw(|f| ui::draw(f, app))?;
+            draw_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
             frames += 1;
             dirty = false;
         }
@@ -281,7 +285,21 @@ async fn event_loop(
                 dirty |= app.push_tweets(fresh);
                 if frames_since.elapsed() >= Duration::from_secs(10) {
                     let secs = frames_since.elapsed().as_secs_f64();
-                    tracing::info!(fps = format!("{:.1}", frames as f64 / secs), frames, "ui redraws");
+                    draw_us.sort_unstable();
+                    let pct = |q: f64| {
+                        let i = ((draw_us.len() as f64 * q) as usize).min(draw_us.len().saturating_sub(1));
+                        draw_us.get(i).map_or(0.0, |us| *us as f64 / 1000.0)
+                    };
+                    let size = terminal.size().map(|s| format!("{}x{}", s.width, s.height)).unwrap_or_default();
+                    tracing::info!(
+                        fps = format!("{:.1}", frames as f64 / secs),
+                        frames,
+                        size,
+                        draw_p50_ms = format!("{:.2}", pct(0.5)),
+                        draw_p99_ms = format!("{:.2}", pct(0.99)),
+                        "ui redraws"
+                    );
+                    draw_us.clear();
                     frames = 0;
                     frames_since = Instant::now();
                 }
