@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::reader::Reader;
+use super::reader::{split_list, Reader};
 use super::ConfigError;
 
 /// The seed's split sizes (test, dev, weak train) of its 20,000-text dataset.
@@ -162,14 +162,6 @@ pub(super) const KEYS: &[&str] = &[
     "threshold",
     "classify_from",
 ];
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 fn parse_labels(r: &Reader) -> Result<Vec<LabelDef>, ConfigError> {
     let raw = r.string("learn", "labels", "AI=1, OTHER=0");

@@ -177,3 +177,12 @@ fn flatten(
         }
     }
 }
+
+/// The items of a comma-separated value, trimmed, empty ones dropped.
+pub(super) fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::reader::Reader;
+use super::reader::{split_list, Reader};
 use super::{ConfigError, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -539,14 +539,6 @@ fn readiness(r: &Reader, section: &str) -> Result<Readiness, ConfigError> {
         }
     }
     Ok(first.unwrap_or(Readiness::Started))
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn valid_stage_name(name: &str) -> bool {
