@@ -97,6 +97,19 @@ pub struct LabelSnapshot {
 }
 
 impl LabelSnapshot {
+    /// `v0 2{suffix} · ▶v1 0{suffix}`: every version with its labelled count, the one
+    /// labelled now marked.
+    pub fn versions_list(&self, suffix: &str) -> String {
+        self.versions
+            .iter()
+            .map(|(v, n)| {
+                let mark = if Some(*v) == self.version { "▶" } else { "" };
+                format!("{mark}v{v} {n}{suffix}")
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
     pub fn starting(store: String, order: QueueOrder) -> LabelSnapshot {
         LabelSnapshot {
             state: WorkerState::Starting,

@@ -230,16 +230,10 @@ impl LabelView {
         if s.versions.is_empty() {
             return Err("no dataset version yet: :collect new makes one".into());
         }
-        let list = s
-            .versions
-            .iter()
-            .map(|(v, n)| {
-                let mark = if Some(*v) == s.version { "▶" } else { "" };
-                format!("{mark}v{v} {n} labelled")
-            })
-            .collect::<Vec<_>>()
-            .join(" · ");
-        Ok(format!("datasets: {list} (:dataset N switches)"))
+        Ok(format!(
+            "datasets: {} (:dataset N switches)",
+            s.versions_list(" labelled")
+        ))
     }
 
     /// `:dataset N` labels version N; `:dataset newest` follows the newest again.

@@ -132,27 +132,32 @@ fn tui_pid_opt(tmux: &Tmux) -> Option<String> {
     (!pid.is_empty()).then_some(pid)
 }
 
-#[test]
-fn thirty_labels_survive_start_all_and_kill_9_with_the_same_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let replay = dir.join("tweets.jsonl");
-    write_replay(&replay, 320);
-    let env: Vec<(&str, String)> = vec![
+/// A replayed lake in `dir` with small fixed splits (test 40, dev 60, weak-train 100).
+fn lake_env(dir: &Path, replay: &Path, collect_size: usize) -> Vec<(&'static str, String)> {
+    vec![
         ("SSP__SOURCE__KIND", "replay".into()),
         ("SSP__SOURCE__PATH", replay.display().to_string()),
         ("SSP__SOURCE__RATE", "0".into()),
         ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
         ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
         ("SSP__LAKE__ROLL_SECONDS", "0.5".into()),
-        ("SSP__LEARN__COLLECT_SIZE", "300".into()),
+        ("SSP__LEARN__COLLECT_SIZE", collect_size.to_string()),
         ("SSP__LEARN__TEST_SIZE", "40".into()),
         ("SSP__LEARN__DEV_SIZE", "60".into()),
         ("SSP__LEARN__WEAK_TRAIN_SIZE", "100".into()),
-        ("SSP__TUI__AUTOSTART", "".into()),
         ("SSP__STATUS__PUBLISH", "false".into()),
-        ("USER", "tester".into()),
-    ];
+    ]
+}
+
+#[test]
+fn thirty_labels_survive_start_all_and_kill_9_with_the_same_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let replay = dir.join("tweets.jsonl");
+    write_replay(&replay, 320);
+    let mut env = lake_env(dir, &replay, 300);
+    env.push(("SSP__TUI__AUTOSTART", String::new()));
+    env.push(("USER", "tester".into()));
     let run = run_bin(
         dir,
         &env,
@@ -229,19 +234,7 @@ fn dataset_collect_builds_from_a_finished_lake_smaller_than_collect_size() {
     let dir = tmp.path();
     let replay = dir.join("tweets.jsonl");
     write_replay(&replay, 260);
-    let env: Vec<(&str, String)> = vec![
-        ("SSP__SOURCE__KIND", "replay".into()),
-        ("SSP__SOURCE__PATH", replay.display().to_string()),
-        ("SSP__SOURCE__RATE", "0".into()),
-        ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
-        ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
-        ("SSP__LAKE__ROLL_SECONDS", "0.5".into()),
-        ("SSP__LEARN__COLLECT_SIZE", "1000".into()),
-        ("SSP__LEARN__TEST_SIZE", "40".into()),
-        ("SSP__LEARN__DEV_SIZE", "60".into()),
-        ("SSP__LEARN__WEAK_TRAIN_SIZE", "100".into()),
-        ("SSP__STATUS__PUBLISH", "false".into()),
-    ];
+    let env = lake_env(dir, &replay, 1000);
     let run = run_bin(
         dir,
         &env,

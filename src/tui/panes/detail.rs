@@ -41,6 +41,19 @@ fn is_run_event(text: &str) -> bool {
     .any(|p| text.starts_with(p))
 }
 
+/// A log line with its local time in front.
+fn timed(l: &crate::stage::LogLine) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(
+            l.at.with_timezone(&chrono::Local)
+                .format("%H:%M:%S ")
+                .to_string(),
+            DIM,
+        ),
+        Span::raw(l.text.clone()),
+    ])
+}
+
 pub fn lines(app: &App, name: &str) -> Vec<Line<'static>> {
     let Some(s) = app.stages.iter().find(|s| s.name == name) else {
         return vec![Line::raw(format!("no stage {name}"))];
@@ -100,15 +113,7 @@ pub fn lines(app: &App, name: &str) -> Vec<Line<'static>> {
         out.push(Line::styled("none yet", DIM));
     }
     for l in runs.iter().skip(runs.len().saturating_sub(RUN_EVENTS)) {
-        out.push(Line::from(vec![
-            Span::styled(
-                l.at.with_timezone(&chrono::Local)
-                    .format("%H:%M:%S ")
-                    .to_string(),
-                DIM,
-            ),
-            Span::raw(l.text.clone()),
-        ]));
+        out.push(timed(l));
     }
     for (section, cfg) in app.detail.config_of(&s.name, s.kind) {
         out.push(heading(&format!("config [{section}]")));
@@ -122,15 +127,7 @@ pub fn lines(app: &App, name: &str) -> Vec<Line<'static>> {
         out.push(Line::styled("none", DIM));
     }
     for l in log.iter().skip(log.len().saturating_sub(RECENT_LOGS)) {
-        out.push(Line::from(vec![
-            Span::styled(
-                l.at.with_timezone(&chrono::Local)
-                    .format("%H:%M:%S ")
-                    .to_string(),
-                DIM,
-            ),
-            Span::raw(l.text.clone()),
-        ]));
+        out.push(timed(l));
     }
     out
 }

@@ -190,17 +190,11 @@ fn progress_lines(view: &LabelView, s: &LabelSnapshot) -> Vec<Line<'static>> {
     }
     out.push(Line::from(m));
     if s.versions.len() > 1 {
-        let list = s
-            .versions
-            .iter()
-            .map(|(v, n)| {
-                let mark = if Some(*v) == s.version { "▶" } else { "" };
-                format!("{mark}v{v} {n}")
-            })
-            .collect::<Vec<_>>()
-            .join(" · ");
         out.push(Line::styled(
-            format!("labelled per dataset version: {list} · :dataset N switches"),
+            format!(
+                "labelled per dataset version: {} · :dataset N switches",
+                s.versions_list("")
+            ),
             DIM,
         ));
     }
