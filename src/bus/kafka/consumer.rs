@@ -37,10 +37,10 @@ const COMMIT_WAIT: Duration = Duration::from_secs(5);
 const STUCK: Duration = Duration::from_secs(60);
 /// Client errors older than this are not quoted.
 const RECENT: Duration = Duration::from_secs(30);
-/// While the group waits and no broker connection of this member is up, the cluster is asked
-/// for metadata this often: a member that only waits for its coordinator may hold no other
-/// connection, and so never learn that the cluster is back (librdkafka then stays in
-/// `query-coord`; seen after a broker was paused for 30 s).
+/// While the group has not settled, the cluster is asked for metadata this often, through a
+/// fresh client: the member's own connections may be the broken part (after a broker was
+/// paused for 30 s librdkafka stayed in `query-coord` for good, its own metadata requests
+/// unanswered), so whether the cluster answers is asked of a client that holds no state.
 const PROBE_EVERY: Duration = Duration::from_secs(15);
 
 /// What the last statistics said.
@@ -143,6 +143,14 @@ fn commit_sync<C: ConsumerContext>(
     consumer.commit(&tpl, CommitMode::Sync)
 }
 
+/// Asks the cluster for `topic`'s metadata through a new client that is in no group.
+fn probe_metadata(config: &ClientConfig, topic: &str) -> Result<(), KafkaError> {
+    let client: BaseConsumer = config.create()?;
+    client
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .map(drop)
+}
+
 /// A group member subscribed to `topic`.
 fn join(
     config: &ClientConfig,
@@ -217,9 +225,13 @@ pub struct KafkaConsumer {
     stuck: Stuck,
     /// A commit is running (on a blocking thread, possibly waiting for the coordinator).
     committing: Arc<AtomicBool>,
+    /// Settings for the metadata probe's fresh client (no group).
+    probe_config: ClientConfig,
     /// When a metadata probe was last sent, and when one was last answered.
     probe_sent: Option<Instant>,
     probe_answered: Arc<Mutex<Option<Instant>>>,
+    /// Whether the last probe answered (to log changes only).
+    probe_logged: Arc<Mutex<Option<bool>>>,
 }
 
 impl KafkaConsumer {
@@ -241,6 +253,8 @@ impl KafkaConsumer {
             c.set(k, v);
         }
         let consumer = join(&c, topic, &health, 0)?;
+        let mut probe_config = client_config(s);
+        probe_config.remove("group.instance.id");
         Ok(KafkaConsumer {
             consumer: Arc::new(consumer),
             config: c,
@@ -251,8 +265,10 @@ impl KafkaConsumer {
             shown: None,
             stuck: Stuck::default(),
             committing: Arc::default(),
+            probe_config,
             probe_sent: None,
             probe_answered: Arc::default(),
+            probe_logged: Arc::default(),
         })
     }
 
@@ -368,8 +384,8 @@ impl KafkaConsumer {
         Ok(())
     }
 
-    /// While the group waits without a broker connection up: whether a metadata probe (sent
-    /// at most every [`PROBE_EVERY`], on a blocking thread) got an answer lately.
+    /// While the group has not settled: whether a metadata probe (sent at most every
+    /// [`PROBE_EVERY`] through a fresh client, on a blocking thread) got an answer lately.
     fn cluster_answers(&mut self, now: Instant, unsettled: bool) -> bool {
         if !unsettled {
             self.probe_sent = None;
@@ -377,14 +393,25 @@ impl KafkaConsumer {
         }
         if self.probe_sent.is_none_or(|t| now - t >= PROBE_EVERY) {
             self.probe_sent = Some(now);
-            let consumer = self.consumer.clone();
-            let (topic, answered) = (self.topic.clone(), self.probe_answered.clone());
+            let config = self.probe_config.clone();
+            let (topic, group) = (self.topic.clone(), self.group.clone());
+            let (answered, logged) = (self.probe_answered.clone(), self.probe_logged.clone());
             tokio::task::spawn_blocking(move || {
-                if consumer
-                    .fetch_metadata(Some(&topic), Duration::from_secs(5))
-                    .is_ok()
-                {
+                let outcome = probe_metadata(&config, &topic);
+                if outcome.is_ok() {
                     *answered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                }
+                let mut last = logged.lock().unwrap_or_else(|p| p.into_inner());
+                if *last != Some(outcome.is_ok()) {
+                    *last = Some(outcome.is_ok());
+                    match outcome {
+                        Ok(()) => {
+                            tracing::warn!(%group, %topic, "kafka consumer: the group waits, but the cluster answers a fresh client")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%group, %topic, error = %e, "kafka consumer: the group waits and the cluster does not answer a fresh client")
+                        }
+                    }
                 }
             });
         }
@@ -427,6 +454,7 @@ impl KafkaConsumer {
         tokio::task::spawn_blocking(move || drop(old));
         self.stuck = Stuck::default();
         self.probe_sent = None;
+        *self.probe_logged.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self
             .probe_answered
             .lock()
