@@ -192,6 +192,7 @@ async fn commit_one(w: &mut BronzeWriter, next: &mut [i64]) -> anyhow::Result<i6
             partition: p as i32,
             offset: *offset,
             ingest_time: now,
+            bus_time_ms: None,
         };
         let app = app_id(p as i32);
         w.append(

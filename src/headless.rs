@@ -214,6 +214,9 @@ pub fn status_line(s: &StageStatus) -> String {
         s.errors,
         s.restarts,
     );
+    if let Some(l) = &s.latency {
+        line.push_str(&format!("  latency {}", l.text()));
+    }
     if !s.detail.is_empty() {
         line.push_str(&format!("  [{}]", s.detail));
     }

@@ -15,6 +15,7 @@ pub mod dataset_export;
 pub mod fault;
 pub mod headless;
 pub mod lake;
+pub mod latency;
 pub mod learn;
 pub mod logging;
 pub mod nlp;

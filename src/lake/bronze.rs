@@ -39,6 +39,8 @@ pub struct RecordMeta<'a> {
     pub partition: i32,
     pub offset: i64,
     pub ingest_time: DateTime<Utc>,
+    /// When the message entered the bus (epoch ms), if the bus says.
+    pub bus_time_ms: Option<i64>,
 }
 
 /// When to commit what is buffered.
@@ -91,6 +93,7 @@ struct Columns {
     topic: StringBuilder,
     partition: Int32Builder,
     offset: Int64Builder,
+    bus_time: TimestampMicrosecondBuilder,
     rows: usize,
 }
 
@@ -129,6 +132,7 @@ impl Columns {
             topic: s(),
             partition: Int32Builder::with_capacity(BATCH_ROWS),
             offset: Int64Builder::with_capacity(BATCH_ROWS),
+            bus_time: ts(),
             rows: 0,
         }
     }
@@ -153,6 +157,8 @@ impl Columns {
         self.topic.append_value(meta.topic);
         self.partition.append_value(meta.partition);
         self.offset.append_value(meta.offset);
+        self.bus_time
+            .append_option(meta.bus_time_ms.map(|ms| ms.saturating_mul(1000)));
         self.rows += 1;
     }
 
@@ -177,6 +183,7 @@ impl Columns {
             Arc::new(self.topic.finish()),
             Arc::new(self.partition.finish()),
             Arc::new(self.offset.finish()),
+            Arc::new(self.bus_time.finish()),
         ];
         RecordBatch::try_new(bronze_schema(), columns)
             .map_err(|e| LakeError::arrow("bronze batch", e))
@@ -499,6 +506,7 @@ mod tests {
             ingest_time: Utc
                 .timestamp_millis_opt(1_700_000_000_000 + i as i64)
                 .unwrap(),
+            bus_time_ms: Some(1_699_999_999_000 + i as i64),
         }
     }
 
@@ -628,6 +636,7 @@ mod tests {
             partition: 7,
             offset: 41,
             ingest_time: Utc::now(),
+            bus_time_ms: None,
         };
         let a = app(7);
         w.dead_letter(&bad, &[0xff, 0x00], "invalid json", &[(a.as_str(), 41)])

@@ -178,6 +178,7 @@ mod tests {
             partition: 3,
             offset,
             ingest_time: Utc::now(),
+            bus_time_ms: None,
         }
     }
 

@@ -61,6 +61,9 @@ pub fn bronze_schema() -> SchemaRef {
                 Field::new("topic", DataType::Utf8, false),
                 Field::new("partition", DataType::Int32, false),
                 Field::new("offset", DataType::Int64, false),
+                // When the message entered the bus (the source's send time); added after
+                // the first release, so nullable: older rows read null.
+                Field::new("bus_time", timestamp_utc(), true),
             ]))
         })
         .clone()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::StructType;
+use deltalake::kernel::{StructField, StructType};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
@@ -202,7 +202,7 @@ pub async fn open_or_create(
     partition_by: &[&str],
 ) -> Result<DeltaTable, TableError> {
     if let Some(t) = open(location, name).await? {
-        return Ok(t);
+        return add_missing_columns(t, location, name, schema).await;
     }
     if let Some(dir) = location.local_dir() {
         let path = dir.join(name);
@@ -229,6 +229,56 @@ pub async fn open_or_create(
         Err(e) => match open(location, name).await? {
             Some(t) => Ok(t),
             None => Err(TableError::delta(name, e)),
+        },
+    }
+}
+
+/// Adds the nullable columns of `schema` that `table` lacks (a table written by an older
+/// release): one metadata commit; the rows already there read null. Two writers adding them
+/// at once are fine: the loser finds them added.
+async fn add_missing_columns(
+    table: DeltaTable,
+    location: &LakeLocation,
+    name: &str,
+    schema: &SchemaRef,
+) -> Result<DeltaTable, TableError> {
+    let missing = |t: &DeltaTable| -> Result<Vec<StructField>, TableError> {
+        let have = t
+            .snapshot()
+            .map_err(|e| TableError::delta(name, e))?
+            .schema();
+        let wanted: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| TableError::other(name, format!("schema: {e}")))?;
+        wanted
+            .fields()
+            .filter(|f| have.field(f.name()).is_none())
+            .map(|f| match f.is_nullable() {
+                true => Ok(f.clone()),
+                false => Err(TableError::other(
+                    name,
+                    format!(
+                        "the table has no column {} and it cannot be added",
+                        f.name()
+                    ),
+                )),
+            })
+            .collect()
+    };
+    let fields = missing(&table)?;
+    if fields.is_empty() {
+        return Ok(table);
+    }
+    let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+    match table.add_columns().with_fields(fields).await {
+        Ok(t) => {
+            tracing::info!(table = name, columns = ?names, "added columns to a table written by an older release");
+            Ok(t)
+        }
+        Err(e) => match open(location, name).await? {
+            Some(t) if missing(&t)?.is_empty() => Ok(t),
+            _ => Err(TableError::delta(name, e)),
         },
     }
 }

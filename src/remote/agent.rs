@@ -95,6 +95,8 @@ impl Agent {
             last_error: s.last_error.clone(),
             detail: s.detail.clone(),
             sent_ms: now_ms(),
+            latency: s.latency,
+            read_version: s.read_version,
         }
     }
 

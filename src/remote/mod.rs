@@ -39,6 +39,11 @@ pub struct StageReport {
     pub detail: String,
     /// When it was sent (epoch ms, the sender's clock).
     pub sent_ms: i64,
+    /// End-to-end latency of what it made count (absent from older senders).
+    #[serde(default)]
+    pub latency: Option<crate::latency::LatencySummary>,
+    #[serde(default)]
+    pub read_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

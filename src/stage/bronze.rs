@@ -136,6 +136,7 @@ fn record_meta<'a>(
         partition: m.partition,
         offset: m.offset,
         ingest_time: now,
+        bus_time_ms: (m.timestamp_ms > 0).then_some(m.timestamp_ms),
     }
 }
 

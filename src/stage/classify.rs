@@ -283,6 +283,7 @@ impl ClassifyStage {
                 format!("committing gold/ai_tweets up to bronze version {last}")
             })?;
             bronze.ack(last);
+            ctx.metrics.read_to(last);
             ctx.metrics.add_out(rows.len() as u64);
             set_detail(ctx, &model, preds);
         }

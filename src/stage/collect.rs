@@ -265,6 +265,7 @@ impl Stage for CollectStage {
                     }
                 }
                 consumer.ack(commit.version);
+                ctx.metrics.read_to(commit.version);
                 ctx.metrics.set_detail(format!(
                     "v{version}: {}/{size} unique texts, {} still needed ({} tweets read, bronze v{}; a smaller [learn] collect_size builds sooner)",
                     unique.len(),

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+use crate::latency::{LatencySummary, LatencyWindow, SentTimes};
+
 #[derive(Debug, Default)]
 pub struct StageMetrics {
     input: AtomicU64,
@@ -14,6 +16,10 @@ pub struct StageMetrics {
     ready: AtomicBool,
     /// Since when input has been waiting without a commit (see [`Self::waiting`]).
     waiting_since: Mutex<Option<std::time::Instant>>,
+    /// Bus -> counted latencies of recent commits (stages that make tweets count).
+    latency: Mutex<LatencyWindow>,
+    /// The bronze table version a lake-reading stage has handled (see [`Self::read_to`]).
+    read_version: Mutex<Option<i64>>,
 }
 
 impl StageMetrics {
@@ -73,6 +79,25 @@ impl StageMetrics {
     /// A short free-form state line (e.g. "connected", "backing off: ...").
     pub fn set_detail(&self, detail: impl Into<String>) {
         *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = detail.into();
+    }
+    /// Tweets sent to the bus at `sent` were made to count now.
+    pub fn counted(&self, sent: &SentTimes) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut w = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        w.record(now, sent);
+    }
+    /// A stage that reads the bronze table has handled it up to `version`.
+    pub fn read_to(&self, version: i64) {
+        *self.read_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
+    }
+    pub fn read_version(&self) -> Option<i64> {
+        *self.read_version.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// p50 / p99 of the latencies of the last 30 s.
+    pub fn latency(&self) -> Option<LatencySummary> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut w = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        w.summary(now)
     }
     pub fn detail(&self) -> String {
         self.detail

@@ -73,4 +73,8 @@ pub struct StageStatus {
     pub last_error: Option<String>,
     pub detail: String,
     pub depends_on: Vec<String>,
+    /// From a tweet entering the bus to this stage making it count (p50 / p99, last 30 s).
+    pub latency: Option<crate::latency::LatencySummary>,
+    /// The bronze table version it has handled (stages that read the lake).
+    pub read_version: Option<i64>,
 }

@@ -378,6 +378,8 @@ impl Supervisor {
                         _ => e.metrics.detail(),
                     },
                     depends_on: e.stage.depends_on(),
+                    latency: e.metrics.latency(),
+                    read_version: e.metrics.read_version(),
                 }
             })
             .collect()

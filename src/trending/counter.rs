@@ -56,6 +56,8 @@ pub struct Counter {
     pub tweets: u64,
     /// Tag occurrences counted (without the seed rule's `no tags`).
     pub occurrences: u64,
+    /// When the counted tweets entered the bus (sampled), for the end-to-end latency.
+    pub sent: crate::latency::SentTimes,
 }
 
 impl Counter {
@@ -71,6 +73,7 @@ impl Counter {
             spellings: FxHashMap::default(),
             tweets: 0,
             occurrences: 0,
+            sent: Default::default(),
         }
     }
 
@@ -193,6 +196,7 @@ impl Counter {
     pub fn merge(&mut self, other: Counter) {
         self.tweets += other.tweets;
         self.occurrences += other.occurrences;
+        self.sent.merge(other.sent);
         for (key, e) in other.entries {
             for (spelling, n) in e.spellings {
                 let (ei, si) = match self.spellings.get(&*spelling) {

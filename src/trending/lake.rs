@@ -89,6 +89,11 @@ pub fn count_file(
             }
         }
     }
+    // When each tweet entered the bus (for the latency readout; files of older writers
+    // have no such column).
+    if let Ok(i) = arrow_schema.index_of(BUS_TIME) {
+        roots.push(i);
+    }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)
@@ -129,7 +134,13 @@ fn dictionary_hashtags(schema: &Arc<Schema>) -> Option<Arc<Schema>> {
     )))
 }
 
+const BUS_TIME: &str = "bus_time";
+
 fn count_batch(batch: &RecordBatch, tag_column: &str, counter: &mut Counter) -> Result<(), String> {
+    if batch.column_by_name(BUS_TIME).is_some() {
+        let sent = millis_column(batch, BUS_TIME).map_err(|e| format!("{BUS_TIME}: {e}"))?;
+        sent.iter().flatten().for_each(|t| counter.sent.add(t));
+    }
     // Microseconds in the table; read as epoch milliseconds whatever the unit.
     let times = millis_column(batch, "ingest_time").map_err(|e| format!("ingest_time: {e}"))?;
     let col = batch

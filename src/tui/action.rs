@@ -13,10 +13,12 @@ pub enum PaneId {
     Label,
     /// Full screen (`Q`): the SQL editor and result grid.
     Sql,
+    /// Full screen (`P`): the stages as a graph with backlogs, rates and latency.
+    Pipeline,
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 9] = [
+    pub const ALL: [PaneId; 10] = [
         PaneId::Stages,
         PaneId::Feed,
         PaneId::Lake,
@@ -26,11 +28,17 @@ impl PaneId {
         PaneId::Trending,
         PaneId::Label,
         PaneId::Sql,
+        PaneId::Pipeline,
     ];
 
-    /// Its direct key: `Alt-<n>`, n = 1-based place in [`PaneId::ALL`].
+    /// Its direct key: `Alt-<n>`, n = 1-based place in [`PaneId::ALL`] (the tenth: `Alt-0`).
     pub fn number(self) -> usize {
-        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1
+        (PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1) % 10
+    }
+
+    /// A screen of its own, not in the Tab cycle.
+    pub fn full_screen(self) -> bool {
+        matches!(self, PaneId::Sql | PaneId::Pipeline)
     }
 
     pub fn title(self) -> &'static str {
@@ -44,6 +52,7 @@ impl PaneId {
             PaneId::Trending => "Trending",
             PaneId::Label => "Label",
             PaneId::Sql => "SQL",
+            PaneId::Pipeline => "Pipeline",
         }
     }
 }
@@ -102,6 +111,8 @@ pub enum Action {
     FocusPane(PaneId),
     /// Open the SQL pane.
     OpenSql,
+    /// The pipeline screen (`P`).
+    OpenPipeline,
     /// SQL pane: run the editor's query.
     RunSql,
     /// SQL pane: back to the editor.

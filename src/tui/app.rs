@@ -82,6 +82,8 @@ pub struct App {
     pub quit: bool,
     /// "bus: embedded · store: embedded".
     pub mode: String,
+    /// What each stage reads and writes (the pipeline screen).
+    pub shape: super::pipeline::Shape,
     pub lake_root: String,
 }
 
@@ -89,6 +91,7 @@ impl App {
     pub fn new(sup: Arc<Supervisor>) -> App {
         let s = &sup.pipeline().settings;
         let mode = format!("bus: {} · store: {}", s.pipeline.bus, s.pipeline.store);
+        let shape = super::pipeline::Shape::of(s);
         let lake_root = s.lake.root.display().to_string();
         let label = LabelView::new(&s.learn);
         let predictions = crate::learn::predictions::for_lake(&s.lake.root);
@@ -105,7 +108,7 @@ impl App {
             // The SQL pane is a screen of its own (Q), not in the Tab cycle.
             panes: PaneId::ALL
                 .into_iter()
-                .filter(|p| *p != PaneId::Sql)
+                .filter(|p| !p.full_screen())
                 .collect(),
             focus: PaneId::Stages,
             zoom: false,
@@ -136,6 +139,7 @@ impl App {
             remote: None,
             quit: false,
             mode,
+            shape,
             lake_root,
         };
         if let Some(first) = app.stages.first() {
@@ -279,6 +283,10 @@ impl App {
                 }
                 return;
             }
+        }
+        if self.focus == PaneId::Pipeline && key.code == crossterm::event::KeyCode::Esc {
+            self.focus = self.prev_focus;
+            return;
         }
         if key.code == crossterm::event::KeyCode::Esc {
             // Esc clears the focused pane's filter or search.
@@ -449,6 +457,7 @@ impl App {
                 Err(e) => self.say(e, true),
             },
             Action::OpenSql => self.open_sql(),
+            Action::OpenPipeline => self.open_full_screen(PaneId::Pipeline),
             Action::FocusPane(p) => {
                 self.focus = p;
                 if p == PaneId::Sql {
@@ -503,6 +512,7 @@ impl App {
                 Ok(Command::Restart(t)) => self.restart(t),
                 Ok(Command::Quit) => self.quit = true,
                 Ok(Command::Sql) => self.open_sql(),
+                Ok(Command::Pipeline) => self.open_full_screen(PaneId::Pipeline),
                 Ok(Command::CollectNew) => self.start(Target::Stage(COLLECT.into())),
                 Ok(Command::Dataset(v)) => {
                     let r = self.label.use_version(v);
@@ -547,15 +557,20 @@ impl App {
 
     /// Shows the SQL pane (its worker reads the tables the first time).
     fn open_sql(&mut self) {
-        if self.focus != PaneId::Sql {
-            self.prev_focus = self.focus;
-            self.focus = PaneId::Sql;
-        }
+        self.open_full_screen(PaneId::Sql);
         self.sql.open();
     }
 
+    /// Shows a full-screen pane; `Esc` (or Tab) returns to the pane before it.
+    fn open_full_screen(&mut self, pane: PaneId) {
+        if !self.focus.full_screen() {
+            self.prev_focus = self.focus;
+        }
+        self.focus = pane;
+    }
+
     fn cycle_focus(&mut self, step: isize) {
-        if self.focus == PaneId::Sql {
+        if self.focus.full_screen() {
             self.focus = self.prev_focus;
         }
         let n = self.panes.len() as isize;
@@ -705,7 +720,7 @@ impl App {
             PaneId::Lag => self.lag.move_selection(delta),
             PaneId::Sql => self.sql.scroll(delta),
             PaneId::Label => self.label.review_move(delta),
-            PaneId::Lake | PaneId::Ner | PaneId::Trending => {}
+            PaneId::Lake | PaneId::Ner | PaneId::Trending | PaneId::Pipeline => {}
         }
     }
 
@@ -930,5 +945,7 @@ fn remote_status(r: &crate::remote::RemoteStage) -> StageStatus {
         last_error: p.last_error.clone(),
         detail,
         depends_on: Vec::new(),
+        latency: p.latency.filter(|_| !r.lost),
+        read_version: p.read_version,
     }
 }

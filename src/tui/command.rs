@@ -8,6 +8,7 @@ pub enum Command {
     Quit,
     /// Open the SQL pane.
     Sql,
+    Pipeline,
     /// SQL pane: write the result to a file.
     Export(String),
     /// SQL pane: pin (or unpin) the last query as a live view.
@@ -46,6 +47,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         Some("restart") if words.len() <= 2 => Ok(Command::Restart(target(words.get(1))?)),
         Some("quit" | "q") if words.len() == 1 => Ok(Command::Quit),
         Some("sql") if words.len() == 1 => Ok(Command::Sql),
+        Some("pipeline") if words.len() == 1 => Ok(Command::Pipeline),
         Some("export") => match line.trim().split_once(char::is_whitespace) {
             Some((_, file)) if !file.trim().is_empty() => Ok(Command::Export(file.trim().into())),
             _ => Err("export needs a file: export result.csv (.csv, .json, .parquet)".into()),

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use unicode_width::UnicodeWidthStr as _;
+
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = n as f64;
@@ -34,6 +36,36 @@ pub fn count(n: u64) -> String {
     }
 }
 
+/// `s` in exactly `width` columns: cut with `…` when longer; numbers right-aligned.
+pub fn fit(s: &str, width: usize, right_align: bool) -> String {
+    if width == 0 {
+        return String::new();
+    }
+    let w = s.width();
+    if w <= width {
+        let pad = " ".repeat(width - w);
+        return if right_align {
+            format!("{pad}{s}")
+        } else {
+            format!("{s}{pad}")
+        };
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + cw > width - 1 {
+            break;
+        }
+        out.push(ch);
+        used += cw;
+    }
+    out.push('…');
+    used += 1;
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +78,20 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(7260)), "2h01m");
         assert_eq!(count(12_345), "12.3k");
         assert_eq!(count(2_500_000), "2.50M");
+    }
+
+    #[test]
+    fn fits_exactly_in_terminal_columns() {
+        use unicode_width::UnicodeWidthStr as _;
+        assert_eq!(fit("abc", 5, false), "abc  ");
+        assert_eq!(fit("42", 5, true), "   42");
+        assert_eq!(fit("abcdef", 4, false), "abc…");
+        assert_eq!(fit("#averyverylongtag", 6, false), "#aver…");
+        assert_eq!(fit("#日本語です", 6, false), "#日本…");
+        for s in ["日本語のテキスト", "emoji 😀😀😀", "plain"] {
+            for w in 1..12 {
+                assert_eq!(fit(s, w, false).width(), w, "{s:?} in {w}");
+            }
+        }
     }
 }

@@ -88,6 +88,12 @@ pub static GLOBAL: &[Binding] = &[
     bind(&[k('y')], Action::Copy, "copy the selected item", false),
     bind(&[k(':')], Action::OpenCommandLine, "command", true),
     bind(&[k('Q')], Action::OpenSql, "SQL over the lake", true),
+    bind(
+        &[k('P')],
+        Action::OpenPipeline,
+        "pipeline: backlogs, rates, latency",
+        true,
+    ),
     bind(&[k('S')], Action::StartAll, "start all stages", false),
     bind(
         &[k('X')],
@@ -144,6 +150,7 @@ pub static GLOBAL: &[Binding] = &[
         false,
     ),
     bind(&[alt('9')], Action::OpenSql, "SQL screen", false),
+    bind(&[alt('0')], Action::OpenPipeline, "Pipeline screen", false),
 ];
 
 pub static STAGES: &[Binding] = &[
@@ -352,6 +359,7 @@ pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
         PaneId::Trending => TRENDING,
         PaneId::Label => LABEL,
         PaneId::Sql => SQL,
+        PaneId::Pipeline => &[],
     }
 }
 

@@ -17,6 +17,7 @@ pub mod label;
 pub mod lag;
 pub mod logs;
 pub mod panes;
+pub mod pipeline;
 pub mod sql;
 pub mod ui;
 

@@ -79,7 +79,7 @@ fn placement(pane: PaneId) -> Option<(usize, u16, bool)> {
         PaneId::Trending => (1, 3, false),
         PaneId::Label => (2, 5, false),
         // Full screen only.
-        PaneId::Sql => return None,
+        PaneId::Sql | PaneId::Pipeline => return None,
     })
 }
 
@@ -147,7 +147,7 @@ pub fn pane_block(title: String, focused: bool) -> Block<'static> {
     // Every pane's direct key, on the right of its top border ("Alt-2").
     let key = PaneId::ALL
         .iter()
-        .find(|p| title.starts_with(p.title()) && **p != PaneId::Sql)
+        .find(|p| title.starts_with(p.title()) && !p.full_screen())
         .map(|p| format!(" Alt-{} ", p.number()));
     let mut block = Block::default()
         .borders(Borders::ALL)
@@ -177,6 +177,7 @@ pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
         PaneId::Trending => panes::trending::draw(f, area, app, focused),
         PaneId::Label => panes::label::draw(f, area, app, focused),
         PaneId::Sql => panes::sql::draw(f, area, app, focused),
+        PaneId::Pipeline => panes::pipeline::draw(f, area, app),
     }
 }
 

@@ -28,6 +28,8 @@ fn status(name: &str, state: StageState) -> StageStatus {
         last_error: None,
         detail: String::new(),
         depends_on: Vec::new(),
+        latency: None,
+        read_version: None,
     }
 }
 
@@ -751,4 +753,119 @@ async fn logs_wrap_scroll_sideways_centre_matches_and_hold() {
     app.handle_key(key('f'));
     let text = pane(&grid_of(&mut app, 80, 24), "Logs").text();
     assert!(text.contains("line 69"), "following again:\n{text}");
+}
+
+fn running(name: &str, rate: f64) -> StageStatus {
+    StageStatus {
+        rate,
+        ..status(name, StageState::Running)
+    }
+}
+
+/// `P`: every stage as a hop with the backlog in front of it, its state and rate (instances
+/// summed), and the latency readout; `Esc` goes back.
+#[tokio::test]
+async fn pipeline_view_shows_backlogs_rates_and_latency() {
+    use ssp_tui::bus::{GroupLag, PartitionLag};
+    use ssp_tui::latency::LatencySummary;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let mut trending = running("trending", 990.0);
+    trending.read_version = Some(10);
+    trending.latency = Some(LatencySummary {
+        p50_ms: 530,
+        p99_ms: 1_140,
+        samples: 1_203,
+    });
+    let mut ner = running("ner", 120.0);
+    ner.read_version = Some(12);
+    app.stages = vec![
+        running("source", 1000.0),
+        running("bronze", 1000.0),
+        running("bronze@hostb", 500.0),
+        trending,
+        ner,
+        status("classify", StageState::Stopped),
+        status("collect", StageState::Completed),
+        status("sparkjob", StageState::Failed),
+    ];
+    app.lake = Some(LakeStats {
+        bronze: LayerStats {
+            version: Some(12),
+            ..layer(12, 3456, 2048)
+        },
+        silver: layer(5, 789, 512),
+        gold: layer(1, 42, 100),
+        dead_letter: 0,
+    });
+    let partition = |p, hw, c| PartitionLag {
+        partition: p,
+        high_watermark: hw,
+        committed: Some(c),
+        member: None,
+    };
+    app.lag.update(ssp_tui::tui::lag::LagSnapshot {
+        groups: vec![GroupLag {
+            group: app.shape.bronze_group.clone(),
+            topic: app.shape.topic.clone(),
+            partitions: vec![partition(0, 100, 90), partition(1, 50, 35)],
+        }],
+        broker: None,
+        error: None,
+        bus: "embedded".into(),
+    });
+    app.handle_key(key('P'));
+    assert_eq!(app.focus, PaneId::Pipeline);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let lines = lines_of(&grid_of(&mut app, w, h));
+        let shown = screen(&lines);
+        let row = |stage: &str| {
+            lines
+                .iter()
+                .filter(|l| l.contains(" ─▶ "))
+                .find(|l| l.split_whitespace().any(|word| word == stage))
+                .unwrap_or_else(|| panic!("no {stage} row at {w}x{h}:\n{shown}"))
+                .clone()
+        };
+        let source = row("source");
+        assert!(
+            source.contains("running") && source.contains(" 1000 ") && source.contains("bus"),
+            "{w}x{h}: {source}\n{shown}"
+        );
+        let bronze = row("×2");
+        assert!(
+            bronze.contains("lag 25") && bronze.contains(" 1500 ") && bronze.contains("bronze v12"),
+            "two bronze instances summed, the group's lag in front at {w}x{h}: {bronze}"
+        );
+        let trending = row("trending");
+        assert!(
+            trending.contains("2 versions behind") && trending.contains(" 990 "),
+            "{w}x{h}: {trending}"
+        );
+        assert!(row("ner").contains("up to date"), "{w}x{h}:\n{shown}");
+        let classify = row("classify");
+        assert!(
+            classify.contains("stopped") && classify.contains(" - "),
+            "{w}x{h}: {classify}"
+        );
+        assert!(
+            shown.contains("latency p50 530 ms · p99 1.1 s"),
+            "{w}x{h}:\n{shown}"
+        );
+        assert!(
+            shown.contains("sparkjob") && shown.contains("failed"),
+            "{w}x{h}:\n{shown}"
+        );
+        if w >= 160 {
+            assert!(shown.contains("1203 sampled"), "{w}x{h}:\n{shown}");
+        }
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(app.focus, PaneId::Stages, "Esc goes back");
+    app.handle_key(key(':'));
+    for c in "pipeline".chars() {
+        app.handle_key(key(c));
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.focus, PaneId::Pipeline, ":pipeline opens it");
 }

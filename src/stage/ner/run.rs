@@ -130,6 +130,7 @@ impl Runner<'_> {
                     .context("writing silver/ner rows")?;
                 ctx.metrics.add_out(rows.len() as u64);
                 bronze.ack(commit.version);
+                ctx.metrics.read_to(commit.version);
                 pending.last = Some(commit.version);
                 pending.since.get_or_insert_with(Instant::now);
                 left -= commit.files.len();

@@ -60,6 +60,7 @@ impl Run<'_> {
                         &t.text,
                         Some(m.timestamp_ms),
                     );
+                    self.pending.sent.add(m.timestamp_ms);
                 }
             }
             self.ctx.metrics.add_in(batch.len() as u64);

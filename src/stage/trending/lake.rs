@@ -81,6 +81,7 @@ impl Run<'_> {
             let counted = self.count_commits(&mut consumer, &commits, threads).await?;
             if let Some(v) = counted.last {
                 consumer.ack(v);
+                self.ctx.metrics.read_to(v);
                 self.pending_version = Some(v);
                 self.ctx.metrics.add_in(counted.rows);
             }

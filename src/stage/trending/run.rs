@@ -40,6 +40,8 @@ pub(super) struct Run<'a> {
     pub(super) pending_offsets: Offsets,
     /// Sent at least once, not known to be committed: retried as is.
     pub(super) inflight: Option<TrendingBatch>,
+    /// When the tweets of the batch in flight entered the bus (for the latency readout).
+    inflight_sent: crate::latency::SentTimes,
     pub(super) retry: Retry,
     pub(super) last_flush: Instant,
     snapshot_at: Instant,
@@ -147,6 +149,7 @@ impl<'a> Run<'a> {
             pending_version: None,
             pending_offsets: Offsets::new(),
             inflight: None,
+            inflight_sent: Default::default(),
             retry,
             last_flush: Instant::now(),
             snapshot_at: Instant::now(),
@@ -171,10 +174,11 @@ impl<'a> Run<'a> {
             if self.idle() && !self.window.has_expired(&self.spec, now) {
                 return Ok(true);
             }
-            let counter = std::mem::replace(
+            let mut counter = std::mem::replace(
                 &mut self.pending,
                 self.spec.counter(self.settings.rule, now),
             );
+            self.inflight_sent = std::mem::take(&mut counter.sent);
             let mut batch =
                 self.window
                     .prepare(&self.spec, &counter, self.seq, self.meta.clone(), now);
@@ -196,6 +200,9 @@ impl<'a> Run<'a> {
         self.last_flush = Instant::now();
         match result {
             Ok(c) => {
+                self.ctx
+                    .metrics
+                    .counted(&std::mem::take(&mut self.inflight_sent));
                 self.window.apply(&batch);
                 self.seq = c.seq();
                 if batch.lake_version.is_some() {

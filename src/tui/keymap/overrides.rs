@@ -18,6 +18,7 @@ pub fn action_name(a: &Action) -> Option<&'static str> {
         Action::ToggleHelp => "help",
         Action::OpenCommandLine => "command",
         Action::OpenSql => "sql",
+        Action::OpenPipeline => "pipeline",
         Action::StartAll => "start_all",
         Action::StopAll => "stop_all",
         Action::Copy => "copy",

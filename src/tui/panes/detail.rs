@@ -78,6 +78,13 @@ pub fn lines(app: &App, name: &str) -> Vec<Line<'static>> {
             s.restarts
         )),
     ])];
+    if let Some(l) = &s.latency {
+        out.push(Line::raw(format!(
+            "bus -> counted latency {} ({} tweets sampled, last 30 s)",
+            l.text(),
+            l.samples
+        )));
+    }
     out.push(Line::raw(""));
     out.push(heading("note"));
     out.push(Line::raw(if s.detail.is_empty() {

@@ -13,8 +13,8 @@ use crate::learn::dataset::Split;
 use crate::learn::lf::POS;
 use crate::learn::worker::{LabelSnapshot, QueueItem, WorkerState};
 use crate::tui::app::App;
+use crate::tui::format::fit;
 use crate::tui::label::{LabelView, PendingKind};
-use crate::tui::panes::sql::fit;
 use crate::tui::ui::pane_block;
 
 const DIM: Style = Style::new().fg(Color::DarkGray);

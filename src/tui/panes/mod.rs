@@ -8,6 +8,7 @@ pub mod lag;
 pub mod lake;
 pub mod logs;
 pub mod ner;
+pub mod pipeline;
 pub mod sql;
 pub mod stages;
 pub mod trending;

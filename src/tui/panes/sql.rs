@@ -7,11 +7,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
-use unicode_width::UnicodeWidthStr;
 
 use crate::tui::app::App;
+use crate::tui::format::fit;
 use crate::tui::sql::{Grid, SqlFocus, SqlView};
 use crate::tui::ui::pane_block;
+use unicode_width::UnicodeWidthStr as _;
 
 /// Widest a grid column gets (longer values end in `…`).
 const MAX_COL: usize = 40;
@@ -223,54 +224,6 @@ fn draw_grid(f: &mut Frame, area: Rect, g: &Grid, focused: bool) {
                 Paragraph::new(bar).style(Style::default().fg(Color::DarkGray)),
                 Rect::new(x - 1, area.y, 1, area.height),
             );
-        }
-    }
-}
-
-/// `s` in exactly `width` columns: cut with `…` when longer; numbers right-aligned.
-pub fn fit(s: &str, width: usize, right_align: bool) -> String {
-    if width == 0 {
-        return String::new();
-    }
-    let w = s.width();
-    if w <= width {
-        let pad = " ".repeat(width - w);
-        return if right_align {
-            format!("{pad}{s}")
-        } else {
-            format!("{s}{pad}")
-        };
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for ch in s.chars() {
-        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-        if used + cw > width - 1 {
-            break;
-        }
-        out.push(ch);
-        used += cw;
-    }
-    out.push('…');
-    used += 1;
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fit;
-    use unicode_width::UnicodeWidthStr;
-
-    #[test]
-    fn fits_exactly() {
-        assert_eq!(fit("abc", 5, false), "abc  ");
-        assert_eq!(fit("42", 5, true), "   42");
-        assert_eq!(fit("abcdef", 4, false), "abc…");
-        for s in ["日本語のテキスト", "emoji 😀😀😀", "plain"] {
-            for w in 1..12 {
-                assert_eq!(fit(s, w, false).width(), w, "{s:?} in {w}");
-            }
         }
     }
 }

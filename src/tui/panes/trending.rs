@@ -150,7 +150,7 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
-            let label = fit(&r.hashtag, label_w);
+            let label = format::fit(&r.hashtag, label_w, false);
             let eighths = (r.count as u128 * bar_w as u128 * 8 / max as u128) as usize;
             let mut bar = "█".repeat(eighths / 8);
             bar.push_str(EIGHTHS[eighths % 8]);
@@ -173,35 +173,12 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
         .collect()
 }
 
-/// `s` cut (with `…`) or padded to exactly `w` columns.
-fn fit(s: &str, w: usize) -> String {
-    let width = |s: &str| Span::raw(s).width();
-    if width(s) <= w {
-        return format!("{s}{}", " ".repeat(w - width(s)));
-    }
-    let mut out = String::new();
-    for c in s.chars() {
-        let mut next = out.clone();
-        next.push(c);
-        if width(&next) + 1 > w {
-            break;
-        }
-        out = next;
-    }
-    out.push('…');
-    let pad = w.saturating_sub(width(&out));
-    out + &" ".repeat(pad)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn labels_fit_and_bars_scale() {
-        assert_eq!(fit("#ai", 5), "#ai  ");
-        assert_eq!(fit("#averyverylongtag", 6), "#aver…");
-        assert_eq!(fit("#日本語です", 6), "#日本…");
         let rows = vec![
             TopRow {
                 hashtag: "#a".into(),

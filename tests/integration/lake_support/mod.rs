@@ -104,6 +104,7 @@ pub fn dead_letters(root: &Path, n: i64) {
             partition: 0,
             offset: i,
             ingest_time: chrono::Utc::now(),
+            bus_time_ms: None,
         };
         dl.write(&meta, b"not json", "bad").unwrap();
     }

@@ -197,6 +197,7 @@ pub async fn append(w: &mut BronzeWriter, tweets: &[Known], first_offset: i64) {
             partition: 0,
             offset: first_offset + i as i64,
             ingest_time: now,
+            bus_time_ms: None,
         };
         w.append(&tweet, &meta, &[]).await.unwrap();
     }
