@@ -54,12 +54,30 @@ pub enum SourceKind {
     XApi,
 }
 
+/// `[source] speed`: `10x`, `2`, `0.5x`; empty or `off`: pace by `rate`.
+fn parse_speed(raw: Option<&str>) -> Result<Option<f64>, ConfigError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && *r != "off") else {
+        return Ok(None);
+    };
+    let n = raw.strip_suffix(['x', 'X']).unwrap_or(raw).trim();
+    match n.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
+        _ => Err(ConfigError::invalid(
+            "source.speed",
+            raw,
+            "a replay speed such as 1x, 10x or 0.5x (or off: pace by rate)",
+        )),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceSettings {
     pub kind: SourceKind,
     pub path: Option<PathBuf>,
     /// Tweets per second; 0 = as fast as possible.
     pub rate: u64,
+    /// Replay: the original timing (`created_at`) sped up this many times, instead of `rate`.
+    pub speed: Option<f64>,
     pub looping: bool,
     /// Stop after this many tweets; 0 = no limit.
     pub limit: u64,
@@ -193,7 +211,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
     r.reject_unknown(
         "source",
         &[
-            &["kind", "path", "rate", "loop", "limit", "seed"][..],
+            &["kind", "path", "rate", "speed", "loop", "limit", "seed"][..],
             super::x_api::KEYS,
         ]
         .concat(),
@@ -397,6 +415,7 @@ fn parse_source(r: &Reader) -> Result<SourceSettings, ConfigError> {
             "a whole number of tweets per second (0 = as fast as possible)",
             |_| true,
         )?,
+        speed: parse_speed(r.raw("source", "speed"))?,
         looping: r.bool("source", "loop", false)?,
         limit: r.parse(
             "source",

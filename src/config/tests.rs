@@ -194,3 +194,21 @@ fn a_smaller_collect_keeps_the_seed_split_ratios() {
     .unwrap_err();
     assert!(e.to_string().contains("learn.collect_size"), "{e}");
 }
+
+#[test]
+fn replay_speed_reads_as_a_multiplier() {
+    assert_eq!(load(&[]).unwrap().source.speed, None, "off by default");
+    for (raw, want) in [("10x", Some(10.0)), ("0.5X", Some(0.5)), ("2", Some(2.0))] {
+        let s = load(&[("SSP__SOURCE__SPEED", raw)]).unwrap();
+        assert_eq!(s.source.speed, want, "{raw}");
+    }
+    for bad in ["fast", "0x", "-2x", "infx"] {
+        let e = load(&[("SSP__SOURCE__SPEED", bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("source.speed") && e.contains("10x"),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -9,5 +9,5 @@ pub mod replay;
 pub mod x_api;
 
 pub use key::tweet_key;
-pub use pacer::Pacer;
+pub use pacer::{Pacer, TimedPacer};
 pub use replay::Replay;

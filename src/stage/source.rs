@@ -8,7 +8,7 @@ use super::{Exit, Stage, StageContext};
 use crate::bus::{Offsets, Producer};
 use crate::config::SourceKind;
 use crate::source::x_api::XApiSource;
-use crate::source::{tweet_key, Pacer, Replay};
+use crate::source::{tweet_key, Pacer, Replay, TimedPacer};
 use crate::tweet::synthetic::SyntheticTweets;
 
 #[derive(Default)]
@@ -155,7 +155,16 @@ impl Stage for SourceStage {
             )?)),
         };
         // A live stream is never slowed down (X drops clients that read too slowly).
-        let rate = if s.kind == SourceKind::XApi {
+        // A replay at N x its original timing paces by the tweets' dates instead.
+        let mut timed = match (s.kind, s.speed) {
+            (SourceKind::Replay, Some(speed)) => {
+                ctx.log
+                    .event(format!("replaying at {speed}x the tweets' original timing"));
+                Some(TimedPacer::new(speed))
+            }
+            _ => None,
+        };
+        let rate = if s.kind == SourceKind::XApi || timed.is_some() {
             0
         } else {
             s.rate
@@ -188,6 +197,19 @@ impl Stage for SourceStage {
             let Some(record) = record else {
                 break;
             };
+            if let Some(timed) = timed.as_mut() {
+                let at = crate::tweet::Tweet::parse(&record)
+                    .ok()
+                    .and_then(|t| t.created_at)
+                    .map(|c| c.timestamp_millis());
+                if let Some(wait) = timed.wait(at) {
+                    tokio::select! {
+                        biased;
+                        _ = ctx.cancel.cancelled() => return stop(&ctx, &mut *producer).await,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
             let key = tweet_key(&record);
             let origin = match &records {
                 Records::Replay(r, n) => Some(format!("{}:{n}:{}", r.id(), r.position())),

@@ -41,6 +41,7 @@ mod ner_hostile;
 mod ner_pane;
 mod ner_rules;
 mod ner_spacy;
+mod pipeline_latency;
 mod pipeline_replay;
 mod remote_status;
 mod replay_resume;

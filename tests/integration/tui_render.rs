@@ -528,7 +528,7 @@ async fn help_overlay_scrolls_to_every_binding_at_80x24() {
     assert!(screen(&first).contains("j/k scroll"), "{}", screen(&first));
     // Scrolling with j shows what did not fit; together the pages list every binding.
     let mut seen: Vec<String> = first.clone();
-    for _ in 0..60 {
+    for _ in 0..100 {
         app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
         seen.extend(render_lines(&mut app, 80, 24));
     }

@@ -312,7 +312,7 @@ out = {"version": t.version(), "files": len(t.file_uris()), "rows": tbl.num_rows
 for name in sys.argv[2:]:
     col = tbl.column(name)
     if pa.types.is_timestamp(col.type):
-        col = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        col = col.cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64())
     elif pa.types.is_date(col.type):
         col = col.cast(pa.string())
     out[name] = sorted(v for v in col.to_pylist() if v is not None)
