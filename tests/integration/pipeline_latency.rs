@@ -102,7 +102,7 @@ fn bronze_keeps_the_bus_time_and_trending_reports_the_latency() {
         .lines()
         .filter(|l| l.starts_with("trending"))
         .filter_map(parse_latency)
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no latency on trending's status lines:\n{run}"));
     let (p50, p99) = latency;
     assert!(
