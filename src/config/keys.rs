@@ -19,6 +19,7 @@ pub const ACTIONS: &[&str] = &[
     "help",
     "command",
     "sql",
+    "pipeline",
     "start_all",
     "stop_all",
     "copy",

@@ -1,5 +1,6 @@
 //! Small human-readable formatting helpers for panes.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use unicode_width::UnicodeWidthStr as _;
@@ -34,6 +35,39 @@ pub fn count(n: u64) -> String {
         10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
         _ => format!("{:.2}M", n as f64 / 1e6),
     }
+}
+
+/// `s` as the screen shows it: with the code points whose width terminals disagree on
+/// removed (variation selectors, zero-width joiners, skin-tone modifiers: `❤️` shows as `❤`,
+/// `👩‍💻` as `👩💻`) and control characters as spaces, so every cell is exactly as wide for
+/// the terminal (which adds up code points) as for ratatui (which measures graphemes) and no
+/// stray character is left behind. Copies (`y`) keep the original text.
+pub fn screen_text(s: &str) -> Cow<'_, str> {
+    let unsure = |c: char| {
+        matches!(
+            c,
+            '\u{FE0E}' | '\u{FE0F}' | '\u{200D}' | '\u{1F3FB}'..='\u{1F3FF}'
+        )
+    };
+    if !s.chars().any(|c| unsure(c) || c.is_control()) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .filter(|c| !unsure(*c))
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
+}
+
+/// A line with [`screen_text`] applied to every span (styles kept).
+pub fn screen_line(mut line: ratatui::text::Line<'static>) -> ratatui::text::Line<'static> {
+    for span in &mut line.spans {
+        if let Cow::Owned(clean) = screen_text(&span.content) {
+            span.content = Cow::Owned(clean);
+        }
+    }
+    line
 }
 
 /// `s` in exactly `width` columns: cut with `…` when longer; numbers right-aligned.
@@ -78,6 +112,15 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(7260)), "2h01m");
         assert_eq!(count(12_345), "12.3k");
         assert_eq!(count(2_500_000), "2.50M");
+    }
+
+    #[test]
+    fn screen_text_drops_what_terminals_measure_differently() {
+        assert_eq!(screen_text("plain #AI"), "plain #AI");
+        assert!(matches!(screen_text("plain"), Cow::Borrowed(_)));
+        assert_eq!(screen_text("❤️s"), "❤s");
+        assert_eq!(screen_text("👩‍💻 👍🏽"), "👩💻 👍");
+        assert_eq!(screen_text("a\tb\nc"), "a b c");
     }
 
     #[test]

@@ -869,3 +869,111 @@ async fn pipeline_view_shows_backlogs_rates_and_latency() {
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(app.focus, PaneId::Pipeline, ":pipeline opens it");
 }
+
+/// Emoji as real tweets carry them: variation selectors, ZWJ sequences, skin tones, flags,
+/// keycaps, CJK and combining marks.
+const EMOJI_TEXTS: [&str; 8] = [
+    "New Sealed ❤️s https://t.co/x and more",
+    "😟☹️e so sad ☺️ but ok",
+    "coding 👩‍💻 all night 👨‍👩‍👧 family #AI",
+    "thumbs 👍🏽👍🏿 and flags 🇬🇧🇯🇵 and keycap 1️⃣",
+    "日本語のツイート #東京 で AI を語る",
+    "café naïve e\u{301} combining ✔️ ✅ ☀️",
+    "tabs\tand\nnewlines\r in text ❤️‍🔥",
+    "#Rust🦀 #❤️AI #ai",
+];
+
+/// Every drawn cell must be as wide for the terminal (which adds up its code points' widths,
+/// as tmux and wcwidth do) as ratatui counted it; otherwise the terminal leaves a stray
+/// character or shifts the rest of the row. Returns the offending cells.
+fn width_mismatches(buf: &ratatui::buffer::Buffer) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let area = buf.area;
+    let mut bad = Vec::new();
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let s = buf[(x, y)].symbol();
+            let ratatui = s.width().max(1);
+            let terminal: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+            if terminal != ratatui && !s.is_empty() {
+                bad.push(format!(
+                    "({x},{y}) {s:?}: ratatui {ratatui}, terminal {terminal}"
+                ));
+            }
+            x += ratatui as u16;
+        }
+    }
+    bad
+}
+
+#[tokio::test]
+async fn emoji_heavy_tweets_leave_no_stray_cells_at_80x24_and_160x48() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    app.push_tweets(
+        EMOJI_TEXTS
+            .iter()
+            .enumerate()
+            .map(|(i, t)| tweet(2000 + i as u64, "émoji👩‍💻", t)),
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        for zoom in [false, true] {
+            app.zoom = zoom;
+            app.focus = PaneId::Feed;
+            let buf = render(&mut app, w, h);
+            let bad = width_mismatches(&buf);
+            assert!(
+                bad.is_empty(),
+                "{w}x{h} zoom {zoom}: {bad:#?}\n{}",
+                screen(&lines_of(&buffer_grid(&buf)))
+            );
+            let text = screen(&lines_of(&buffer_grid(&buf)));
+            assert!(text.contains("coding"), "{text}");
+        }
+    }
+    // The NER pane: the tweet with its entities highlighted (offsets in characters), the
+    // unplaced ones after it, the top entities.
+    use ssp_tui::nlp::status::{LabelTop, LatestTweet};
+    use ssp_tui::nlp::{Entity, NerStatus};
+    let latest = EMOJI_TEXTS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| LatestTweet {
+            id_str: i.to_string(),
+            text: t.to_string(),
+            entities: vec![
+                Entity::new("New", "ORG", 0, 3),
+                Entity::unplaced("❤️‍🔥 Team", "ORG"),
+            ],
+            error: None,
+        })
+        .collect();
+    app.ner = Some(NerStatus {
+        updated_ms: chrono::Utc::now().timestamp_millis(),
+        running: true,
+        backend: "rules".into(),
+        healthy: true,
+        window_minutes: 10,
+        top: vec![LabelTop {
+            label: "ORG".into(),
+            total: 3,
+            entities: vec![("👩‍💻 Devs".into(), 3), ("東京".into(), 1)],
+        }],
+        latest,
+        ..NerStatus::default()
+    });
+    app.focus = PaneId::Ner;
+    for (w, h) in [(80, 24), (160, 48)] {
+        for zoom in [false, true] {
+            app.zoom = zoom;
+            let buf = render(&mut app, w, h);
+            let bad = width_mismatches(&buf);
+            assert!(
+                bad.is_empty(),
+                "NER at {w}x{h} zoom {zoom}: {bad:#?}\n{}",
+                screen(&lines_of(&buffer_grid(&buf)))
+            );
+        }
+    }
+}

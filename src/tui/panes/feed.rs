@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::App;
+use crate::tui::format::screen_text;
 use crate::tui::ui::pane_block;
 use crate::tweet::Tweet;
 
@@ -97,13 +98,13 @@ pub fn tweet_line(t: &Tweet) -> Line<'static> {
             Style::default().fg(Color::DarkGray),
         ),
         Span::styled(
-            format!("@{} ", t.author.as_deref().unwrap_or("?")),
+            format!("@{} ", screen_text(t.author.as_deref().unwrap_or("?"))),
             Style::default()
                 .fg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         ),
     ];
-    for (i, word) in t.text.split(' ').enumerate() {
+    for (i, word) in screen_text(&t.text).split(' ').enumerate() {
         if i > 0 {
             spans.push(Span::raw(" "));
         }

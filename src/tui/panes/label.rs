@@ -63,7 +63,7 @@ fn time_of(ms: Option<i64>) -> String {
 
 fn card(view: &LabelView, item: &QueueItem) -> Vec<Line<'static>> {
     let pos_name = view.label_name(view.positive).to_string();
-    let mut lines = vec![Line::from(vec![
+    let mut lines = vec![crate::tui::format::screen_line(Line::from(vec![
         Span::styled(
             format!("#{} ", item.text_id),
             Style::default().fg(Color::Cyan),
@@ -82,10 +82,10 @@ fn card(view: &LabelView, item: &QueueItem) -> Vec<Line<'static>> {
         } else {
             Span::raw("")
         },
-    ])];
+    ]))];
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        item.text.clone(),
+        crate::tui::format::screen_text(&item.text).into_owned(),
         Style::default().add_modifier(Modifier::BOLD),
     ));
     lines.push(Line::raw(""));
@@ -256,7 +256,7 @@ fn draw_review(f: &mut Frame, area: Rect, view: &LabelView, cursor: usize) {
                     .to_string()
             })
             .unwrap_or_default();
-        let text = r.item.text.replace(['\n', '\r', '\t'], " ");
+        let text = crate::tui::format::screen_text(&r.item.text);
         let line = format!(
             "#{:<5} {at} {:<8} {:<10} {text}",
             r.seq,

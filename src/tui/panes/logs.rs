@@ -89,7 +89,7 @@ fn log_line(l: &LogLine, needle: Option<&str>, current: bool) -> Line<'static> {
         Some(n) => spans.extend(split_matches(&l.text, n, base, highlight)),
         None => spans.push(Span::styled(l.text.clone(), base)),
     }
-    Line::from(spans)
+    crate::tui::format::screen_line(Line::from(spans))
 }
 
 /// Splits `text` into spans, styling case-insensitive occurrences of `needle`.

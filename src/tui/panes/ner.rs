@@ -100,7 +100,7 @@ fn tweet_line(t: &LatestTweet) -> Line<'static> {
             ),
         );
     }
-    Line::from(spans)
+    crate::tui::format::screen_line(Line::from(spans))
 }
 
 fn header_lines(s: &NerStatus, now_ms: i64) -> Vec<Line<'static>> {
@@ -212,7 +212,7 @@ fn top_lines(s: &NerStatus) -> Vec<Line<'static>> {
             .map(|(text, n)| format!("{text} ({n})"))
             .collect();
         spans.push(Span::raw(list.join(", ")));
-        lines.push(Line::from(spans));
+        lines.push(crate::tui::format::screen_line(Line::from(spans)));
     }
     if s.top.is_empty() {
         lines.push(Line::from(Span::styled(

@@ -134,7 +134,7 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
     let max = rows.iter().map(|r| r.count).max().unwrap_or(1).max(1);
     let label_w = rows
         .iter()
-        .map(|r| Span::raw(r.hashtag.as_str()).width())
+        .map(|r| Span::raw(format::screen_text(&r.hashtag)).width())
         .max()
         .unwrap_or(0)
         .min((width as usize * 2 / 5).max(6));
@@ -150,7 +150,7 @@ fn bars(rows: &[TopRow], width: u16, height: u16) -> Vec<Line<'static>> {
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
-            let label = format::fit(&r.hashtag, label_w, false);
+            let label = format::fit(&format::screen_text(&r.hashtag), label_w, false);
             let eighths = (r.count as u128 * bar_w as u128 * 8 / max as u128) as usize;
             let mut bar = "█".repeat(eighths / 8);
             bar.push_str(EIGHTHS[eighths % 8]);
