@@ -66,6 +66,8 @@ pub struct App {
     pub pending_collect: bool,
     /// `X` waiting for a yes: every stage stops.
     pub pending_stop_all: bool,
+    /// `q` waiting for a yes: messages are not delivered to the broker yet.
+    pub pending_quit: bool,
     /// SQL pane (`Q`): editor, result grid, live view.
     pub sql: SqlView,
     /// A stage's page (`Enter` on Stages), over the panes while open.
@@ -134,6 +136,7 @@ impl App {
             pending_start: None,
             pending_collect: false,
             pending_stop_all: false,
+            pending_quit: false,
             sql,
             prev_focus: PaneId::Stages,
             remote: None,
@@ -167,6 +170,13 @@ impl App {
 
     /// A key press: to the input line when one is open, else through the keymap.
     pub fn handle_key(&mut self, key: KeyEvent) {
+        if std::mem::take(&mut self.pending_quit) {
+            match key.code {
+                crossterm::event::KeyCode::Char('y') => self.quit = true,
+                _ => self.say("quit cancelled", false),
+            }
+            return;
+        }
         if std::mem::take(&mut self.pending_stop_all) {
             match key.code {
                 crossterm::event::KeyCode::Char('y') => self.stop(Target::All),
@@ -334,7 +344,16 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         match action {
-            Action::Quit => self.quit = true,
+            Action::Quit => match crate::bus::kafka::undelivered() {
+                0 => self.quit = true,
+                n => {
+                    self.say(
+                        format!("{n} messages are not delivered to the broker yet: quit anyway? y = quit (waits a while for them, then reports what is lost), any other key = stay"),
+                        true,
+                    );
+                    self.pending_quit = true;
+                }
+            },
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::ToggleZoom => self.zoom = !self.zoom,
