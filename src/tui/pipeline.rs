@@ -75,10 +75,13 @@ pub struct Hop {
     pub stage: String,
     /// The best state of its instances (running beats the rest); `None`: not configured.
     pub state: Option<StageState>,
+    /// Instances running (here and elsewhere).
     pub instances: usize,
     /// Output per second, summed over its instances.
     pub rate: f64,
     pub to: String,
+    /// Its note (the first instance's that has one).
+    pub note: String,
 }
 
 /// The pipeline as the screen shows it.
@@ -139,7 +142,10 @@ pub fn view(app: &App, shape: &Shape) -> PipelineView {
     let gold_version = app.lake.as_ref().and_then(|l| l.gold.version);
     let silver_version = app.lake.as_ref().and_then(|l| l.silver.version);
     let behind = |stage: &str| {
+        // A stopped or lost instance's position is history: the running ones say.
+        let active = instances(stages, stage).any(|s| s.state.is_active());
         let read = instances(stages, stage)
+            .filter(|s| s.state.is_active() || !active)
             .filter_map(|s| s.read_version)
             .min();
         match (bronze_version, read) {
@@ -156,13 +162,19 @@ pub fn view(app: &App, shape: &Shape) -> PipelineView {
             backlog,
             stage: stage.to_string(),
             state: mine.iter().map(|s| s.state).min_by_key(|s| rank(*s)),
-            instances: mine.len(),
+            instances: mine.iter().filter(|s| s.state.is_active()).count(),
             rate: mine
                 .iter()
                 .filter(|s| s.state.is_active())
                 .map(|s| s.rate)
                 .sum(),
             to,
+            note: mine
+                .iter()
+                .map(|s| s.detail.as_str())
+                .find(|d| !d.is_empty())
+                .unwrap_or_default()
+                .to_string(),
         }
     };
     let mut hops = vec![

@@ -76,6 +76,16 @@ pub fn lines(view: &PipelineView, width: u16) -> Vec<Line<'static>> {
     for hop in &view.hops {
         out.push(cols.row(hop));
     }
+    let notes: Vec<&Hop> = view.hops.iter().filter(|h| !h.note.is_empty()).collect();
+    if !notes.is_empty() {
+        out.push(Line::raw(""));
+        for h in notes {
+            out.push(Line::from(vec![
+                Span::styled(fit(&h.stage, 10, false), DIM),
+                Span::raw(fit(&h.note, w.saturating_sub(10), false)),
+            ]));
+        }
+    }
     if !view.others.is_empty() {
         out.push(Line::raw(""));
         let mut spans = vec![Span::styled("other stages: ", DIM)];
@@ -114,16 +124,17 @@ impl Columns {
     fn for_width(w: usize, hops: &[Hop]) -> Columns {
         let edge = hops
             .iter()
-            .map(|h| h.backlog.text().width() + 6)
+            .map(|h| h.backlog.text().width() + 5)
             .max()
-            .unwrap_or(8)
-            .clamp(8, 24);
-        let (stage, state, rate) = (11, 12, 9);
+            .unwrap_or(6)
+            .clamp(6, 24);
+        let (stage, state, rate) = if w >= 100 { (11, 12, 9) } else { (10, 11, 7) };
         let arrow = 4;
         let fixed = edge + stage + state + rate + arrow;
         let left = w.saturating_sub(fixed);
-        // What it reads gets up to a third of the rest, what it writes the others.
-        let from = (left / 3).clamp(6, 22).min(left);
+        // What it reads as wide as its longest name, up to half of the rest.
+        let longest = hops.iter().map(|h| h.from.width() + 1).max().unwrap_or(6);
+        let from = longest.min(left / 2);
         let to = left.saturating_sub(from);
         Columns {
             from,
@@ -149,11 +160,11 @@ impl Columns {
 
     fn row(&self, hop: &Hop) -> Line<'static> {
         let backlog = hop.backlog.text();
-        let dashes = self.edge.saturating_sub(backlog.width() + 4);
+        let dashes = self.edge.saturating_sub(backlog.width() + 3);
         let edge = if backlog.is_empty() {
-            format!(" {}▶ ", "─".repeat(self.edge.saturating_sub(3)))
+            format!("{}▶ ", "─".repeat(self.edge.saturating_sub(2)))
         } else {
-            format!(" ─{backlog}{}▶ ", "─".repeat(dashes.max(1)))
+            format!("─{backlog}{}▶ ", "─".repeat(dashes.max(1)))
         };
         let name = match hop.instances {
             0 | 1 => hop.stage.clone(),
@@ -177,7 +188,7 @@ impl Columns {
             Span::raw(fit(&hop.from, self.from, false)),
             Span::styled(fit(&edge, self.edge, false), edge_style),
             Span::styled(
-                fit(&name, self.stage, false),
+                fit(&name, self.stage.saturating_sub(1), false) + " ",
                 Style::default().add_modifier(Modifier::BOLD),
             ),
             Span::styled(fit(state, self.state, false), state_style),
