@@ -124,7 +124,7 @@ impl Columns {
     fn for_width(w: usize, hops: &[Hop]) -> Columns {
         let edge = hops
             .iter()
-            .map(|h| h.backlog.text().width() + 5)
+            .map(|h| h.backlog.text().width() + 6)
             .max()
             .unwrap_or(6)
             .clamp(6, 24);
@@ -160,11 +160,11 @@ impl Columns {
 
     fn row(&self, hop: &Hop) -> Line<'static> {
         let backlog = hop.backlog.text();
-        let dashes = self.edge.saturating_sub(backlog.width() + 3);
+        let dashes = self.edge.saturating_sub(backlog.width() + 4);
         let edge = if backlog.is_empty() {
-            format!("{}▶ ", "─".repeat(self.edge.saturating_sub(2)))
+            format!(" {}▶ ", "─".repeat(self.edge.saturating_sub(3)))
         } else {
-            format!("─{backlog}{}▶ ", "─".repeat(dashes.max(1)))
+            format!(" ─{backlog}{}▶ ", "─".repeat(dashes.max(1)))
         };
         let name = match hop.instances {
             0 | 1 => hop.stage.clone(),
