@@ -450,8 +450,12 @@ impl KafkaConsumer {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = hook;
         let old = std::mem::replace(&mut self.consumer, Arc::new(fresh));
-        // Closing leaves the group, which may wait for the coordinator: not on the runtime.
-        tokio::task::spawn_blocking(move || drop(old));
+        // Closing leaves the group, which may wait for a coordinator that never answers this
+        // member: on a thread of its own, which the process does not wait for at exit (the
+        // runtime's blocking pool would hold the exit until the close returns).
+        let _ = std::thread::Builder::new()
+            .name("kafka-close".into())
+            .spawn(move || drop(old));
         self.stuck = Stuck::default();
         self.probe_sent = None;
         *self.probe_logged.lock().unwrap_or_else(|p| p.into_inner()) = None;
