@@ -459,10 +459,10 @@ async fn question_mark_toggles_help_and_esc_closes_it() {
 async fn tab_and_backtab_cycle_focus_through_all_panes() {
     let tmp = tempfile::tempdir().unwrap();
     let (_sup, mut app) = app_on(tmp.path(), &[]);
-    // Every pane but the SQL screen, which Q opens and Esc leaves.
+    // Every pane but the full screens (SQL, Pipeline), which Q / P open and Esc leaves.
     let all: Vec<PaneId> = PaneId::ALL
         .into_iter()
-        .filter(|p| *p != PaneId::Sql)
+        .filter(|p| !p.full_screen())
         .collect();
     assert_eq!(app.focus, all[0]);
     let mut seen = vec![app.focus];
@@ -698,7 +698,8 @@ async fn collect_starts_only_after_a_yes() {
     sup.shutdown(T).await;
 }
 
-/// Every pane has a direct key, Alt-1 ... Alt-9, shown on its top border (not only Tab).
+/// Every pane has a direct key, Alt-1 ... Alt-9 and Alt-0, shown on its top border (not only
+/// Tab).
 #[tokio::test]
 async fn alt_digits_focus_each_pane_directly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -708,9 +709,11 @@ async fn alt_digits_focus_each_pane_directly() {
         let digit = char::from_digit(n as u32, 10).unwrap();
         app.handle_key(KeyEvent::new(KeyCode::Char(digit), KeyModifiers::ALT));
         assert_eq!(app.focus, pane, "Alt-{n}");
-        if pane == PaneId::Sql {
+        if pane.full_screen() {
+            // A screen of its own: Esc goes back (the SQL editor takes the first Esc).
             app.handle_key(code(KeyCode::Esc));
             app.handle_key(code(KeyCode::Esc));
+            assert!(!app.focus.full_screen(), "{pane:?}: Esc goes back");
             continue;
         }
         // Zoomed, the pane's title shows its key.
