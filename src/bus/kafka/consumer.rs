@@ -499,7 +499,11 @@ impl Consumer for KafkaConsumer {
         let topic = self.topic.clone();
         let busy = self.committing.clone();
         let group = self.group.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        // A sync commit can wait for a coordinator that never answers this member: on a
+        // thread of its own, which the process's exit does not wait for (tokio's blocking
+        // pool would hold the exit).
+        let (tx, task) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new().name("kafka-commit".into()).spawn(move || {
             let started = Instant::now();
             let mut tpl = TopicPartitionList::new();
             let r = offsets
@@ -512,8 +516,12 @@ impl Consumer for KafkaConsumer {
                     tracing::warn!(%group, error = %e, "kafka consumer: a late offset commit failed");
                 }
             }
-            r
+            let _ = tx.send(r);
         });
+        if let Err(e) = spawned {
+            self.committing.store(false, Ordering::SeqCst);
+            return Err(BusError::Broker(format!("commit: no thread for it: {e}")));
+        }
         match tokio::time::timeout(COMMIT_WAIT, task).await {
             Ok(joined) => joined
                 .map_err(|e| BusError::Broker(e.to_string()))?
