@@ -3,7 +3,6 @@
 //! Parsing deserializes borrowing views that name only the fields we need ([`raw`]); the text
 //! rules live in [`text`] and a deterministic generator of realistic tweets in [`synthetic`].
 
-mod marks;
 mod parse;
 mod raw;
 pub mod synthetic;

@@ -1,6 +1,11 @@
 //! Pure text rules: newline normalisation, HTML clean-up and entity extraction from tweet text.
 
-use super::marks::is_mark;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory as _};
+
+/// A combining mark (general categories Mn, Mc, Me).
+fn is_mark(c: char) -> bool {
+    c.general_category_group() == GeneralCategoryGroup::Mark
+}
 
 /// Replaces each run of `\r` / `\n` characters with one space, then trims.
 pub fn normalize_text(s: &str) -> String {
