@@ -32,21 +32,7 @@ const OTHER_PARTITIONS: i32 = 2;
 /// The broker, or `None` (skip, loudly) when it is not configured; a failure when services
 /// are required (`SSP_REQUIRE_SERVICES=1`, or `CI=true` like the other Kafka tests).
 fn bootstrap() -> Option<String> {
-    match std::env::var("SSP_TEST_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ if std::env::var("SSP_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-            || std::env::var("CI").is_ok_and(|v| v == "true") =>
-        {
-            panic!("SSP_TEST_KAFKA_BOOTSTRAP is not set (scripts/start-kafka.sh prints one)")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP (scripts/start-kafka.sh prints one) \
-                 to run the Kafka lag test with 500 consumer groups"
-            );
-            None
-        }
-    }
+    kafka_common::bootstrap()
 }
 
 fn settings(env: &[(String, String)]) -> Settings {

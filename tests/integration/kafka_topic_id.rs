@@ -16,18 +16,7 @@ use ssp_tui::config::Settings;
 /// The broker, or `None` (skip) when it is not configured; a failure when services are
 /// required (`SSP_REQUIRE_SERVICES=1`, or `CI=true` like the other Kafka tests).
 fn bootstrap() -> Option<String> {
-    match std::env::var("SSP_TEST_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ if std::env::var("SSP_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-            || std::env::var("CI").is_ok_and(|v| v == "true") =>
-        {
-            panic!("SSP_TEST_KAFKA_BOOTSTRAP is not set (scripts/start-kafka.sh prints one)")
-        }
-        _ => {
-            eprintln!("SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP to run the Kafka topic id test");
-            None
-        }
-    }
+    crate::kafka_common::bootstrap()
 }
 
 /// The topic's id, waiting out the short time before a new topic's metadata is served.

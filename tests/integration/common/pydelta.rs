@@ -38,22 +38,10 @@ import os; os._exit(0)
 /// The interpreter with `deltalake` (`SSP_TEST_PYDELTA_PYTHON`). Unset: a loud skip, or a
 /// failure with `SSP_REQUIRE_SERVICES=1` or under CI.
 pub fn pydelta_python() -> Option<String> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match var("SSP_TEST_PYDELTA_PYTHON") {
-        Some(p) => Some(p),
-        None if var("SSP_REQUIRE_SERVICES").as_deref() == Some("1")
-            || var("CI").as_deref() == Some("true") =>
-        {
-            panic!("SSP_TEST_PYDELTA_PYTHON is not set: scripts/test.sh installs Python deltalake")
-        }
-        None => {
-            eprintln!(
-                "\n*** SKIPPED: set SSP_TEST_PYDELTA_PYTHON to a Python with `deltalake` \
-                 (`scripts/pydelta.sh python` prints one; scripts/test.sh does) ***"
-            );
-            None
-        }
-    }
+    super::services::var_or_skip(
+        "SSP_TEST_PYDELTA_PYTHON",
+        "a Python with `deltalake`: `scripts/pydelta.sh python` prints one; scripts/test.sh sets it",
+    )
 }
 
 /// A table as Python's `deltalake` sees its latest version.

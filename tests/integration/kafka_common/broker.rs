@@ -30,12 +30,10 @@ pub fn kafka_runnable() -> bool {
     if runs("java", "-version") && (libs.exists() || runs("mvn", "-v")) {
         return true;
     }
-    if std::env::var("SSP_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true")
-    {
-        panic!("scripts/start-kafka.sh needs Java 17 and Maven (scripts/test.sh installs them)");
-    }
-    eprintln!("SKIPPED: scripts/start-kafka.sh needs Java 17 and Maven");
+    super::services::missing(
+        "Java 17 and Maven (for scripts/start-kafka.sh)",
+        "scripts/test.sh installs them",
+    );
     false
 }
 

@@ -4,6 +4,11 @@
 #![allow(dead_code)]
 
 pub mod broker;
+// The top-level test binaries include this module without the others: each carries its own
+// copy of the one rule.
+#[allow(clippy::duplicate_mod)]
+#[path = "../services.rs"]
+pub mod services;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,18 +20,10 @@ use ssp_tui::tweet::SyntheticTweets;
 pub const BIN: &str = env!("CARGO_BIN_EXE_ssp-tui");
 
 pub fn bootstrap() -> Option<String> {
-    match std::env::var("SSP_TEST_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("SSP_TEST_KAFKA_BOOTSTRAP is not set: scripts/test.sh starts the broker")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: set SSP_TEST_KAFKA_BOOTSTRAP (scripts/test.sh does) to run Kafka tests"
-            );
-            None
-        }
-    }
+    services::var_or_skip(
+        "SSP_TEST_KAFKA_BOOTSTRAP",
+        "scripts/test.sh starts the broker (scripts/start-kafka.sh prints one)",
+    )
 }
 
 /// A topic / group name unique to this test run.

@@ -331,16 +331,7 @@ pub async fn pydelta(
     name: &str,
     columns: &[&str],
 ) -> Option<serde_json::Value> {
-    let Some(py) = std::env::var("SSP_TEST_PYDELTA_PYTHON")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
-        if std::env::var("SSP_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("SSP_TEST_PYDELTA_PYTHON is not set: scripts/pydelta.sh python prints one");
-        }
-        eprintln!("SKIPPED: the Python deltalake read-back (set SSP_TEST_PYDELTA_PYTHON, see scripts/pydelta.sh)");
-        return None;
-    };
+    let py = crate::common::pydelta::pydelta_python()?;
     let out = tokio::process::Command::new(py)
         .arg("-c")
         .arg(PY_READ)

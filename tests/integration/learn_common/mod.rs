@@ -56,18 +56,12 @@ pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 /// Overrides pointing the store at the test PostgreSQL server with a fresh schema, or `None`
 /// (skipped loudly) when `SSP_TEST_PG_URL` is unset; under CI (`CI=true`) that is a failure.
 pub fn pg_extra(test: &str) -> Option<Vec<(String, String)>> {
-    let url = match std::env::var("SSP_TEST_PG_URL") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!("{test}: SSP_TEST_PG_URL is not set under CI: scripts/test.sh starts PostgreSQL and exports it");
-            }
-            eprintln!(
-                "SKIPPED {test}: SSP_TEST_PG_URL is not set (scripts/start-postgres.sh prints one)"
-            );
-            return None;
-        }
-    };
+    let url = crate::common::services::var_or_skip(
+        "SSP_TEST_PG_URL",
+        &format!(
+            "{test}: scripts/test.sh starts PostgreSQL (scripts/start-postgres.sh prints one)"
+        ),
+    )?;
     let schema = format!(
         "learn_{}_{}_{:06x}",
         test.chars()

@@ -23,30 +23,14 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// The real spaCy service's URL (`SSP_TEST_NER_URL`, set by `scripts/test.sh`). Unset: a
-/// loud skip locally, a failure under CI (`CI=true`), where the script must have started it.
+/// The real spaCy service's URL (`SSP_TEST_NER_URL`, set by `scripts/test.sh`); see
+/// [`crate::common::services`] for what a missing one means.
 pub fn service_url(test: &str) -> Option<String> {
-    match std::env::var("SSP_TEST_NER_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u.trim().trim_end_matches('/').to_string()),
-        _ if under_ci() => panic!(
-            "{test}: SSP_TEST_NER_URL is not set under CI; scripts/test.sh starts the spaCy \
-             service (scripts/start-ner.sh start) and exports it"
-        ),
-        _ => {
-            // Straight to the terminal (not captured by the test harness): a loud skip.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED {test}: SSP_TEST_NER_URL is not set. Run scripts/test.sh, or \
-                 `export SSP_TEST_NER_URL=$(scripts/start-ner.sh start)` first. ***"
-            );
-            None
-        }
-    }
+    crate::common::services::var_or_skip(
+        "SSP_TEST_NER_URL",
+        &format!("{test}: scripts/test.sh starts the spaCy service (or `export SSP_TEST_NER_URL=$(scripts/start-ner.sh start)`)"),
+    )
+    .map(|u| u.trim_end_matches('/').to_string())
 }
 
 /// The interpreter of the service's virtualenv (`SSP_TEST_NER_PYTHON`), to ask spaCy

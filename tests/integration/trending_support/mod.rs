@@ -323,19 +323,10 @@ where
 /// The test server's URL. Unset: under CI (`CI=true`) the test fails; locally it is skipped
 /// with a loud message.
 pub fn pg_url() -> Option<String> {
-    match std::env::var("SSP_TEST_PG_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!("SSP_TEST_PG_URL is not set under CI: run scripts/test.sh (it starts PostgreSQL)");
-            }
-            eprintln!(
-                "\n!!!!!!!! SKIPPED: SSP_TEST_PG_URL is not set. Run scripts/test.sh, or\n\
-                 !!!!!!!! export SSP_TEST_PG_URL=\"$(scripts/start-postgres.sh)\"\n"
-            );
-            None
-        }
-    }
+    crate::common::services::var_or_skip(
+        "SSP_TEST_PG_URL",
+        "run scripts/test.sh, or export SSP_TEST_PG_URL=\"$(scripts/start-postgres.sh)\"",
+    )
 }
 
 /// A fresh schema name for one test.
