@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::backoff::Backoff;
 use crate::bus::embedded::Retention;
 use crate::bus::kafka::KafkaBus;
 use crate::bus::{Bus, EmbeddedBus};
 use crate::config::{BusKind, Settings};
-use crate::stage::backoff::Backoff;
 use crate::stage::{registry, Pipeline, Supervisor};
 
 pub fn build_bus(settings: &Settings) -> anyhow::Result<Arc<dyn Bus>> {

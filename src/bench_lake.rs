@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::backoff::Backoff;
 use crate::bus::embedded::{EmbeddedBus, Retention};
 use crate::config::{Settings, SourceKind, TrendingInput, TrendingStart};
 use crate::lake::{bronze, BronzeWriter, LakeConsumer, LakeLayout, LakeLocation, RecordMeta};
 use crate::lake::{RollPolicy, StartAt};
-use crate::stage::backoff::Backoff;
 use crate::stage::trending::TrendingStage;
 use crate::stage::{Pipeline, StageState, Supervisor};
 use crate::store::{self, Store};

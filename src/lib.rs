@@ -4,6 +4,7 @@
 //! `tests/` drive the same code the binary runs.
 
 pub mod app;
+pub mod backoff;
 pub mod bench;
 pub mod bench_kafka;
 pub mod bench_lake;

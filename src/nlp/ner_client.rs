@@ -406,10 +406,7 @@ impl NerClient {
 
 /// `backoff * 2^n`, capped, with jitter in [50%, 100%].
 pub fn backoff_delay(opts: &ClientOptions, n: u32) -> Duration {
-    let base = opts
-        .backoff
-        .saturating_mul(1u32 << n.min(16))
-        .min(opts.backoff_max);
+    let base = crate::backoff::Backoff::doubling(opts.backoff, opts.backoff_max).delay(n);
     base.mul_f64(0.5 + rand::random::<f64>() * 0.5)
 }
 

@@ -23,8 +23,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 
-use super::backoff::Backoff;
 use super::{Exit, Stage, StageContext};
+use crate::backoff::Backoff;
 use crate::config::{LearnStart, Settings, StoreKind};
 use crate::lake::read::read_bronze_texts;
 use crate::lake::{DataFile, LakeCommit, LakeConsumer, Lease, StartAt};

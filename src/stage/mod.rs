@@ -3,7 +3,6 @@
 //! A stage is a name, its dependencies and one async `run` that returns when it is cancelled,
 //! fails, or has drained (its input is finished and everything it took is flushed).
 
-pub mod backoff;
 pub mod bronze;
 pub mod classify;
 pub mod collect;

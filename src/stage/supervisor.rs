@@ -11,10 +11,10 @@ use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
 use super::{
     Exit, LogBuffer, Pipeline, Stage, StageContext, StageMetrics, StageState, StageStatus,
 };
+use crate::backoff::Backoff;
 use crate::config::{Condition, RestartPolicy};
 
 /// Lines kept per stage log.

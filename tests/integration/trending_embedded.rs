@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Int64Array, StringArray};
+use ssp_tui::backoff::Backoff;
 use ssp_tui::bus::embedded::Retention;
 use ssp_tui::bus::EmbeddedBus;
 use ssp_tui::config::Settings;
-use ssp_tui::stage::backoff::Backoff;
 use ssp_tui::stage::trending::TrendingStage;
 use ssp_tui::stage::{Pipeline, StageState, Supervisor};
 use ssp_tui::store::{self, TagRow};

@@ -6,10 +6,10 @@ use crate::trending_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ssp_tui::backoff::Backoff;
 use ssp_tui::bus::embedded::Retention;
 use ssp_tui::bus::EmbeddedBus;
 use ssp_tui::config::Settings;
-use ssp_tui::stage::backoff::Backoff;
 use ssp_tui::stage::trending::TrendingStage;
 use ssp_tui::stage::{Pipeline, StageState, Supervisor};
 use ssp_tui::store::{self, Committed, StoreError, TagDelta, TrendingBatch, TrendingMeta};

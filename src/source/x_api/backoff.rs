@@ -59,8 +59,7 @@ pub fn rate_limit_delay(attempt: u32, reset_at: Option<u64>, now: SystemTime) ->
 }
 
 fn doubled(initial: Duration, attempt: u32, max: Duration) -> Duration {
-    let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-    initial.saturating_mul(factor).min(max)
+    crate::backoff::Backoff::doubling(initial, max).delay(attempt)
 }
 
 /// Attempts so far per kind of failure.

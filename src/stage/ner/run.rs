@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::backend::Backend;
+use crate::backoff::Backoff;
 use crate::config::NerStart;
 use crate::lake::bronze::TABLE as BRONZE;
 use crate::lake::read::{read_bronze_texts, BronzeText};
 use crate::lake::silver::{day_of, parse_date, CommitError, NerRow, NerTableWriter, NER_TABLE};
 use crate::lake::{DataFile, LakeCommit, LakeConsumer, Lease, LeaseError, StartAt};
 use crate::nlp::status::StatusTracker;
-use crate::stage::backoff::Backoff;
 use crate::stage::supervisor::Fatal;
 use crate::stage::{Exit, StageContext};
 

@@ -2,6 +2,7 @@
 //! store's backoff, and the gold snapshots. The inputs ([`super::lake`], [`super::bus`]) feed
 //! `pending` and call [`Run::flush`].
 
+use crate::backoff::Backoff;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +17,8 @@ use crate::trending::{Counter, Window, WindowSpec};
 
 /// How long a stop may spend on a last flush.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
-const RETRY_FIRST: Duration = Duration::from_millis(250);
-const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Store retries: 250 ms doubling up to 5 s.
+const RETRY: Backoff = Backoff::doubling(Duration::from_millis(250), Duration::from_secs(5));
 
 /// One run: the counts not yet in the store, the batch in flight, the committed window.
 pub(super) struct Run<'a> {
@@ -63,8 +64,7 @@ pub(super) struct Retry {
 
 impl Retry {
     pub(super) fn delay(&self) -> Duration {
-        let d = RETRY_FIRST.as_secs_f64() * 2f64.powi(self.attempt.min(16) as i32);
-        Duration::from_secs_f64(d.min(RETRY_MAX.as_secs_f64()))
+        RETRY.delay(self.attempt)
     }
 
     pub(super) fn ready(&self) -> bool {

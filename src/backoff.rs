@@ -1,4 +1,5 @@
-//! Exponential backoff between restarts.
+//! Exponential backoff, capped: the one delay rule for restarts (supervisor), store and lake
+//! retries (trending, ner), the NER client (with jitter) and the X API's HTTP errors.
 
 use std::time::Duration;
 
@@ -24,6 +25,15 @@ impl Backoff {
     pub fn delay(&self, attempt: u32) -> Duration {
         let secs = self.initial.as_secs_f64() * self.factor.powi(attempt.min(64) as i32);
         Duration::from_secs_f64(secs.min(self.max.as_secs_f64()))
+    }
+
+    /// [`Self::delay`] doubling from `initial` up to `max`.
+    pub const fn doubling(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            factor: 2.0,
+        }
     }
 }
 
