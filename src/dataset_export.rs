@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Settings, ABSTAIN};
 use crate::learn::dataset::Split;
-use crate::learn::lf::{summary_table, Keywords, LabelingFunctions};
+use crate::learn::lf::{summary_lines, Keywords, LabelingFunctions};
 use crate::learn::{labels, Session};
 
 /// The splits exported, in order.
@@ -316,7 +316,11 @@ fn readme(
         s.settings.seed, s.settings.test_size, s.settings.dev_size, s.settings.weak_train_size
     );
     let _ = writeln!(out, "## Labelling functions (coverage / overlaps / conflicts over all texts; correct / incorrect against dev hand labels)\n");
-    let _ = writeln!(out, "```\n{}```", summary_table(s.lf_summary()));
+    let _ = writeln!(
+        out,
+        "```\n{}\n```",
+        summary_lines(s.lf_summary()).join("\n")
+    );
     out
 }
 

@@ -250,12 +250,13 @@ pub fn lf_summary(names: &[&str], votes: &[Vec<Vote>], gold: Option<&[Vote]>) ->
         .collect()
 }
 
-/// The summary as a fixed-width text table (export README, logs).
-pub fn summary_table(rows: &[LfSummaryRow]) -> String {
-    let mut out = format!(
-        "{:<20} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9} {:>8}\n",
-        "lf", "polarity", "coverage", "overlaps", "conflicts", "correct", "incorrect", "emp_acc"
-    );
+/// The summary as fixed-width lines, the header first: the Label pane shows them and the
+/// export's README holds them.
+pub fn summary_lines(rows: &[LfSummaryRow]) -> Vec<String> {
+    let mut out = vec![format!(
+        "{:<19} {:>5} {:>6} {:>6} {:>6} {:>5} {:>5} {:>6}",
+        "labelling function", "pol", "cover", "overlp", "confl", "right", "wrong", "acc"
+    )];
     for r in rows {
         let pol = r
             .polarity
@@ -263,8 +264,8 @@ pub fn summary_table(rows: &[LfSummaryRow]) -> String {
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        out.push_str(&format!(
-            "{:<20} {:>8} {:>8.3} {:>8.3} {:>9.3} {:>7} {:>9} {:>8}\n",
+        out.push(format!(
+            "{:<19} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>5} {:>5} {:>6}",
             r.name,
             format!("[{pol}]"),
             r.coverage,
@@ -272,8 +273,7 @@ pub fn summary_table(rows: &[LfSummaryRow]) -> String {
             r.conflicts,
             r.correct,
             r.incorrect,
-            r.emp_accuracy
-                .map_or("-".to_string(), |a| format!("{a:.3}")),
+            r.emp_accuracy.map_or("-".into(), |a| format!("{a:.3}"))
         ));
     }
     out

@@ -202,33 +202,11 @@ fn progress_lines(view: &LabelView, s: &LabelSnapshot) -> Vec<Line<'static>> {
 }
 
 fn lf_lines(s: &LabelSnapshot) -> Vec<Line<'static>> {
-    let mut out = vec![Line::styled(
-        format!(
-            "{:<19} {:>5} {:>6} {:>6} {:>6} {:>5} {:>5} {:>6}",
-            "labelling function", "pol", "cover", "overlp", "confl", "right", "wrong", "acc"
-        ),
-        DIM.add_modifier(Modifier::BOLD),
-    )];
-    for r in &s.lf_summary {
-        let pol = r
-            .polarity
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push(Line::raw(format!(
-            "{:<19} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>5} {:>5} {:>6}",
-            r.name,
-            format!("[{pol}]"),
-            r.coverage,
-            r.overlaps,
-            r.conflicts,
-            r.correct,
-            r.incorrect,
-            r.emp_accuracy.map_or("-".into(), |a| format!("{a:.3}"))
-        )));
-    }
-    out
+    let mut lines = crate::learn::lf::summary_lines(&s.lf_summary).into_iter();
+    let header = lines.next().unwrap_or_default();
+    std::iter::once(Line::styled(header, DIM.add_modifier(Modifier::BOLD)))
+        .chain(lines.map(Line::raw))
+        .collect()
 }
 
 /// The review list (`v`): the last decisions, newest first, the selected one highlighted.
