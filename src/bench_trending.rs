@@ -324,7 +324,7 @@ async fn drop_bench_tables(s: &Settings) -> anyhow::Result<()> {
     let table = store::Ident::new("trending.table", &s.trending.table)?;
     let t = store::postgres::TrendingTables::new(&s.postgresql.schema, &table)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config = store::postgres::pg_config(&s.postgresql).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = store::pg::pg_config(&s.postgresql).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     client

@@ -1,7 +1,7 @@
 //! The PostgreSQL label store (`[pipeline] store = postgres`) and the `ai_tweets` table.
 //!
 //! Connection settings, the password rule and identifier validation are the store's
-//! (`crate::store::postgres::pg_config`, `crate::store::ident`). Tables, in `[postgresql]
+//! (`crate::store::pg`, `crate::store::ident`). Tables, in `[postgresql]
 //! schema`:
 //!
 //! | table | what |
@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::MutexGuard;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::dataset::{Dataset, DatasetRow, Manifest, RawTweet, Split, SplitSpec};
 use super::labels::{
@@ -32,9 +32,8 @@ use super::labels::{
 };
 use crate::config::Settings;
 use crate::store::ident::{Ident, Qualified};
-use crate::store::postgres::{pg_config, pg_message};
+use crate::store::pg::{is_connection_error, pg_config, pg_message, LazyClient};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A label commit gives up after this (the pane shows the error; nothing moves on).
 const LABEL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bulk work (creating a version, loading one) gives up after this.
@@ -46,25 +45,9 @@ type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
 
 /// A lazily connected client shared by the label store and the `ai_tweets` writer.
 pub struct PgConn {
-    config: tokio_postgres::Config,
-    target: String,
+    client: LazyClient,
     pub schema: Ident,
-    client: Mutex<Option<Client>>,
     migrated: AtomicBool,
-}
-
-fn is_connection_error(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        None => true,
-        Some(code) => {
-            let c = code.code();
-            c.starts_with("08")
-                || c.starts_with("28")
-                || c.starts_with("57P")
-                || c == "3D000"
-                || c.starts_with("53")
-        }
-    }
 }
 
 impl PgConn {
@@ -73,32 +56,15 @@ impl PgConn {
             pg_config(&settings.postgresql).map_err(|e| LabelStoreError::Config(e.to_string()))?;
         let schema = Ident::new("postgresql.schema", &settings.postgresql.schema)
             .map_err(|e| LabelStoreError::Config(format!("config error: {e}")))?;
-        let host = config
-            .get_hosts()
-            .first()
-            .map(|h| match h {
-                tokio_postgres::config::Host::Tcp(h) => h.clone(),
-                #[cfg(unix)]
-                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-            })
-            .unwrap_or_else(|| "localhost".into());
-        let target = format!(
-            "{}@{host}:{}/{}",
-            config.get_user().unwrap_or("?"),
-            config.get_ports().first().copied().unwrap_or(5432),
-            config.get_dbname().unwrap_or("?")
-        );
         Ok(PgConn {
-            config,
-            target,
+            client: LazyClient::new(config),
             schema,
-            client: Mutex::new(None),
             migrated: AtomicBool::new(false),
         })
     }
 
     pub fn target(&self) -> &str {
-        &self.target
+        self.client.target()
     }
 
     /// `"schema"."name"`, the name validated.
@@ -111,25 +77,11 @@ impl PgConn {
     }
 
     async fn connect(&self) -> Result<MutexGuard<'_, Option<Client>>> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_some_and(Client::is_closed) {
-            *guard = None;
-        }
-        if guard.is_none() {
-            let (client, connection) =
-                match tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls)).await {
-                    Err(_) => return Err(self.unavailable("connect", "timed out")),
-                    Ok(Err(e)) => return Err(self.unavailable("connect", pg_message(&e))),
-                    Ok(Ok(pair)) => pair,
-                };
-            let target = self.target.clone();
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(target = %target, error = %pg_message(&e), "PostgreSQL connection ended");
-                }
-            });
-            *guard = Some(client);
-        }
+        let mut guard = self
+            .client
+            .get()
+            .await
+            .map_err(|e| self.unavailable("connect", e))?;
         if !self.migrated.load(Ordering::Acquire) {
             let client = guard
                 .as_mut()
@@ -142,7 +94,7 @@ impl PgConn {
     }
 
     fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> LabelStoreError {
-        LabelStoreError::Unavailable(format!("PostgreSQL {} {what}: {e}", self.target))
+        LabelStoreError::Unavailable(format!("PostgreSQL {} {what}: {e}", self.target()))
     }
 }
 
@@ -164,13 +116,13 @@ fn finish<R>(
             {
                 Err(LabelStoreError::Version(format!(
                     "PostgreSQL {} {what}: {}",
-                    conn.target,
+                    conn.target(),
                     pg_message(&e)
                 )))
             } else {
                 Err(LabelStoreError::Sql(format!(
                     "PostgreSQL {} {what}: {}",
-                    conn.target,
+                    conn.target(),
                     pg_message(&e)
                 )))
             }
@@ -184,12 +136,8 @@ fn finish<R>(
 
 async fn migrate(client: &mut Client, c: &PgConn) -> PgResult<()> {
     let tx = client.transaction().await?;
-    crate::store::postgres::begin_migration(
-        &tx,
-        &format!("ssp-tui labels {}", c.schema),
-        &c.schema,
-    )
-    .await?;
+    crate::store::pg::begin_migration(&tx, &format!("ssp-tui labels {}", c.schema), &c.schema)
+        .await?;
     let s = &c.schema;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {s}.\"dataset_versions\" (
@@ -551,7 +499,7 @@ impl LabelStore for PgLabelStore {
     fn describe(&self) -> String {
         format!(
             "postgres {} (schema {})",
-            self.conn.target,
+            self.conn.target(),
             self.conn.schema.as_str()
         )
     }

@@ -7,6 +7,7 @@
 
 pub mod embedded;
 pub mod ident;
+pub mod pg;
 pub mod postgres;
 pub mod trending;
 

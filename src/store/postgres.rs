@@ -22,12 +22,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{Mutex, MutexGuard};
-use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio::sync::MutexGuard;
+use tokio_postgres::Client;
 
 use super::embedded::meta_mismatch;
 use super::ident::{Ident, Qualified};
+use super::pg::{
+    begin_migration, is_connection_error, is_missing_table, pg_config, pg_message, LazyClient,
+};
 use super::trending::{
     Committed, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,
     TrendingStore, TrendingTop,
@@ -38,7 +40,6 @@ use crate::trending::{display_form, NO_TAGS};
 
 /// Version of the table layout written by this build.
 pub const SCHEMA_VERSION: i32 = 2;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Any one call (a whole batch transaction included) gives up after this.
 const OP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -80,113 +81,18 @@ impl TrendingTables {
 }
 
 pub struct PostgresStore {
-    config: tokio_postgres::Config,
-    /// `user@host:port/database`, for messages.
-    target: String,
+    client: LazyClient,
     t: TrendingTables,
-    client: Mutex<Option<Client>>,
     migrated: AtomicBool,
-}
-
-/// The connection settings (URL if given, else host / port / database / user / password).
-pub fn pg_config(s: &PostgresSettings) -> Result<tokio_postgres::Config, StoreError> {
-    let mut config = match s.url.as_deref().filter(|u| !u.trim().is_empty()) {
-        // The URL holds the password: never echo it back in the error.
-        Some(url) => url.trim().parse::<tokio_postgres::Config>().map_err(|_| {
-            StoreError::Config(
-                "config error: postgresql.url: expected postgres://user:password@host:port/database"
-                    .into(),
-            )
-        })?,
-        None => {
-            let mut c = tokio_postgres::Config::new();
-            c.host(&s.host)
-                .port(s.port)
-                .dbname(&s.database)
-                .user(&s.user)
-                .password(s.password.as_bytes());
-            c
-        }
-    };
-    config
-        .connect_timeout(CONNECT_TIMEOUT)
-        .application_name("ssp-tui")
-        .keepalives(true)
-        .keepalives_idle(Duration::from_secs(30));
-    Ok(config)
-}
-
-fn describe_target(c: &tokio_postgres::Config) -> String {
-    let host = c
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = c.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "{}@{host}:{port}/{}",
-        c.get_user().unwrap_or("?"),
-        c.get_dbname().unwrap_or("?")
-    )
-}
-
-/// A readable message for a driver error (server message and cause; never the password).
-pub fn pg_message(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        let mut m = format!("{}: {}", db.severity(), db.message());
-        if let Some(d) = db.detail() {
-            m.push_str(&format!(" ({d})"));
-        }
-        return m;
-    }
-    let mut m = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !m.contains(&text) {
-            m.push_str(&format!(": {text}"));
-        }
-        src = s.source();
-    }
-    m
-}
-
-/// Connection-level trouble (or a login refused): retry later with a fresh connection.
-fn is_connection_error(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        None => true,
-        Some(code) => {
-            let c = code.code();
-            // 08 connection exception, 28 invalid authorization, 57P0x shutdown / cannot connect now,
-            // 3D000 database does not exist (yet), 53 insufficient resources.
-            c.starts_with("08")
-                || c.starts_with("28")
-                || c.starts_with("57P")
-                || c == "3D000"
-                || c.starts_with("53")
-        }
-    }
-}
-
-fn is_missing_table(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .is_some_and(|c| *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME)
 }
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 impl PostgresStore {
     pub fn new(settings: &PostgresSettings, table: &Ident) -> Result<PostgresStore, StoreError> {
-        let config = pg_config(settings)?;
         Ok(PostgresStore {
-            target: describe_target(&config),
-            config,
+            client: LazyClient::new(pg_config(settings)?),
             t: TrendingTables::new(&settings.schema, table)?,
-            client: Mutex::new(None),
             migrated: AtomicBool::new(false),
         })
     }
@@ -196,31 +102,14 @@ impl PostgresStore {
     }
 
     fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Unavailable(format!("PostgreSQL {} {what}: {e}", self.target))
+        StoreError::Unavailable(format!("PostgreSQL {} {what}: {e}", self.client.target()))
     }
 
     async fn connect(&self) -> Result<MutexGuard<'_, Option<Client>>, StoreError> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_some_and(Client::is_closed) {
-            *guard = None;
-        }
-        if guard.is_none() {
-            let connecting = tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls));
-            let (client, connection) = match connecting.await {
-                Err(_) => return Err(self.unavailable("connect", "timed out")),
-                Ok(Err(e)) => return Err(self.unavailable("connect", pg_message(&e))),
-                Ok(Ok(pair)) => pair,
-            };
-            let target = self.target.clone();
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(target = %target, error = %pg_message(&e), "PostgreSQL connection ended");
-                }
-            });
-            tracing::info!(target = %self.target, "connected to PostgreSQL");
-            *guard = Some(client);
-        }
-        Ok(guard)
+        self.client
+            .get()
+            .await
+            .map_err(|e| self.unavailable("connect", e))
     }
 
     /// Maps a call's outcome, dropping the connection after connection trouble.
@@ -239,7 +128,7 @@ impl PostgresStore {
                 } else {
                     Err(StoreError::Sql(format!(
                         "PostgreSQL {} {what}: {}",
-                        self.target,
+                        self.client.target(),
                         pg_message(&e)
                     )))
                 }
@@ -257,29 +146,6 @@ impl PostgresStore {
         }
         Ok(())
     }
-}
-
-/// The start of every migration, in its transaction: a transaction-scoped advisory lock named
-/// `lock` (two processes starting together must not race on CREATE TABLE), then `schema`
-/// created when missing.
-pub async fn begin_migration(
-    tx: &tokio_postgres::Transaction<'_>,
-    lock: &str,
-    schema: &Ident,
-) -> PgResult<()> {
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock])
-        .await?;
-    let exists = tx
-        .query_opt(
-            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-            &[&schema.as_str()],
-        )
-        .await?
-        .is_some();
-    if !exists {
-        tx.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
-    }
-    Ok(())
 }
 
 async fn migrate_tx(client: &mut Client, t: &TrendingTables) -> PgResult<Result<(), StoreError>> {
@@ -816,7 +682,11 @@ impl Store for PostgresStore {
     }
 
     fn describe(&self) -> String {
-        format!("postgres {} schema {}", self.target, self.t.schema.as_str())
+        format!(
+            "postgres {} schema {}",
+            self.client.target(),
+            self.t.schema.as_str()
+        )
     }
 
     fn trending(&self) -> &dyn TrendingStore {
