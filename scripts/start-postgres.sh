@@ -18,6 +18,9 @@
 #   SSP_PG_BIN       PostgreSQL bin folder   (default: newest /usr/lib/postgresql/*/bin)
 #
 # `scripts/start-postgres.sh stop` stops the server of SSP_PG_DIR.
+# The server also takes TLS (ssl=on) with a certificate for localhost / 127.0.0.1 signed by a
+# throw-away authority (openssl); `scripts/start-postgres.sh ca` prints that authority's PEM
+# file (for `[postgresql] sslmode = verify-full`, `sslrootcert`).
 set -euo pipefail
 
 DIR="${SSP_PG_DIR:-/tmp/ssp-test-pg}"
@@ -69,6 +72,27 @@ running() {
     [ -f "$DATA/postmaster.pid" ] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
 
+TLS="$DIR/tls"
+if [ "${1:-}" = "ca" ]; then
+    echo "$TLS/ca.crt"
+    exit 0
+fi
+
+# The authority and the server's certificate (localhost and 127.0.0.1), made once.
+make_tls() {
+    [ -f "$TLS/server.crt" ] && return
+    mkdir -p "$TLS"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ssp-tui test CA" \
+        -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$TLS/server.key" -out "$TLS/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$TLS/ext.cnf"
+    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$TLS/ext.cnf" -out "$TLS/server.crt" 2>/dev/null
+    chmod 600 "$TLS/server.key" "$TLS/ca.key"
+    chmod 644 "$TLS/ca.crt" "$TLS/server.crt"
+}
+
 if [ "${1:-}" = "stop" ]; then
     if running; then
         as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >&2
@@ -78,8 +102,10 @@ fi
 
 mkdir -p "$DIR" "$SOCK"
 chmod 755 "$DIR"
+make_tls
 if [ "$OWNER" = postgres ]; then
     chown postgres: "$DIR" "$SOCK"
+    chown -R postgres: "$TLS"
 fi
 
 if [ ! -f "$DATA/PG_VERSION" ]; then
@@ -105,7 +131,7 @@ else
     echo "$PORT" >"$DIR/port"
     say "starting PostgreSQL ($BIN) on 127.0.0.1:$PORT"
     as_owner "$BIN/pg_ctl" -D "$DATA" -w -t 60 -l "$DIR/server.log" \
-        -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" \
+        -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c ssl=on -c ssl_cert_file=$TLS/server.crt -c ssl_key_file=$TLS/server.key" \
         start >&2 || {
         tail -n 30 "$DIR/server.log" >&2 || true
         exit 1

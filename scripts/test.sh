@@ -90,9 +90,13 @@ if [ -z "${SSP_TEST_PG_URL:-}" ]; then
     if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
         apt_install postgresql
     fi
+    command -v openssl >/dev/null || apt_install openssl
     log "starting PostgreSQL"
     STOPS+=("scripts/start-postgres.sh stop")
     SSP_TEST_PG_URL="$(scripts/start-postgres.sh)"
+    # Its TLS certificate's authority (the TLS tests check verify-full against it).
+    SSP_TEST_PG_CA="$(scripts/start-postgres.sh ca)"
+    export SSP_TEST_PG_CA
 fi
 export SSP_TEST_PG_URL
 echo "PostgreSQL at ${SSP_TEST_PG_URL%%://*}://***@${SSP_TEST_PG_URL##*@}"

@@ -118,6 +118,22 @@ pub struct PostgresSettings {
     pub url: Option<String>,
     /// Schema of ssp-tui's tables.
     pub schema: String,
+    /// TLS to the server.
+    pub ssl_mode: SslMode,
+    /// `verify-full`: the authorities to trust (else the system's roots).
+    pub ssl_root_cert: Option<PathBuf>,
+}
+
+/// `[postgresql] sslmode`, as libpq names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    /// TLS when the server offers it; its certificate is not checked.
+    Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS, the certificate chain and the host name checked.
+    VerifyFull,
 }
 
 impl fmt::Debug for PostgresSettings {
@@ -130,6 +146,8 @@ impl fmt::Debug for PostgresSettings {
             .field("password", &"***")
             .field("url", &self.url.as_ref().map(|_| "***"))
             .field("schema", &self.schema)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
     }
 }
@@ -321,6 +339,11 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
         password: r.string("postgresql", "password", ""),
         url: super::store::url(r),
         schema: super::store::schema(r)?,
+        ssl_mode: super::store::ssl_mode(r)?,
+        ssl_root_cert: r
+            .raw("postgresql", "sslrootcert")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     };
     let level = r.string("log", "level", "info").to_ascii_lowercase();
     if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {

@@ -13,6 +13,23 @@ pub(super) fn url(r: &Reader) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `postgresql.sslmode` (default `prefer`).
+pub(super) fn ssl_mode(r: &Reader) -> Result<super::SslMode, ConfigError> {
+    use super::SslMode::*;
+    let raw = r.string("postgresql", "sslmode", "prefer");
+    match raw.to_ascii_lowercase().as_str() {
+        "disable" => Ok(Disable),
+        "prefer" => Ok(Prefer),
+        "require" => Ok(Require),
+        "verify-full" | "verify_full" => Ok(VerifyFull),
+        _ => Err(ConfigError::invalid(
+            "postgresql.sslmode",
+            &raw,
+            "one of disable | prefer | require | verify-full",
+        )),
+    }
+}
+
 /// `postgresql.schema`: where ssp-tui's tables live (default `public`).
 pub(super) fn schema(r: &Reader) -> Result<String, ConfigError> {
     let schema = r.string("postgresql", "schema", "public");

@@ -212,3 +212,25 @@ fn replay_speed_reads_as_a_multiplier() {
         );
     }
 }
+
+#[test]
+fn sslmode_names_the_key_and_the_choices() {
+    assert_eq!(load(&[]).unwrap().postgresql.ssl_mode, SslMode::Prefer);
+    let s = load(&[
+        ("SSP__POSTGRESQL__SSLMODE", "verify-full"),
+        ("SSP__POSTGRESQL__SSLROOTCERT", "/etc/ssl/ca.pem"),
+    ])
+    .unwrap();
+    assert_eq!(s.postgresql.ssl_mode, SslMode::VerifyFull);
+    assert_eq!(
+        s.postgresql.ssl_root_cert.as_deref(),
+        Some(Path::new("/etc/ssl/ca.pem"))
+    );
+    let e = load(&[("SSP__POSTGRESQL__SSLMODE", "on")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("postgresql.sslmode") && e.contains("verify-full"),
+        "{e}"
+    );
+}

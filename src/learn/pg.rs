@@ -32,7 +32,7 @@ use super::labels::{
 };
 use crate::config::Settings;
 use crate::store::ident::{Ident, Qualified};
-use crate::store::pg::{is_connection_error, pg_config, pg_message, LazyClient};
+use crate::store::pg::{is_connection_error, pg_message, LazyClient};
 
 /// A label commit gives up after this (the pane shows the error; nothing moves on).
 const LABEL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,12 +52,12 @@ pub struct PgConn {
 
 impl PgConn {
     pub fn new(settings: &Settings) -> Result<PgConn> {
-        let config =
-            pg_config(&settings.postgresql).map_err(|e| LabelStoreError::Config(e.to_string()))?;
+        let client = LazyClient::new(&settings.postgresql)
+            .map_err(|e| LabelStoreError::Config(e.to_string()))?;
         let schema = Ident::new("postgresql.schema", &settings.postgresql.schema)
             .map_err(|e| LabelStoreError::Config(format!("config error: {e}")))?;
         Ok(PgConn {
-            client: LazyClient::new(config),
+            client,
             schema,
             migrated: AtomicBool::new(false),
         })

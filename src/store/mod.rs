@@ -8,6 +8,7 @@
 pub mod embedded;
 pub mod ident;
 pub mod pg;
+mod pg_tls;
 pub mod postgres;
 pub mod trending;
 

@@ -11,7 +11,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::ident::Ident;
 use super::StoreError;
-use crate::config::PostgresSettings;
+use crate::config::{PostgresSettings, SslMode};
 
 /// A connection attempt gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,6 +38,15 @@ pub fn pg_config(s: &PostgresSettings) -> Result<tokio_postgres::Config, StoreEr
             c
         }
     };
+    // The URL's own `sslmode` stands unless the key asks for more than the default.
+    let url_mode = s.url.as_deref().is_some_and(|u| u.contains("sslmode="));
+    if !(url_mode && s.ssl_mode == SslMode::Prefer) {
+        config.ssl_mode(match s.ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+        });
+    }
     config
         .connect_timeout(CONNECT_TIMEOUT)
         .application_name("ssp-tui")
@@ -134,17 +143,23 @@ pub async fn begin_migration(
 /// after connection trouble, or found closed).
 pub struct LazyClient {
     config: tokio_postgres::Config,
+    /// `None`: `sslmode = disable`.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     target: String,
     client: Mutex<Option<Client>>,
 }
 
 impl LazyClient {
-    pub fn new(config: tokio_postgres::Config) -> LazyClient {
-        LazyClient {
+    /// The client for `s` (not connected yet); `Err` for settings that cannot work.
+    pub fn new(s: &PostgresSettings) -> Result<LazyClient, StoreError> {
+        let config = pg_config(s)?;
+        let tls = super::pg_tls::connector(s).map_err(StoreError::Config)?;
+        Ok(LazyClient {
             target: describe_target(&config),
             config,
+            tls,
             client: Mutex::new(None),
-        }
+        })
     }
 
     /// `user@host:port/database` (no password).
@@ -159,18 +174,33 @@ impl LazyClient {
             *guard = None;
         }
         if guard.is_none() {
-            let connecting = tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls));
-            let (client, connection) = match connecting.await {
-                Err(_) => return Err("timed out".into()),
-                Ok(Err(e)) => return Err(pg_message(&e)),
-                Ok(Ok(pair)) => pair,
-            };
             let target = self.target.clone();
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
+            let ended = move |r: Result<(), tokio_postgres::Error>| {
+                if let Err(e) = r {
                     tracing::debug!(target = %target, error = %pg_message(&e), "PostgreSQL connection ended");
                 }
-            });
+            };
+            let timed_out = || "timed out".to_string();
+            let client = match &self.tls {
+                Some(tls) => {
+                    let connecting = self.config.connect(tls.clone());
+                    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+                        .await
+                        .map_err(|_| timed_out())?
+                        .map_err(|e| pg_message(&e))?;
+                    tokio::spawn(async move { ended(connection.await) });
+                    client
+                }
+                None => {
+                    let connecting = self.config.connect(NoTls);
+                    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+                        .await
+                        .map_err(|_| timed_out())?
+                        .map_err(|e| pg_message(&e))?;
+                    tokio::spawn(async move { ended(connection.await) });
+                    client
+                }
+            };
             tracing::info!(target = %self.target, "connected to PostgreSQL");
             *guard = Some(client);
         }

@@ -27,9 +27,7 @@ use tokio_postgres::Client;
 
 use super::embedded::meta_mismatch;
 use super::ident::{Ident, Qualified};
-use super::pg::{
-    begin_migration, is_connection_error, is_missing_table, pg_config, pg_message, LazyClient,
-};
+use super::pg::{begin_migration, is_connection_error, is_missing_table, pg_message, LazyClient};
 use super::trending::{
     Committed, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,
     TrendingStore, TrendingTop,
@@ -91,7 +89,7 @@ type PgResult<T> = Result<T, tokio_postgres::Error>;
 impl PostgresStore {
     pub fn new(settings: &PostgresSettings, table: &Ident) -> Result<PostgresStore, StoreError> {
         Ok(PostgresStore {
-            client: LazyClient::new(pg_config(settings)?),
+            client: LazyClient::new(settings)?,
             t: TrendingTables::new(&settings.schema, table)?,
             migrated: AtomicBool::new(false),
         })
@@ -707,6 +705,8 @@ mod tests {
             password: "s3cret-pw".into(),
             url: url.map(str::to_string),
             schema: "public".into(),
+            ssl_mode: crate::config::SslMode::Prefer,
+            ssl_root_cert: None,
         }
     }
 

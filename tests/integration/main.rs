@@ -43,6 +43,7 @@ mod ner_rules;
 mod ner_spacy;
 mod pipeline_latency;
 mod pipeline_replay;
+mod postgres_tls;
 mod remote_status;
 mod replay_resume;
 mod sql_lake;
