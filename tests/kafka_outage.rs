@@ -148,7 +148,9 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let input = dir.path().join("tweets.jsonl");
-    let ids = write_tweets(&input, 4000, 17);
+    // 10 s of tweets at 800/s: the source is still sending when the broker goes away, even
+    // when bronze's group takes a few seconds to form (the cut waits for 200 rows in bronze).
+    let ids = write_tweets(&input, 8000, 17);
     let mut env = kafka_env(
         &format!("127.0.0.1:{proxy_port}"),
         &unique("outage"),
