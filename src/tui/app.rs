@@ -20,6 +20,11 @@ use crate::nlp::NerStatus;
 use crate::stage::{StageStatus, Supervisor};
 use crate::tweet::Tweet;
 
+mod control;
+mod pointer;
+
+use control::remote_status;
+
 /// The stage that makes dataset versions (started only on an explicit yes).
 const COLLECT: &str = "collect";
 
@@ -601,118 +606,6 @@ impl App {
         self.focus = self.panes[((i + step).rem_euclid(n)) as usize];
     }
 
-    /// A mouse event: a click focuses the pane under it (and on Stages selects the row), the
-    /// wheel scrolls the pane under it (or the open page / help).
-    pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
-        use crossterm::event::{MouseButton, MouseEventKind};
-        let step = match m.kind {
-            MouseEventKind::ScrollUp => -3,
-            MouseEventKind::ScrollDown => 3,
-            _ => 0,
-        };
-        if self.detail.stage.is_some() {
-            self.detail.scroll = self.detail.scroll.saturating_add_signed(step as i16);
-            return;
-        }
-        if self.help {
-            self.help_scroll = self.help_scroll.saturating_add_signed(step as i16);
-            return;
-        }
-        if self.input.is_some() {
-            return;
-        }
-        let Some((pane, rect)) = self
-            .pane_rects
-            .iter()
-            .find(|(_, r)| {
-                m.column >= r.x
-                    && m.column < r.x + r.width
-                    && m.row >= r.y
-                    && m.row < r.y + r.height
-            })
-            .copied()
-        else {
-            return;
-        };
-        match m.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                self.focus = pane;
-                // Stages: the border and the header row come before the first stage row.
-                if pane == PaneId::Stages && m.row >= rect.y + 2 {
-                    let row = (m.row - rect.y - 2) as usize + self.stages_offset.get();
-                    if row < self.stages.len() && row != self.selected {
-                        self.selected = row;
-                        self.scroll(0);
-                    }
-                }
-            }
-            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-                self.focus = pane;
-                self.scroll(step);
-            }
-            _ => {}
-        }
-    }
-
-    /// What `y` copies where the focus is: (what, text).
-    fn copy_target(&self) -> Option<(&'static str, String)> {
-        if let Some(name) = &self.detail.stage {
-            let s = self.stages.iter().find(|s| &s.name == name)?;
-            return match &s.last_error {
-                Some(e) => Some(("the stage's last error", e.clone())),
-                None => Some(("the stage's note", s.detail.clone())),
-            };
-        }
-        match self.focus {
-            PaneId::Feed => {
-                let t = self.feed.visible(1).into_iter().next()?;
-                let text = match &t.author {
-                    Some(a) => format!("@{a}: {}", t.text),
-                    None => t.text.clone(),
-                };
-                Some(("the tweet", text))
-            }
-            PaneId::Logs => {
-                let lines = &self.logs.lines;
-                let i = self
-                    .logs
-                    .current_match
-                    .or_else(|| lines.len().checked_sub(1 + self.logs.scroll))?;
-                lines.get(i).map(|l| ("the log line", l.text.clone()))
-            }
-            PaneId::Label => {
-                let c = self.label.current.as_ref()?;
-                Some(("the tweet", c.text.clone()))
-            }
-            PaneId::Stages => {
-                let s = self.stages.get(self.selected)?;
-                match &s.last_error {
-                    Some(e) => Some(("the stage's last error", e.clone())),
-                    None if !s.detail.is_empty() => Some(("the stage's note", s.detail.clone())),
-                    None => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
-    fn copy(&mut self) {
-        match self.copy_target() {
-            Some((what, text)) if !text.is_empty() => {
-                let n = text.chars().count();
-                self.clipboard = Some(text);
-                self.say(
-                    format!("copied {what} ({n} characters) to the clipboard (OSC 52)"),
-                    false,
-                );
-            }
-            _ => self.say(
-                "nothing to copy here (y copies a tweet, a log line or a stage's error)",
-                true,
-            ),
-        }
-    }
-
     /// Stage `name`'s log lines (in memory).
     pub fn stage_log(&self, name: &str) -> Vec<crate::stage::log_buffer::LogLine> {
         self.sup.log(name).map(|l| l.snapshot()).unwrap_or_default()
@@ -741,124 +634,6 @@ impl App {
             PaneId::Label => self.label.review_move(delta),
             PaneId::Lake | PaneId::Ner | PaneId::Trending | PaneId::Pipeline => {}
         }
-    }
-
-    fn names(&self, target: &Target) -> Vec<String> {
-        match target {
-            Target::All => self.sup.names(),
-            Target::Stage(n) => vec![n.clone()],
-        }
-    }
-
-    /// Sends `action` to a stage of another process (`name@host`); true if `target` is one.
-    fn remote_command(&mut self, target: &Target, action: crate::remote::Action) -> bool {
-        let (Target::Stage(name), Some(remote)) = (target, self.remote.clone()) else {
-            return false;
-        };
-        if !name.contains('@') {
-            return false;
-        }
-        match remote.command(name, action) {
-            Ok(text) => self.say(text, false),
-            Err(e) => self.say(e, true),
-        }
-        true
-    }
-
-    /// Starting `collect` makes a new dataset version: only on an explicit yes, and never as
-    /// part of "start all".
-    fn start(&mut self, target: Target) {
-        if self.remote_command(&target, crate::remote::Action::Start) {
-            return;
-        }
-        match &target {
-            Target::Stage(n) if n == COLLECT => {
-                if self.sup.state(COLLECT).is_some_and(|s| s.is_active()) {
-                    return self.say("collect is already running", false);
-                }
-                self.say(
-                    "collect builds a NEW dataset version from bronze (labels stay with their version; :dataset picks one): y = start, any other key = cancel",
-                    false,
-                );
-                self.pending_collect = true;
-                return;
-            }
-            _ => {}
-        }
-        self.start_checked(target);
-    }
-
-    fn start_checked(&mut self, target: Target) {
-        if let Target::Stage(name) = &target {
-            match self.sup.stopped_dependencies(name) {
-                Ok(deps)
-                    if !deps.is_empty() && self.sup.state(name).is_some_and(|s| !s.is_active()) =>
-                {
-                    self.say(
-                        format!(
-                            "{name} depends on {} (stopped here): start it too? y = yes, n = only {name} (it waits), Esc = cancel",
-                            deps.join(", ")
-                        ),
-                        false,
-                    );
-                    self.pending_start = Some((name.clone(), deps));
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => return self.say(e.to_string(), true),
-            }
-        }
-        let mut started = Vec::new();
-        let mut names = self.names(&target);
-        let skipped = target == Target::All && names.iter().any(|n| n == COLLECT);
-        if target == Target::All {
-            names.retain(|n| n != COLLECT);
-        }
-        for name in names {
-            match self.sup.start(&name) {
-                Ok(s) => started.extend(s),
-                Err(e) => return self.say(e.to_string(), true),
-            }
-        }
-        let note = if skipped {
-            " (not collect: it makes a new dataset version; start it on its own)"
-        } else {
-            ""
-        };
-        if started.is_empty() {
-            self.say(format!("already running{note}"), false);
-        } else {
-            self.say(format!("started {}{note}", started.join(", ")), false);
-        }
-        self.refresh_stages();
-    }
-
-    fn stop(&mut self, target: Target) {
-        if self.remote_command(&target, crate::remote::Action::Stop) {
-            return;
-        }
-        let names = self.names(&target);
-        for name in &names {
-            if let Err(e) = self.sup.stop(name) {
-                return self.say(e.to_string(), true);
-            }
-        }
-        self.say(format!("stopping {} (flushing)", names.join(", ")), false);
-        self.refresh_stages();
-    }
-
-    fn restart(&mut self, target: Target) {
-        if self.remote_command(&target, crate::remote::Action::Restart) {
-            return;
-        }
-        let names = self.names(&target);
-        for name in &names {
-            if let Err(e) = self.sup.restart(name) {
-                return self.say(e.to_string(), true);
-            }
-        }
-        self.say(format!("restarting {}", names.join(", ")), false);
-        self.refresh_stages();
     }
 
     /// Pulls the stage snapshot (this process's stages, then other processes'); true when
@@ -932,39 +707,5 @@ impl App {
             .filter(|s| s.name == "source" || s.name.starts_with("source@"))
             .filter(|s| s.state.is_active())
             .fold(0.0, |sum, s| sum + s.rate)
-    }
-}
-
-/// A remote stage as a Stages pane row.
-fn remote_status(r: &crate::remote::RemoteStage) -> StageStatus {
-    let p = &r.report;
-    let state = if r.lost {
-        crate::stage::StageState::Lost
-    } else {
-        crate::stage::StageState::from_label(&p.state).unwrap_or(crate::stage::StageState::Running)
-    };
-    let detail = match (r.lost, p.state.as_str()) {
-        (true, _) => format!("no heartbeat from pid {} · was {}", p.pid, p.state),
-        (false, "exited") => format!("process {} exited", p.pid),
-        _ => p.detail.clone(),
-    };
-    StageStatus {
-        name: r.name.clone(),
-        kind: "remote",
-        state,
-        uptime: p
-            .uptime_s
-            .filter(|_| state.is_active())
-            .map(std::time::Duration::from_secs_f64),
-        input: p.input,
-        output: p.output,
-        rate: if state.is_active() { p.rate } else { 0.0 },
-        errors: p.errors,
-        restarts: p.restarts,
-        last_error: p.last_error.clone(),
-        detail,
-        depends_on: Vec::new(),
-        latency: p.latency.filter(|_| !r.lost),
-        read_version: p.read_version,
     }
 }
