@@ -102,30 +102,37 @@ impl App {
     }
 
     pub(super) fn stop(&mut self, target: Target) {
-        if self.remote_command(&target, crate::remote::Action::Stop) {
-            return;
-        }
-        let names = self.names(&target);
-        for name in &names {
-            if let Err(e) = self.sup.stop(name) {
-                return self.say(e.to_string(), true);
-            }
-        }
-        self.say(format!("stopping {} (flushing)", names.join(", ")), false);
-        self.refresh_stages();
+        self.stop_or_restart(target, crate::remote::Action::Stop);
     }
 
     pub(super) fn restart(&mut self, target: Target) {
-        if self.remote_command(&target, crate::remote::Action::Restart) {
+        self.stop_or_restart(target, crate::remote::Action::Restart);
+    }
+
+    fn stop_or_restart(&mut self, target: Target, action: crate::remote::Action) {
+        if self.remote_command(&target, action) {
             return;
         }
         let names = self.names(&target);
         for name in &names {
-            if let Err(e) = self.sup.restart(name) {
+            let done = match action {
+                crate::remote::Action::Restart => self.sup.restart(name),
+                _ => self.sup.stop(name),
+            };
+            if let Err(e) = done {
                 return self.say(e.to_string(), true);
             }
         }
-        self.say(format!("restarting {}", names.join(", ")), false);
+        let doing = match action {
+            crate::remote::Action::Restart => "restarting",
+            _ => "stopping",
+        };
+        let how = if action == crate::remote::Action::Stop {
+            " (flushing)"
+        } else {
+            ""
+        };
+        self.say(format!("{doing} {}{how}", names.join(", ")), false);
         self.refresh_stages();
     }
 }
