@@ -99,7 +99,13 @@ const WINDOW_KEEP: usize = 16_384;
 pub struct LatencyWindow {
     batches: VecDeque<(i64, Vec<u64>)>,
     kept: usize,
+    /// The last summary and when it was made: every reader of a stage snapshot (screen,
+    /// status publisher, status lines) asks, and sorting the window once serves them all.
+    cached: Option<(i64, Option<LatencySummary>)>,
 }
+
+/// A summary younger than this is given again (nothing was recorded since).
+const CACHE_MS: i64 = 500;
 
 impl LatencyWindow {
     /// The tweets sent at `sent` counted at `now_ms` (a clock behind the sender's reads 0).
@@ -107,6 +113,7 @@ impl LatencyWindow {
         if sent.is_empty() {
             return;
         }
+        self.cached = None;
         let lat: Vec<u64> = sent
             .samples()
             .iter()
@@ -138,6 +145,17 @@ impl LatencyWindow {
 
     /// p50 / p99 of the batches counted in the last [`WINDOW_MS`] before `now_ms`.
     pub fn summary(&mut self, now_ms: i64) -> Option<LatencySummary> {
+        if let Some((at, s)) = self.cached {
+            if (0..CACHE_MS).contains(&(now_ms - at)) {
+                return s;
+            }
+        }
+        let s = self.compute(now_ms);
+        self.cached = Some((now_ms, s));
+        s
+    }
+
+    fn compute(&mut self, now_ms: i64) -> Option<LatencySummary> {
         self.expire(now_ms);
         let mut all: Vec<u64> = self
             .batches

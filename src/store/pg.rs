@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, NoTls, Socket};
 
 use super::ident::Ident;
 use super::StoreError;
@@ -174,36 +175,33 @@ impl LazyClient {
             *guard = None;
         }
         if guard.is_none() {
-            let target = self.target.clone();
-            let ended = move |r: Result<(), tokio_postgres::Error>| {
-                if let Err(e) = r {
-                    tracing::debug!(target = %target, error = %pg_message(&e), "PostgreSQL connection ended");
-                }
-            };
-            let timed_out = || "timed out".to_string();
             let client = match &self.tls {
-                Some(tls) => {
-                    let connecting = self.config.connect(tls.clone());
-                    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-                        .await
-                        .map_err(|_| timed_out())?
-                        .map_err(|e| pg_message(&e))?;
-                    tokio::spawn(async move { ended(connection.await) });
-                    client
-                }
-                None => {
-                    let connecting = self.config.connect(NoTls);
-                    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-                        .await
-                        .map_err(|_| timed_out())?
-                        .map_err(|e| pg_message(&e))?;
-                    tokio::spawn(async move { ended(connection.await) });
-                    client
-                }
+                Some(tls) => connect(&self.config, tls.clone(), &self.target).await?,
+                None => connect(&self.config, NoTls, &self.target).await?,
             };
             tracing::info!(target = %self.target, "connected to PostgreSQL");
             *guard = Some(client);
         }
         Ok(guard)
     }
+}
+
+/// Connects through `tls` (or `NoTls`) within [`CONNECT_TIMEOUT`] and drives the connection on
+/// a task of its own; `Err` says why it could not.
+async fn connect<T>(config: &tokio_postgres::Config, tls: T, target: &str) -> Result<Client, String>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tls))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| pg_message(&e))?;
+    let target = target.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(target = %target, error = %pg_message(&e), "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
