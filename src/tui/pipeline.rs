@@ -116,9 +116,11 @@ fn rank(s: StageState) -> u8 {
         Running => 0,
         Stalled | BackingOff => 1,
         Starting | Stopping => 2,
-        Failed | Lost => 3,
+        Failed => 3,
         Completed => 4,
         Stopped => 5,
+        // A process that stopped answering says least about where the stage is.
+        Lost => 6,
     }
 }
 
@@ -142,10 +144,16 @@ pub fn view(app: &App, shape: &Shape) -> PipelineView {
     let gold_version = app.lake.as_ref().and_then(|l| l.gold.version);
     let silver_version = app.lake.as_ref().and_then(|l| l.silver.version);
     let behind = |stage: &str| {
-        // A stopped or lost instance's position is history: the running ones say.
-        let active = instances(stages, stage).any(|s| s.state.is_active());
+        // A stopped or lost instance's position is history: the running ones say, else the
+        // ones that still answer.
+        let rank_of = |s: &StageStatus| match s.state {
+            st if st.is_active() => 0,
+            StageState::Lost => 2,
+            _ => 1,
+        };
+        let best = instances(stages, stage).map(rank_of).min();
         let read = instances(stages, stage)
-            .filter(|s| s.state.is_active() || !active)
+            .filter(|s| Some(rank_of(s)) == best)
             .filter_map(|s| s.read_version)
             .min();
         match (bronze_version, read) {

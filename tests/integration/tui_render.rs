@@ -787,6 +787,8 @@ async fn pipeline_view_shows_backlogs_rates_and_latency() {
         ner,
         status("classify", StageState::Stopped),
         status("collect", StageState::Completed),
+        // A killed process's copy, no longer answering: it says least about the stage.
+        status("collect@old", StageState::Lost),
         status("sparkjob", StageState::Failed),
     ];
     app.lake = Some(LakeStats {
@@ -847,6 +849,10 @@ async fn pipeline_view_shows_backlogs_rates_and_latency() {
         assert!(
             classify.contains("stopped") && classify.contains(" - "),
             "{w}x{h}: {classify}"
+        );
+        assert!(
+            row("collect").contains("completed"),
+            "a lost copy does not hide the one that completed at {w}x{h}:\n{shown}"
         );
         assert!(
             shown.contains("latency p50 530 ms · p99 1.1 s"),
