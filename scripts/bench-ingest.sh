@@ -2,7 +2,8 @@
 # Ingest benchmark, whole process as a user runs it: `ssp-tui run source bronze` replaying
 # N real tweets (the shared sample repeated with new ids) into the bronze Delta table,
 # against serde_json's typed parse of the same file on one core (`ssp-tui bench ingest`,
-# line (a')). Run for compact JSON and for JSON written with spaces after `:` and `,`.
+# line (a')). Run for compact JSON and for JSON written with spaces after `:` and `,`,
+# ROUNDS times each (default 3; the parse is measured again before every run), with the median.
 #
 #   scripts/bench-ingest.sh                 # N=100000
 #   N=20000 BIN=target/debug/ssp-tui scripts/bench-ingest.sh
@@ -28,15 +29,23 @@ with open(f"{work}/compact.jsonl", "w") as c, open(f"{work}/spaced.jsonl", "w") 
         s.write(json.dumps(t, ensure_ascii=False) + "\n")
 PY
 
+ROUNDS="${ROUNDS:-3}"
 for kind in compact spaced; do
     file="$WORK/$kind.jsonl"
     mb=$(du -m "$file" | cut -f1)
-    parse=$("$BIN" bench ingest --input "$file" --repeat 1 --parse-only | awk '/\(a.\) parse-only/ {print $(NF-3)}')
-    start=$(date +%s.%N)
-    (cd "$WORK" && SSP__SOURCE__KIND=replay SSP__SOURCE__PATH="$file" SSP__SOURCE__RATE=0 \
-        SSP__LAKE__ROOT="$WORK/lake-$kind" SSP__LOG__DIR="$WORK/logs" \
-        "$BIN" run source bronze >/dev/null)
-    end=$(date +%s.%N)
-    rate=$(python3 -c "print(round($N / ($end - $start)))")
-    echo "$kind ($mb MB): typed parse on one core $parse tweets/s; run source bronze $rate tweets/s; ratio $(python3 -c "print(f'{$rate / $parse:.2f}')")x"
+    ratios=()
+    for round in $(seq "$ROUNDS"); do
+        parse=$("$BIN" bench ingest --input "$file" --repeat 1 --parse-only | awk '/\(a.\) parse-only/ {print $(NF-3)}')
+        rm -rf "$WORK/lake-$kind"
+        start=$(date +%s.%N)
+        (cd "$WORK" && SSP__SOURCE__KIND=replay SSP__SOURCE__PATH="$file" SSP__SOURCE__RATE=0 \
+            SSP__LAKE__ROOT="$WORK/lake-$kind" SSP__LOG__DIR="$WORK/logs" \
+            "$BIN" run source bronze >/dev/null)
+        end=$(date +%s.%N)
+        rate=$(python3 -c "print(round($N / ($end - $start)))")
+        ratio=$(python3 -c "print(f'{$rate / $parse:.2f}')")
+        ratios+=("$ratio")
+        echo "$kind ($mb MB) round $round: typed parse on one core $parse tweets/s; run source bronze $rate tweets/s; ratio ${ratio}x"
+    done
+    echo "$kind: median ratio $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p")x over $ROUNDS rounds"
 done

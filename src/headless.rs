@@ -66,7 +66,13 @@ pub async fn run(
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = print.tick() => print_status(&sup, &started, out)?,
-            _ = check.tick() => {
+            // A state change is seen at once; the tick is a fallback for a missed wake-up.
+            _ = async {
+                tokio::select! {
+                    _ = sup.pipeline().state_changed.notified() => {}
+                    _ = check.tick() => {}
+                }
+            } => {
                 let statuses = sup.snapshot();
                 let mine = statuses.iter().filter(|s| started.contains(&s.name));
                 // A stage stopped by a remote command waits for `start`: only stages that

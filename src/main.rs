@@ -51,6 +51,10 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         return Ok(2);
     }
     let _log = logging::init(&settings.log)?;
+    // The parse pool (bronze) gets a name of its own, told apart from the runtime in `top -H`.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("ssp-parse-{i}"))
+        .build_global();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ssp-worker")

@@ -15,6 +15,9 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, OutputMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use deltalake::DeltaTable;
@@ -137,7 +140,7 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, t: &Tweet, meta: &RecordMeta) {
+    fn push(&mut self, t: &Tweet, hash: &str, meta: &RecordMeta) {
         self.id.append_value(&t.id);
         self.created_at
             .append_option(t.created_at.map(|c| c.timestamp_micros()));
@@ -146,7 +149,7 @@ impl Columns {
         self.text.append_value(&t.text);
         self.urls.append_value(list(&t.urls));
         self.media.append_value(list(&t.media));
-        self.hash.append_value(t.text_hash());
+        self.hash.append_value(hash);
         self.hashtags.append_value(list(&t.hashtags));
         self.mentions.append_value(list(&t.mentions));
         self.lang.append_option(t.lang.as_deref());
@@ -190,6 +193,19 @@ impl Columns {
     }
 }
 
+/// Snappy, as delta-rs writes by default, without dictionaries for the columns whose values
+/// hardly repeat (a dictionary there is built for each page only to be thrown away).
+fn writer_properties() -> WriterProperties {
+    let unique = ["id", "text", "hash", "offset", "ingest_time", "bus_time"];
+    unique
+        .iter()
+        .fold(
+            WriterProperties::builder().set_compression(Compression::SNAPPY),
+            |b, c| b.set_column_dictionary_enabled(ColumnPath::from(*c), false),
+        )
+        .build()
+}
+
 /// Writes tweets to the `bronze` Delta table and bad messages to `<lake>/dead_letter`.
 ///
 /// Every roll is one commit carrying the `txn` versions of what it covers; the caller says,
@@ -228,8 +244,9 @@ impl BronzeWriter {
         let dir = layout.dead_letter();
         std::fs::create_dir_all(&dir).map_err(|e| LakeError::io(&dir, e))?;
         let table = table::open_or_create(location, TABLE, &bronze_schema(), &["date"]).await?;
-        let writer =
-            RecordBatchWriter::for_table(&table).map_err(|e| TableError::delta(TABLE, e))?;
+        let writer = RecordBatchWriter::for_table(&table)
+            .map_err(|e| TableError::delta(TABLE, e))?
+            .with_writer_properties(writer_properties());
         Ok(Self {
             table,
             writer,
@@ -268,8 +285,20 @@ impl BronzeWriter {
         meta: &RecordMeta<'_>,
         txns: &[(&str, i64)],
     ) -> Result<(), LakeError> {
+        self.append_hashed(tweet, &tweet.text_hash(), meta, txns)
+            .await
+    }
+
+    /// [`append`](Self::append) with the text's hash already computed (by the parse pool).
+    pub async fn append_hashed(
+        &mut self,
+        tweet: &Tweet,
+        hash: &str,
+        meta: &RecordMeta<'_>,
+        txns: &[(&str, i64)],
+    ) -> Result<(), LakeError> {
         self.check()?;
-        self.columns.push(tweet, meta);
+        self.columns.push(tweet, hash, meta);
         self.seen(meta, txns);
         if self.columns.rows >= BATCH_ROWS {
             self.flush().await?;

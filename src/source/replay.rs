@@ -20,6 +20,11 @@ use super::chunks::ChunkPool;
 /// How much of a JSONL file one read brings in; records are cut out of it without a copy.
 const CHUNK: usize = 4 << 20;
 
+/// Read buffers kept for reuse: enough to cover what the embedded bus holds by default
+/// (3 partitions of 128 MiB), so a long replay recycles its memory instead of faulting fresh
+/// pages in (and freeing them again) for every chunk.
+const CHUNKS_KEPT: usize = 96;
+
 pub struct Replay {
     id: String,
     /// Position of the next record.
@@ -29,6 +34,8 @@ pub struct Replay {
     open: Option<OpenFile>,
     looping: bool,
     records_this_pass: u64,
+    /// Read buffers, reused across files and passes.
+    chunks: Arc<ChunkPool>,
 }
 
 /// A JSONL file being read: what was read and not yet handed out is in `pending`.
@@ -54,6 +61,7 @@ impl Replay {
             open: None,
             looping,
             records_this_pass: 0,
+            chunks: ChunkPool::new(CHUNKS_KEPT),
         })
     }
 
@@ -116,13 +124,13 @@ impl Replay {
                 self.records_this_pass += 1;
                 return Ok(Some(Bytes::from(all).slice(..end)));
             }
-            let file = tokio::task::spawn_blocking(move || File::open(path))
+            let (file, mapped) = tokio::task::spawn_blocking(move || open_jsonl(&path))
                 .await
                 .map_err(io::Error::other)??;
             self.open = Some(OpenFile {
-                file: Some(file),
-                pending: Bytes::new(),
-                chunks: ChunkPool::new(8),
+                file,
+                pending: mapped.unwrap_or_default(),
+                chunks: self.chunks.clone(),
             });
         }
     }
@@ -164,6 +172,28 @@ impl OpenFile {
             if n > 0 {
                 self.file = Some(file);
             }
+        }
+    }
+}
+
+/// A JSONL file, mapped into memory when it is a regular file (records are then slices of the
+/// page cache: nothing is copied or allocated for them), else to be read in chunks.
+fn open_jsonl(path: &Path) -> io::Result<(Option<File>, Option<Bytes>)> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok((Some(file), None));
+    }
+    // SAFETY: the map is read only and private. A file truncated while it is replayed would
+    // make later reads fault (SIGBUS); the README says not to rewrite a file being replayed.
+    match unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) } {
+        Ok(map) => {
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Ok((None, Some(Bytes::from_owner(map))))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, path = %path.display(), "mapping failed: reading in chunks");
+            Ok((Some(file), None))
         }
     }
 }

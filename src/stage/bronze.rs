@@ -117,10 +117,12 @@ impl Stage for BronzeStage {
             topic_id,
             next: HashMap::new(),
             seeking: HashMap::new(),
-            replay: HashMap::new(),
+            replay: Vec::new(),
             revoked,
             positions: consumer.positions(),
             commit_failing: false,
+            inflight: None,
+            bus_apps: HashMap::new(),
         };
         run.consume(&mut *consumer).await
     }
@@ -140,36 +142,80 @@ fn record_meta<'a>(
     }
 }
 
-fn borrowed(txns: &[(String, i64)]) -> Vec<(&str, i64)> {
-    txns.iter().map(|(a, v)| (a.as_str(), *v)).collect()
+fn borrowed(txns: &[(Arc<str>, i64)]) -> Vec<(&str, i64)> {
+    txns.iter().map(|(a, v)| (&**a, *v)).collect()
 }
 
-type Parsed = Vec<Result<Tweet, String>>;
+/// Each new message parsed, with its text's hash (both on the pool), or why it is no tweet.
+type Parsed = Vec<Result<(Tweet, String), String>>;
+type ParseResult = std::thread::Result<(Vec<Message>, Parsed)>;
 
-/// Parses the messages at `todo` on rayon's pool (every core) while the runtime thread stays
-/// free for the other stages; gives the batch back with the results in `todo` order.
-async fn parse_all(batch: Vec<Message>, todo: Vec<usize>) -> (Vec<Message>, Parsed) {
-    use rayon::prelude::*;
-    let parse = |m: &Message| Tweet::parse(&m.payload).map_err(|e| e.to_string());
-    if todo.len() < 64 {
-        let parsed = todo.iter().map(|i| parse(&batch[*i])).collect();
-        return (batch, parsed);
+/// The parse of one batch's new messages: done already (small batches) or running on rayon's
+/// pool (every core) while the runtime thread appends the batch before it.
+enum ParseJob {
+    Done(Vec<Message>, Parsed),
+    Running(tokio::sync::oneshot::Receiver<ParseResult>),
+}
+
+impl ParseJob {
+    fn start(batch: Vec<Message>, todo: Vec<usize>) -> ParseJob {
+        use rayon::prelude::*;
+        let parse = |m: &Message| match Tweet::parse(&m.payload) {
+            Ok(t) => {
+                let hash = t.text_hash();
+                Ok((t, hash))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        // Even a few messages go to the pool: the runtime thread runs the source too.
+        if todo.len() < 4 {
+            let parsed = todo.iter().map(|i| parse(&batch[*i])).collect();
+            return ParseJob::Done(batch, parsed);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                todo.par_iter()
+                    .with_min_len(16)
+                    .map(|i| parse(&batch[*i]))
+                    .collect::<Parsed>()
+            }));
+            let _ = tx.send(parsed.map(|p| (batch, p)));
+        });
+        ParseJob::Running(rx)
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            todo.par_iter()
-                .with_min_len(32)
-                .map(|i| parse(&batch[*i]))
-                .collect::<Parsed>()
-        }));
-        let _ = tx.send(parsed.map(|p| (batch, p)));
-    });
-    match rx.await {
-        Ok(Ok(done)) => done,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the parse pool dropped a batch"),
+
+    /// The batch back, with the results in `todo` order.
+    async fn wait(self) -> (Vec<Message>, Parsed) {
+        match self {
+            ParseJob::Done(batch, parsed) => (batch, parsed),
+            ParseJob::Running(rx) => match rx.await {
+                Ok(Ok(done)) => done,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("the parse pool dropped a batch"),
+            },
+        }
     }
+}
+
+/// Transaction ids (and versions) one message advances: its bus partition's, its replay's.
+type Txns = Vec<(Arc<str>, i64)>;
+
+/// A batch decided on and being parsed; appended once the batch before it is.
+struct InFlight {
+    now: chrono::DateTime<chrono::Utc>,
+    /// Index in the batch of each new message, with the transaction versions it advances.
+    todo: Vec<(usize, Txns)>,
+    job: ParseJob,
+}
+
+/// One replay input on one bus partition: its transaction id and how far the table holds it.
+struct ReplayInput {
+    input: String,
+    partitions: i32,
+    partition: i32,
+    app: Arc<str>,
+    floor: Option<i64>,
 }
 
 /// Where one partition resumes: the next offset this writer accepts.
@@ -182,13 +228,17 @@ struct Run<'a> {
     next: HashMap<i32, i64>,
     /// Partition -> offset it was sought to; the next message read shows where it landed.
     seeking: HashMap<i32, i64>,
-    /// (replay input, partition) -> last position in the table.
-    replay: HashMap<(String, i32), Option<i64>>,
+    /// Replay inputs seen per partition, with the last position in the table.
+    replay: Vec<ReplayInput>,
     revoked: Arc<AtomicBool>,
     /// Next offsets read per partition (for draining a finite source).
     positions: Offsets,
     /// The last bus offset commit failed (said once until one works again).
     commit_failing: bool,
+    /// The batch being parsed (appended before the next one, and before any commit).
+    inflight: Option<InFlight>,
+    /// Partition -> its bus transaction id.
+    bus_apps: HashMap<i32, Arc<str>>,
 }
 
 impl Run<'_> {
@@ -201,9 +251,13 @@ impl Run<'_> {
                 self.reset("partitions were reassigned");
             }
             // Never read past the row limit: commits hold at most roll_rows rows.
-            let room = (lake.roll_rows as u64)
-                .saturating_sub(self.writer.rows())
-                .clamp(1, BATCH as u64) as usize;
+            let mut room =
+                (lake.roll_rows as u64).saturating_sub(self.writer.rows() + self.inflight_rows());
+            if room == 0 {
+                self.flush(consumer).await?;
+                room = lake.roll_rows as u64;
+            }
+            let room = room.clamp(1, BATCH as u64) as usize;
             let batch = tokio::select! {
                 biased;
                 _ = self.ctx.cancel.cancelled() => {
@@ -217,7 +271,13 @@ impl Run<'_> {
             if !idle {
                 self.ctx.metrics.waiting();
             }
-            self.write(consumer, batch).await?;
+            // This batch's parse runs while the one before it is appended.
+            let next = self.decide(consumer, batch).await?;
+            self.append_inflight().await?;
+            self.inflight = next;
+            if idle {
+                self.append_inflight().await?;
+            }
             if self.writer.should_roll(Instant::now()) {
                 self.flush(consumer).await?;
             }
@@ -269,6 +329,7 @@ impl Run<'_> {
                 "{why}: dropping uncommitted rows, resuming from the table"
             ));
         }
+        self.inflight = None;
         self.writer.discard();
         self.next.clear();
         self.seeking.clear();
@@ -308,16 +369,32 @@ impl Run<'_> {
         Ok(next)
     }
 
-    async fn write(
+    fn inflight_rows(&self) -> u64 {
+        self.inflight.as_ref().map_or(0, |f| f.todo.len() as u64)
+    }
+
+    fn bus_app(&mut self, partition: i32) -> Arc<str> {
+        let (group, topic, id) = (&self.group, self.ctx.pipeline.topic(), &self.topic_id);
+        self.bus_apps
+            .entry(partition)
+            .or_insert_with(|| bus_app_id(group, topic, id, partition).into())
+            .clone()
+    }
+
+    /// Decides, in order, which messages of `batch` are new (resume points may need the
+    /// table) and starts parsing them.
+    async fn decide(
         &mut self,
         consumer: &mut dyn Consumer,
         batch: Vec<Message>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<InFlight>> {
+        if batch.is_empty() {
+            return Ok(None);
+        }
         let topic = self.ctx.pipeline.topic().to_string();
         let now = chrono::Utc::now();
-        // 1. Decide, in order, what is new (resume points may need the table).
         let mut seeked: Vec<i32> = Vec::new();
-        let mut todo: Vec<(usize, Vec<(String, i64)>)> = Vec::new();
+        let mut todo: Vec<(usize, Txns)> = Vec::new();
         for (i, m) in batch.iter().enumerate() {
             if seeked.contains(&m.partition) {
                 continue;
@@ -343,10 +420,7 @@ impl Run<'_> {
                 continue;
             }
             self.next.insert(m.partition, m.offset + 1);
-            let mut txns = vec![(
-                bus_app_id(&self.group, &topic, &self.topic_id, m.partition),
-                m.offset,
-            )];
+            let mut txns = vec![(self.bus_app(m.partition), m.offset)];
             let origin = match &m.origin {
                 Some(o) => self.origin(m.partition, o).await?,
                 None => None,
@@ -363,16 +437,28 @@ impl Run<'_> {
             }
             todo.push((i, txns));
         }
-        // 2. Parse on every core (the costly part), 3. append in order.
-        let (batch, parsed) = parse_all(batch, todo.iter().map(|(i, _)| *i).collect()).await;
+        if todo.is_empty() {
+            return Ok(None);
+        }
+        let job = ParseJob::start(batch, todo.iter().map(|(i, _)| *i).collect());
+        Ok(Some(InFlight { now, todo, job }))
+    }
+
+    /// Appends the batch in flight, in order, once its parse is done.
+    async fn append_inflight(&mut self) -> anyhow::Result<()> {
+        let Some(InFlight { now, todo, job }) = self.inflight.take() else {
+            return Ok(());
+        };
+        let topic = self.ctx.pipeline.topic().to_string();
+        let (batch, parsed) = job.wait().await;
         for ((i, txns), tweet) in todo.iter().zip(parsed) {
             let m = &batch[*i];
             let meta = record_meta(&topic, m, now);
             let txns = borrowed(txns);
             match tweet {
-                Ok(tweet) => {
+                Ok((tweet, hash)) => {
                     self.writer
-                        .append(&tweet, &meta, &txns)
+                        .append_hashed(&tweet, &hash, &meta, &txns)
                         .await
                         .context("writing bronze")?;
                     self.ctx.metrics.add_out(1);
@@ -393,33 +479,43 @@ impl Run<'_> {
         &mut self,
         partition: i32,
         origin: &[u8],
-    ) -> anyhow::Result<Option<(String, i64, bool)>> {
+    ) -> anyhow::Result<Option<(Arc<str>, i64, bool)>> {
         let Some((input, partitions, pos)) = parse_origin(origin) else {
             return Ok(None);
         };
-        let app = replay_app_id(input, partitions, partition);
-        let key = (app.clone(), partition);
-        let floor = match self.replay.get(&key) {
-            Some(f) => *f,
+        let known = self.replay.iter().position(|r| {
+            r.partition == partition && r.partitions == partitions && r.input == input
+        });
+        let i = match known {
+            Some(i) => i,
             None => {
-                let f = self
+                let app: Arc<str> = replay_app_id(input, partitions, partition).into();
+                let floor = self
                     .writer
                     .resume_point(&app)
                     .await
                     .context("reading the replay position")?;
-                self.replay.insert(key.clone(), f);
-                f
+                self.replay.push(ReplayInput {
+                    input: input.to_string(),
+                    partitions,
+                    partition,
+                    app,
+                    floor,
+                });
+                self.replay.len() - 1
             }
         };
-        if floor.is_some_and(|f| pos <= f) {
-            return Ok(Some((app, pos, true)));
+        let r = &mut self.replay[i];
+        if r.floor.is_some_and(|f| pos <= f) {
+            return Ok(Some((r.app.clone(), pos, true)));
         }
-        self.replay.insert(key, Some(pos));
-        Ok(Some((app, pos, false)))
+        r.floor = Some(pos);
+        Ok(Some((r.app.clone(), pos, false)))
     }
 
     /// Commits what is buffered as one table version, then copies the offsets to the bus.
     async fn flush(&mut self, consumer: &mut dyn Consumer) -> anyhow::Result<()> {
+        self.append_inflight().await?;
         if !self.writer.pending() {
             self.ctx.metrics.committed();
             return Ok(());

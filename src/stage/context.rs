@@ -23,6 +23,8 @@ pub struct Pipeline {
     pub completed: Completed,
     /// Stages of this process being run now (running, or backing off between runs).
     pub active: Completed,
+    /// Woken whenever a stage of this process changes state.
+    pub state_changed: tokio::sync::Notify,
 }
 
 impl Pipeline {
@@ -37,6 +39,7 @@ impl Pipeline {
             tweets_end: TopicEnd::default(),
             completed: Completed::default(),
             active: Completed::default(),
+            state_changed: tokio::sync::Notify::new(),
         })
     }
 

@@ -428,12 +428,15 @@ struct Runner {
 
 impl Runner {
     fn set(&self, state: StageState) {
-        let mut run = lock(&self.run);
-        // A stop request wins over a late "running".
-        if self.cancel.is_cancelled() && state == StageState::Running {
-            return;
+        {
+            let mut run = lock(&self.run);
+            // A stop request wins over a late "running".
+            if self.cancel.is_cancelled() && state == StageState::Running {
+                return;
+            }
+            run.state = Some(state);
         }
-        run.state = Some(state);
+        self.pipeline.state_changed.notify_waiters();
     }
 
     /// Waits until every dependency condition holds; false if stopped meanwhile.
@@ -451,8 +454,10 @@ impl Runner {
             }
             self.metrics
                 .set_detail(format!("waiting for {}", pending.join(", ")));
+            // Woken by a state change; readiness is only polled.
             tokio::select! {
                 _ = self.cancel.cancelled() => return false,
+                _ = self.pipeline.state_changed.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
