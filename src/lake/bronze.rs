@@ -196,7 +196,14 @@ impl Columns {
 /// Snappy, as delta-rs writes by default, without dictionaries for the columns whose values
 /// hardly repeat (a dictionary there is built for each page only to be thrown away).
 fn writer_properties() -> WriterProperties {
-    let unique = ["id", "text", "hash", "offset", "ingest_time", "bus_time"];
+    let unique = [
+        "id_str",
+        "text",
+        "hash",
+        "offset",
+        "ingest_time",
+        "bus_time",
+    ];
     unique
         .iter()
         .fold(
