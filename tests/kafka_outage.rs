@@ -107,13 +107,24 @@ impl Proxy {
                     tokio::select! {
                         _ = c.notified() => break, // drop the listener: connections refused
                         accepted = listener.accept() => {
+                            // A cut between two waits on `c` is seen here: refuse and close.
+                            if d.load(Ordering::SeqCst) {
+                                break;
+                            }
                             let Ok((mut client, _)) = accepted else { continue };
-                            let c2 = c.clone();
+                            let down = d.clone();
                             tokio::spawn(async move {
                                 let Ok(mut server) = TcpStream::connect(to).await else { return };
+                                // The flag, not a notification: a connection whose task had
+                                // not started yet when the cut came is closed too.
+                                let cut = async {
+                                    while !down.load(Ordering::SeqCst) {
+                                        tokio::time::sleep(Duration::from_millis(20)).await;
+                                    }
+                                };
                                 tokio::select! {
                                     _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                                    _ = c2.notified() => {}
+                                    _ = cut => {}
                                 }
                             });
                         }
