@@ -20,10 +20,9 @@ use super::chunks::ChunkPool;
 /// How much of a JSONL file one read brings in; records are cut out of it without a copy.
 const CHUNK: usize = 4 << 20;
 
-/// Read buffers kept for reuse: enough to cover what the embedded bus holds by default
-/// (3 partitions of 128 MiB), so a long replay recycles its memory instead of faulting fresh
-/// pages in (and freeing them again) for every chunk.
-const CHUNKS_KEPT: usize = 96;
+/// Read buffers kept for reuse when a file cannot be mapped (a pipe): a few, as before; a
+/// regular file is mapped and needs none.
+const CHUNKS_KEPT: usize = 8;
 
 pub struct Replay {
     id: String,
