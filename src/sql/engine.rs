@@ -91,8 +91,10 @@ impl SqlEngine {
             .execution
             .parquet
             .schema_force_view_types = false;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        super::leaf_functions::register(&ctx);
         Ok(SqlEngine {
-            ctx: SessionContext::new_with_config_rt(config, runtime),
+            ctx,
             location: settings.lake.tables.clone(),
             settings: settings.clone(),
             delta: BTreeMap::new(),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod headless;
 pub mod highlight;
 pub mod history;
+mod leaf_functions;
 pub mod output;
 pub mod store_tables;
 pub mod worker;

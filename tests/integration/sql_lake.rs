@@ -242,6 +242,35 @@ async fn headless_queries_give_the_known_answers() {
     );
     assert_eq!((int(&rows[0]["n"]), int(&rows[0]["same"])), (n, n));
 
+    // Entity counts per author over the join (the benchmark's shape), against the rules
+    // tagger; the list sizes are taken below the join, so the lists never reach it.
+    let join = "select b.author, count(*) as tweets, sum(array_length(s.entities)) as entities \
+                from bronze b join silver_ner s on b.id_str = s.id_str \
+                group by b.author order by b.author";
+    let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (i, t) in lake.texts.iter().enumerate() {
+        let w = want.entry(format!("user{}", i % 7)).or_default();
+        w.0 += 1;
+        w.1 += tagger.tag(t).len() as i64;
+    }
+    let got: BTreeMap<String, (i64, i64)> = lake
+        .rows(join)
+        .iter()
+        .map(|r| (text(&r["author"]), (int(&r["tweets"]), int(&r["entities"]))))
+        .collect();
+    assert_eq!(got, want);
+    let plan: String = lake
+        .rows(&format!("explain {join}"))
+        .iter()
+        .filter(|r| text(&r["plan_type"]) == "physical_plan")
+        .map(|r| text(&r["plan"]))
+        .collect();
+    let join_at = plan.find("HashJoinExec").expect("a hash join");
+    assert!(
+        plan[join_at..].contains("array_length(entities"),
+        "array_length is computed below the join:\n{plan}"
+    );
+
     // Hand labels joined with the dataset and bronze: current labels (the undone one gone).
     let rows = lake.rows(
         "select l.label, count(*) as n, count(b.id_str) as in_bronze \
