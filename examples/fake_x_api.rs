@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ssp_tui::source::x_api::keywords::KeywordGroups;
+use ssp_tui::nlp::keywords::KeywordGroups;
 use x_api_fake::{tweet, FakeX, Reply, ServerRule, Step};
 
 struct Options {

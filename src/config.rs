@@ -5,8 +5,10 @@
 //! bad value fails with one line that names the key, the value and the expected form.
 
 mod control;
+pub mod ident;
 mod kafka;
 pub mod keys;
+mod lake_location;
 mod learn;
 mod lint;
 mod ner;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use control::{ControlSettings, DEFAULT_AUTOSTART};
 pub use kafka::KafkaSettings;
+pub use lake_location::LakeLocation;
 pub use learn::{LabelDef, LearnSettings, LearnStart, QueueOrder, ABSTAIN};
 pub use ner::{NerApi, NerSettings, NerStart};
 pub use sections::*;

@@ -21,6 +21,7 @@ pub mod learn;
 pub mod logging;
 pub mod nlp;
 pub mod remote;
+pub mod report;
 pub mod source;
 pub mod sql;
 pub mod stage;

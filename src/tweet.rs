@@ -3,6 +3,7 @@
 //! Parsing deserializes borrowing views that name only the fields we need ([`raw`]); the text
 //! rules live in [`text`] and a deterministic generator of realistic tweets in [`synthetic`].
 
+pub mod hashtag_rule;
 mod parse;
 mod raw;
 pub mod synthetic;

@@ -92,7 +92,7 @@ pub struct LakeSettings {
     /// embedded store. The lake's folder itself unless `root` is an object-store URL.
     pub root: PathBuf,
     /// Where the Delta tables live: `root` as a folder, or `s3://bucket/prefix`.
-    pub tables: crate::lake::LakeLocation,
+    pub tables: super::LakeLocation,
     pub roll_rows: usize,
     pub roll_bytes: u64,
     pub roll_seconds: Duration,
@@ -102,7 +102,7 @@ impl LakeSettings {
     /// Points the whole lake (tables and local state) at a local folder.
     pub fn set_root(&mut self, dir: impl Into<PathBuf>) {
         self.root = dir.into();
-        self.tables = crate::lake::LakeLocation::local(&self.root);
+        self.tables = super::LakeLocation::local(&self.root);
     }
 }
 
@@ -285,7 +285,7 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
     };
     let source = parse_source(r)?;
     let root = r.string("lake", "root", "data/lake");
-    let tables = crate::lake::LakeLocation::parse(&root).map_err(|e| {
+    let tables = super::LakeLocation::parse(&root).map_err(|e| {
         ConfigError::invalid(
             "lake.root",
             &root,

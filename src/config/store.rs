@@ -1,8 +1,8 @@
 //! The store's extra connection keys: `[postgresql] url` and `schema`.
 
+use super::ident::is_valid_ident;
 use super::reader::Reader;
 use super::ConfigError;
-use crate::store::ident::is_valid_ident;
 
 /// `postgresql.url` (`postgres://user:password@host:port/database`), overriding host, port,
 /// database, user and password when set. Checked when the store opens (the URL holds the

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::ident::is_valid_ident;
 use super::reader::Reader;
 use super::ConfigError;
-use crate::store::ident::is_valid_ident;
-use crate::trending::HashtagRule;
+use crate::tweet::hashtag_rule::HashtagRule;
 
 /// Where the trending stage reads tweets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The seed's weak labelling functions over its keyword groups, and Snorkel's LF summary.
 //!
 //! Keywords are data: `assets/keywords/<group>.txt`, read by the X API source's loader
-//! (`source::x_api::keywords`: one keyword or phrase per line, blank lines ignored). The
+//! (`nlp::keywords`: one keyword or phrase per line, blank lines ignored). The
 //! binary carries a copy; `[learn] keywords_dir` points at an edited folder instead.
 //!
 //! Matching is the seed's: lower-case the text, remove `#` and `@`, pad with a space on both
@@ -20,7 +20,7 @@ pub const ABSTAIN: Vote = -1;
 /// The AI groups (the seed's POSITIVE).
 pub const POSITIVE_GROUPS: &[&str] = &["ai", "ml", "dl", "cv", "nlp", "data", "hashtags"];
 /// Every group the LFs read.
-pub use crate::source::x_api::keywords::ALL as GROUPS;
+pub use crate::nlp::keywords::ALL as GROUPS;
 
 /// The six bigram checks: (name, first word, second word).
 pub const BIGRAM_LFS: &[(&str, &str, &str)] = &[
@@ -46,27 +46,27 @@ pub fn normalise(text: &str) -> String {
 }
 
 /// One keyword or phrase per line, trimmed; blank lines skipped (the X API source's format).
-pub use crate::source::x_api::keywords::parse_list;
+pub use crate::nlp::keywords::parse_list;
 
 /// Keyword groups as read from the files (case and `#` kept): the X API source's
-/// [`KeywordGroups`](crate::source::x_api::keywords::KeywordGroups), same files, same loader.
+/// [`KeywordGroups`](crate::nlp::keywords::KeywordGroups), same files, same loader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keywords {
-    groups: crate::source::x_api::keywords::KeywordGroups,
+    groups: crate::nlp::keywords::KeywordGroups,
 }
 
 impl Keywords {
     /// The copy of `assets/keywords` built into the binary.
     pub fn builtin() -> Keywords {
         Keywords {
-            groups: crate::source::x_api::keywords::KeywordGroups::builtin(),
+            groups: crate::nlp::keywords::KeywordGroups::builtin(),
         }
     }
 
     /// `<dir>/<group>.txt` for every group.
     pub fn load(dir: &Path) -> anyhow::Result<Keywords> {
         Ok(Keywords {
-            groups: crate::source::x_api::keywords::KeywordGroups::load(dir)?,
+            groups: crate::nlp::keywords::KeywordGroups::load(dir)?,
         })
     }
 

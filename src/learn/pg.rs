@@ -1,7 +1,7 @@
 //! The PostgreSQL label store (`[pipeline] store = postgres`) and the `ai_tweets` table.
 //!
 //! Connection settings, the password rule and identifier validation are the store's
-//! (`crate::store::pg`, `crate::store::ident`). Tables, in `[postgresql]
+//! (`crate::store::pg`, `crate::config::ident`). Tables, in `[postgresql]
 //! schema`:
 //!
 //! | table | what |
@@ -30,8 +30,8 @@ use super::dataset::{Dataset, DatasetRow, Manifest, RawTweet, Split, SplitSpec};
 use super::labels::{
     EventKind, LabelEvent, LabelStore, LabelStoreError, NewEvent, Provenance, Result,
 };
+use crate::config::ident::{Ident, Qualified};
 use crate::config::Settings;
-use crate::store::ident::{Ident, Qualified};
 use crate::store::pg::{is_connection_error, pg_message, LazyClient};
 
 /// A label commit gives up after this (the pane shows the error; nothing moves on).

@@ -2,10 +2,10 @@
 //! from the built-in rules, and the status the `ner` stage publishes for the NER pane.
 
 pub mod entity;
+pub mod keywords;
 pub mod ner_client;
 pub mod pydict;
 pub mod rules;
-pub mod status;
 
 pub use entity::{locate, sort_entities, Entity};
 pub use ner_client::{
@@ -13,4 +13,3 @@ pub use ner_client::{
 };
 pub use pydict::parse_py_str_dict;
 pub use rules::RuleTagger;
-pub use status::{NerStatus, StatusTracker};

@@ -8,8 +8,6 @@ pub mod classify;
 pub mod collect;
 pub mod command;
 pub mod context;
-pub mod log_buffer;
-pub mod metrics;
 pub mod ner;
 pub mod registry;
 pub mod source;
@@ -19,9 +17,9 @@ pub mod trending;
 
 use async_trait::async_trait;
 
+pub use crate::report::{log_buffer, metrics};
+pub use crate::report::{LogBuffer, LogLine, LogStream, StageMetrics};
 pub use context::{Completed, Pipeline, StageContext, TopicEnd};
-pub use log_buffer::{LogBuffer, LogLine, LogStream};
-pub use metrics::StageMetrics;
 pub use status::{StageState, StageStatus};
 pub use supervisor::Supervisor;
 

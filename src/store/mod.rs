@@ -6,7 +6,6 @@
 //! validated as identifiers ([`ident`]); every value travels as a query parameter.
 
 pub mod embedded;
-pub mod ident;
 pub mod pg;
 mod pg_tls;
 pub mod postgres;
@@ -15,8 +14,8 @@ pub mod trending;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::config::ident::{self, Ident, IdentError};
 pub use embedded::EmbeddedStore;
-pub use ident::{Ident, IdentError};
 pub use postgres::PostgresStore;
 pub use trending::{
     Committed, TagDelta, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,

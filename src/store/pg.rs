@@ -10,8 +10,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls, Socket};
 
-use super::ident::Ident;
 use super::StoreError;
+use crate::config::ident::Ident;
 use crate::config::{PostgresSettings, SslMode};
 
 /// A connection attempt gives up after this.

@@ -26,15 +26,15 @@ use tokio::sync::MutexGuard;
 use tokio_postgres::Client;
 
 use super::embedded::meta_mismatch;
-use super::ident::{Ident, Qualified};
 use super::pg::{begin_migration, is_connection_error, is_missing_table, pg_message, LazyClient};
 use super::trending::{
     Committed, TagRow, TopQuery, TopRow, TrendingBatch, TrendingCheckpoint, TrendingMeta,
     TrendingStore, TrendingTop,
 };
 use super::{Store, StoreError};
+use crate::config::ident::{Ident, Qualified};
 use crate::config::{PostgresSettings, StoreKind};
-use crate::trending::{display_form, NO_TAGS};
+use crate::tweet::hashtag_rule::{display_form, NO_TAGS};
 
 /// Version of the table layout written by this build.
 pub const SCHEMA_VERSION: i32 = 2;

@@ -13,7 +13,7 @@
 pub mod counter;
 pub mod gold;
 pub mod lake;
-pub mod rule;
+pub use crate::tweet::hashtag_rule as rule;
 pub mod watch;
 pub mod window;
 

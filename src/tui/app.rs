@@ -16,7 +16,7 @@ use super::lag::LagView;
 use super::logs::LogView;
 use super::sql::{SqlFocus, SqlKeyOutcome, SqlView};
 use crate::lake::LakeStats;
-use crate::nlp::NerStatus;
+use crate::stage::ner::status::NerStatus;
 use crate::stage::{StageStatus, Supervisor};
 use crate::tweet::Tweet;
 

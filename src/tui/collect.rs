@@ -24,7 +24,7 @@ pub struct Collectors {
     pub lake: watch::Receiver<Option<LakeStats>>,
     pub lag: watch::Receiver<LagSnapshot>,
     /// The `ner` stage's status file, re-read twice a second.
-    pub ner: watch::Receiver<Option<crate::nlp::NerStatus>>,
+    pub ner: watch::Receiver<Option<crate::stage::ner::status::NerStatus>>,
     pub feed: mpsc::Receiver<Tweet>,
     /// Top hashtags read from the store about once a second (Trending pane).
     pub trending: watch::Receiver<Option<crate::trending::TrendingView>>,
@@ -52,8 +52,8 @@ impl Collectors {
         let (lag_tx, lag) = watch::channel(LagSnapshot::default());
         tokio::spawn(lag_watch(pipeline.clone(), lag_tx, cancel.clone()));
         let (ner_tx, ner) = watch::channel(None);
-        tokio::spawn(crate::nlp::status::watch_status_file(
-            crate::nlp::status::status_path(&pipeline.layout),
+        tokio::spawn(crate::stage::ner::status::watch_status_file(
+            crate::stage::ner::status::status_path(&pipeline.layout),
             ner_tx,
             Duration::from_millis(500),
             cancel.clone(),

@@ -108,9 +108,10 @@ async fn errors_are_retried_then_recorded(api: &str) {
     assert_eq!(st.state, StageState::Completed);
     assert_eq!(st.errors, expected_errors, "errors are counted: {st:?}");
     assert_eq!(st.restarts, 0, "the stage never failed: {st:?}");
-    let ner_status =
-        ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&LakeLayout::new(&lake)))
-            .unwrap();
+    let ner_status = ssp_tui::stage::ner::status::NerStatus::load(
+        &ssp_tui::stage::ner::status::status_path(&LakeLayout::new(&lake)),
+    )
+    .unwrap();
     assert_eq!(ner_status.tweet_errors, expected_errors);
     assert!(
         ner_status.retries >= expected_errors * retries as u64,
@@ -207,9 +208,10 @@ async fn an_outage_and_a_burst_of_500s_delay_tweets_but_lose_none() {
     }
     let st = status(&sup, "ner");
     assert_eq!(st.errors, 0, "{st:?}");
-    let ner_status =
-        ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&LakeLayout::new(&lake)))
-            .unwrap();
+    let ner_status = ssp_tui::stage::ner::status::NerStatus::load(
+        &ssp_tui::stage::ner::status::status_path(&LakeLayout::new(&lake)),
+    )
+    .unwrap();
     assert!(
         ner_status.retries >= 3,
         "the 500s were retried: {ner_status:?}"

@@ -182,8 +182,10 @@ async fn stage_tags_every_tweet_exactly_once_and_survives_restarts() {
         !layout.root().join("_checkpoints").join("ner.json").exists(),
         "no checkpoint file besides the table"
     );
-    let status = ssp_tui::nlp::NerStatus::load(&ssp_tui::nlp::status::status_path(&layout))
-        .expect("status file");
+    let status = ssp_tui::stage::ner::status::NerStatus::load(
+        &ssp_tui::stage::ner::status::status_path(&layout),
+    )
+    .expect("status file");
     assert_eq!(status.tweets, texts.len() as u64);
     assert_eq!(status.silver_rows, texts.len() as u64);
     assert!(!status.running && !status.is_model);

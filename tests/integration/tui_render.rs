@@ -940,8 +940,9 @@ async fn emoji_heavy_tweets_leave_no_stray_cells_at_80x24_and_160x48() {
     }
     // The NER pane: the tweet with its entities highlighted (offsets in characters), the
     // unplaced ones after it, the top entities.
-    use ssp_tui::nlp::status::{LabelTop, LatestTweet};
-    use ssp_tui::nlp::{Entity, NerStatus};
+    use ssp_tui::nlp::Entity;
+    use ssp_tui::stage::ner::status::NerStatus;
+    use ssp_tui::stage::ner::status::{LabelTop, LatestTweet};
     let latest = EMOJI_TEXTS
         .iter()
         .enumerate()

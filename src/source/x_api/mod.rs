@@ -12,7 +12,7 @@
 
 pub mod backoff;
 pub mod client;
-pub mod keywords;
+
 pub mod rules;
 pub mod stream;
 
@@ -24,11 +24,11 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::config::x_api::{Secret, XApiSettings};
-use crate::stage::supervisor::Fatal;
-use crate::stage::{LogBuffer, StageMetrics};
+use crate::nlp::keywords::KeywordGroups;
+use crate::report::Fatal;
+use crate::report::{LogBuffer, StageMetrics};
 use backoff::{Backoff, Clock, Failure, SystemClock};
 use client::{ApiError, XClient};
-use keywords::KeywordGroups;
 use rules::RuleSpec;
 use stream::{Line, Lines};
 

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::keywords::KeywordGroups;
+use crate::nlp::keywords::KeywordGroups;
 
 /// A rule as the configuration wants it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -9,8 +9,8 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NerApi, NerSettings};
-use crate::nlp::status::StatusTracker;
 use crate::nlp::{ClientOptions, Entity, NerClient, RuleTagger};
+use crate::stage::ner::status::StatusTracker;
 
 /// Tweets tagged per step by the rules backend.
 const RULES_CHUNK: usize = 2048;

@@ -19,6 +19,7 @@
 
 mod backend;
 mod run;
+pub mod status;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Exit, Stage, StageContext};
 use crate::config::{BusKind, NerSettings, Settings};
-use crate::nlp::status::{status_path, StatusTracker};
+use crate::stage::ner::status::{status_path, StatusTracker};
 use backend::Backend;
 
 /// How often the status file is written.

@@ -13,7 +13,7 @@ use crate::lake::bronze::TABLE as BRONZE;
 use crate::lake::read::{read_bronze_texts, BronzeText};
 use crate::lake::silver::{day_of, parse_date, CommitError, NerRow, NerTableWriter, NER_TABLE};
 use crate::lake::{DataFile, LakeCommit, LakeConsumer, Lease, LeaseError, StartAt};
-use crate::nlp::status::StatusTracker;
+use crate::stage::ner::status::StatusTracker;
 use crate::stage::supervisor::Fatal;
 use crate::stage::{Exit, StageContext};
 

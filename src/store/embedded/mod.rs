@@ -17,12 +17,12 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use self::state::{apply, top_of, StoredTag, TrendingState, FORMAT_VERSION};
-use super::ident::Ident;
 use super::trending::{
     Committed, TagRow, TopQuery, TrendingBatch, TrendingCheckpoint, TrendingMeta, TrendingStore,
     TrendingTop,
 };
 use super::{Store, StoreError};
+use crate::config::ident::Ident;
 use crate::config::StoreKind;
 use crate::lake::atomic::write_atomic;
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::store::trending::{TopQuery, TopRow, TrendingBatch, TrendingMeta, TrendingTop};
-use crate::trending::{display_form, NO_TAGS};
+use crate::tweet::hashtag_rule::{display_form, NO_TAGS};
 
 /// Format 2 replaced the set of counted bronze files (plain-Parquet lake) by the bronze table
 /// version; a format-1 file is read with its file set ignored.

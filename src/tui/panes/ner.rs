@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::nlp::entity::Entity;
-use crate::nlp::status::{LatestTweet, NerStatus};
+use crate::stage::ner::status::{LatestTweet, NerStatus};
 use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::ui::pane_block;

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::entity::Entity;
-use super::ner_client::{ClientObserver, NerError};
 use crate::lake::LakeLayout;
+use crate::nlp::entity::Entity;
+use crate::nlp::ner_client::{ClientObserver, NerError};
 
 /// Latest tweets kept for the pane.
 pub const LATEST: usize = 40;

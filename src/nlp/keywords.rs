@@ -21,23 +21,23 @@ pub const ALL: &[&str] = &[
 ];
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("ai", include_str!("../../../assets/keywords/ai.txt")),
-    ("ml", include_str!("../../../assets/keywords/ml.txt")),
-    ("dl", include_str!("../../../assets/keywords/dl.txt")),
-    ("cv", include_str!("../../../assets/keywords/cv.txt")),
-    ("nlp", include_str!("../../../assets/keywords/nlp.txt")),
-    ("data", include_str!("../../../assets/keywords/data.txt")),
+    ("ai", include_str!("../../assets/keywords/ai.txt")),
+    ("ml", include_str!("../../assets/keywords/ml.txt")),
+    ("dl", include_str!("../../assets/keywords/dl.txt")),
+    ("cv", include_str!("../../assets/keywords/cv.txt")),
+    ("nlp", include_str!("../../assets/keywords/nlp.txt")),
+    ("data", include_str!("../../assets/keywords/data.txt")),
     (
         "hashtags",
-        include_str!("../../../assets/keywords/hashtags.txt"),
+        include_str!("../../assets/keywords/hashtags.txt"),
     ),
     (
         "false_positive",
-        include_str!("../../../assets/keywords/false_positive.txt"),
+        include_str!("../../assets/keywords/false_positive.txt"),
     ),
     (
         "random_topics",
-        include_str!("../../../assets/keywords/random_topics.txt"),
+        include_str!("../../assets/keywords/random_topics.txt"),
     ),
 ];
 
