@@ -3,16 +3,11 @@
 //! The library holds everything; `main.rs` is only the command-line edge, so the tests in
 //! `tests/` drive the same code the binary runs.
 
-pub mod app;
 pub mod backoff;
 pub mod bench;
-pub mod bench_kafka;
-pub mod bench_lake;
-pub mod bench_trending;
 pub mod bus;
 pub mod cli;
 pub mod config;
-pub mod dataset_export;
 pub mod fault;
 pub mod headless;
 pub mod lake;
@@ -20,6 +15,7 @@ pub mod latency;
 pub mod learn;
 pub mod logging;
 pub mod nlp;
+pub mod pipeline;
 pub mod remote;
 pub mod report;
 pub mod source;

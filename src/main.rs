@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use ssp_tui::cli::{BenchCommand, Cli, Command, ConvertLayer, DatasetCommand, LakeCommand};
 use ssp_tui::config::Settings;
-use ssp_tui::{app, bench, headless, lake, logging, tui};
+use ssp_tui::{bench, headless, lake, logging, pipeline, tui};
 
 /// mimalloc: tweets are parsed on every core and freed on another thread; glibc's malloc
 /// returned their large buffers to the kernel and faulted fresh pages in for each one.
@@ -80,7 +80,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             .block_on(tui::run(settings, tui::Mode::Attach))
             .map(|_| 0),
         Some(Command::Run { stages, every }) => {
-            let sup = app::build_supervisor(&settings)?;
+            let sup = pipeline::build_supervisor(&settings)?;
             let known = sup.names();
             if let Some(bad) = stages.iter().find(|s| !known.contains(s)) {
                 eprintln!(
@@ -130,18 +130,18 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                     latency_seconds,
                 },
         }) => {
-            let b = ssp_tui::bench_kafka::KafkaBench {
+            let b = ssp_tui::bench::kafka::KafkaBench {
                 input: &input,
                 count,
                 latency_rate,
                 latency_seconds,
             };
-            runtime.block_on(ssp_tui::bench_kafka::run(&settings, b))?;
+            runtime.block_on(ssp_tui::bench::kafka::run(&settings, b))?;
             Ok(0)
         }
         Some(Command::Dataset { command }) => match command {
             DatasetCommand::Collect => {
-                let sup = app::build_supervisor(&settings)?;
+                let sup = pipeline::build_supervisor(&settings)?;
                 let stages = vec!["collect".to_string()];
                 println!(
                     "collect: building a new dataset version from bronze (Ctrl-C stops; nothing is written before the end)"
@@ -154,13 +154,13 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             DatasetCommand::List => {
                 print!(
                     "{}",
-                    runtime.block_on(ssp_tui::dataset_export::list(&settings))?
+                    runtime.block_on(ssp_tui::learn::export::list(&settings))?
                 );
                 Ok(0)
             }
             DatasetCommand::Export { version, out } => {
                 let s =
-                    runtime.block_on(ssp_tui::dataset_export::export(&settings, version, &out))?;
+                    runtime.block_on(ssp_tui::learn::export::export(&settings, version, &out))?;
                 println!("exported dataset v{} to {}", s.version, s.dir.display());
                 for (split, n) in &s.counts {
                     println!("  {split:<10} {n:>7} rows");
@@ -181,7 +181,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                     no_latency,
                 },
         }) => {
-            let b = ssp_tui::bench_trending::TrendingBench {
+            let b = ssp_tui::bench::trending::TrendingBench {
                 input: &input,
                 repeat: repeat.max(1),
                 lake,
@@ -191,7 +191,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                 roll_seconds,
                 skip_latency: no_latency,
             };
-            runtime.block_on(ssp_tui::bench_trending::run(&settings, b))?;
+            runtime.block_on(ssp_tui::bench::trending::run(&settings, b))?;
             Ok(0)
         }
         Some(Command::Bench {
@@ -205,7 +205,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                     lake,
                 },
         }) => {
-            let b = ssp_tui::bench_lake::LakeBench {
+            let b = ssp_tui::bench::lake::LakeBench {
                 rate,
                 seconds,
                 rolls: roll_seconds,
@@ -213,7 +213,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                 probes,
                 lake,
             };
-            runtime.block_on(ssp_tui::bench_lake::run(&settings, b))?;
+            runtime.block_on(ssp_tui::bench::lake::run(&settings, b))?;
             Ok(0)
         }
         Some(Command::Bench {

@@ -309,7 +309,7 @@ async fn unreachable_cluster_shows_broker_down() {
         dir.path(),
     );
     let s = settings(&env);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let bus = sup.pipeline().bus.clone();
 
     let t0 = Instant::now();

@@ -178,7 +178,7 @@ async fn broker_outage_is_reported_and_nothing_is_lost() {
     ));
     env.push(("SSP__LAKE__ROLL_SECONDS".into(), "0.5".into()));
     let settings = Settings::load_with_env(Some(&repo_config()), &env).unwrap();
-    let sup = ssp_tui::app::build_supervisor(&settings).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&settings).unwrap();
     sup.start("source").unwrap();
     sup.start("bronze").unwrap();
 

@@ -250,7 +250,7 @@ async fn every_tweet_arrives_once_through_keepalives_errors_stalls_and_cuts() {
             tag: Some(wanted[0].tag.clone()),
         });
     });
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     assert_eq!(sup.start("bronze").unwrap(), ["source", "bronze"]);
 
     let mut ids = consume_ids(&sup, 40, Duration::from_secs(30)).await;
@@ -346,7 +346,8 @@ async fn bad_token_stops_the_stage_with_its_message() {
     let wrong = "wrong-TOKEN-5f1c9e7a-do-not-show";
     let fake = FakeX::start("the-right-token", vec![]).await;
     let lake = tempfile::tempdir().unwrap();
-    let sup = ssp_tui::app::build_supervisor(&x_settings(&fake, wrong, lake.path(), &[])).unwrap();
+    let sup =
+        ssp_tui::pipeline::build_supervisor(&x_settings(&fake, wrong, lake.path(), &[])).unwrap();
     sup.start("source").unwrap();
     let st = wait_state(&sup, "source", StageState::Failed, Duration::from_secs(10)).await;
     let err = st.last_error.clone().unwrap_or_default();
@@ -373,7 +374,8 @@ async fn forbidden_stream_stops_with_no_access() {
     let token = "tok-forbidden-case-8c2d";
     let fake = FakeX::start(token, vec![Reply::forbidden()]).await;
     let lake = tempfile::tempdir().unwrap();
-    let sup = ssp_tui::app::build_supervisor(&x_settings(&fake, token, lake.path(), &[])).unwrap();
+    let sup =
+        ssp_tui::pipeline::build_supervisor(&x_settings(&fake, token, lake.path(), &[])).unwrap();
     sup.start("source").unwrap();
     let st = wait_state(&sup, "source", StageState::Failed, Duration::from_secs(10)).await;
     let err = st.last_error.unwrap_or_default();
@@ -407,7 +409,7 @@ async fn rules_x_rejects_stop_the_stage() {
             ("SSP__SOURCE__X_STREAMS", "ai"),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("source").unwrap();
     let st = wait_state(&sup, "source", StageState::Failed, Duration::from_secs(10)).await;
     let err = st.last_error.unwrap_or_default();
@@ -428,7 +430,7 @@ async fn rules_x_rejects_stop_the_stage() {
         ],
     );
     let wanted = configured_rules(&s.source.x_api).unwrap();
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("source").unwrap();
     wait_until(&sup, "source", Duration::from_secs(10), "connected", |s| {
         s.detail == "connected"
@@ -452,7 +454,8 @@ async fn rate_limit_shows_the_countdown_and_stopping_is_prompt() {
         + 90;
     let fake = FakeX::start(token, vec![Reply::too_many(Some(reset))]).await;
     let lake = tempfile::tempdir().unwrap();
-    let sup = ssp_tui::app::build_supervisor(&x_settings(&fake, token, lake.path(), &[])).unwrap();
+    let sup =
+        ssp_tui::pipeline::build_supervisor(&x_settings(&fake, token, lake.path(), &[])).unwrap();
     sup.start("source").unwrap();
     let st = wait_until(
         &sup,
@@ -620,7 +623,7 @@ async fn without_sync_the_servers_rules_stay_as_they_are() {
         lake.path(),
         &[("SSP__SOURCE__X_SYNC_RULES", "false")],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("source").unwrap();
     let ids = consume_ids(&sup, 1, Duration::from_secs(10)).await;
     assert_eq!(ids, [(BASE + 500).to_string()]);

@@ -16,6 +16,7 @@
 //! | [`predictions`] | recent `classify` predictions for the Feed pane |
 
 pub mod dataset;
+pub mod export;
 pub mod history;
 pub mod label_model;
 pub mod labels;

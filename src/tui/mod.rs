@@ -69,7 +69,7 @@ fn capture_mouse() -> std::io::Result<()> {
 }
 
 pub async fn run(settings: Settings, mode: Mode) -> anyhow::Result<()> {
-    let sup = crate::app::build_supervisor(&settings)?;
+    let sup = crate::pipeline::build_supervisor(&settings)?;
     let mut app = App::new(sup.clone());
     if mode == Mode::Control {
         for name in &settings.control.autostart {

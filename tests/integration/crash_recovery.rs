@@ -163,7 +163,7 @@ async fn bronze_stop_start_and_restart_mid_stream_lose_and_duplicate_nothing() {
         ("SSP__LAKE__ROLL_ROWS", "1000".into()),
         ("SSP__LAKE__ROLL_SECONDS", "60".into()),
     ]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("bronze").unwrap();
     let long = Duration::from_secs(30);
 
@@ -261,7 +261,7 @@ async fn bronze_started_again_after_completion_drains() {
         ("SSP__SOURCE__RATE", "0".into()),
         ("SSP__LAKE__ROOT", lake.display().to_string()),
     ]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("bronze").unwrap();
     wait_state(
         &sup,

@@ -26,7 +26,7 @@ async fn replay_through_kafka_into_bronze_exactly_once() {
     env.push(("SSP__SOURCE__PATH".into(), input.display().to_string()));
     env.push(("SSP__SOURCE__RATE".into(), "0".into()));
     env.push(("SSP__LAKE__ROLL_ROWS".into(), "700".into()));
-    let sup = ssp_tui::app::build_supervisor(&settings(&env)).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&settings(&env)).unwrap();
     sup.start("source").unwrap();
     sup.start("bronze").unwrap();
     let t0 = std::time::Instant::now();
@@ -228,7 +228,7 @@ async fn lag_reflects_a_real_group_and_renders_in_the_lag_pane() {
     assert_eq!(g.total(), 25);
 
     // The Lag pane shows the group and its lag.
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let mut app = ssp_tui::tui::app::App::new(sup);
     app.lag.update(ssp_tui::tui::lag::LagSnapshot {
         groups: lag.clone(),

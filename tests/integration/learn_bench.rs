@@ -46,7 +46,7 @@ async fn key_to_next(extra: Vec<(String, String)>, what: &str) -> (f64, f64, f64
     let s = settings(tmp.path(), &env);
     let store = labels::open(&s).unwrap();
     create_dataset(&s, &store, 0, 20_000).await;
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let mut app = App::new(sup);
     let mut link = worker::spawn_for(&s);
     app.label.connect(link.commands.clone());

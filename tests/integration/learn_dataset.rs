@@ -265,15 +265,15 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
     want.remove(&last.event.text_id);
 
     let out = tmp.path().join("export");
-    let summary = ssp_tui::dataset_export::export(&s, None, &out)
+    let summary = ssp_tui::learn::export::export(&s, None, &out)
         .await
         .unwrap();
     assert_eq!(summary.version, 0);
     let mut all_ids = HashSet::new();
     for (split, rows) in &summary.rows {
         let pq =
-            ssp_tui::dataset_export::read_parquet(&out.join(format!("{split}.parquet"))).unwrap();
-        let jl = ssp_tui::dataset_export::read_jsonl(&out.join(format!("{split}.jsonl"))).unwrap();
+            ssp_tui::learn::export::read_parquet(&out.join(format!("{split}.parquet"))).unwrap();
+        let jl = ssp_tui::learn::export::read_jsonl(&out.join(format!("{split}.jsonl"))).unwrap();
         assert_eq!(&pq, rows, "{split}.parquet reads back equal");
         assert_eq!(&jl, rows, "{split}.jsonl reads back equal");
         assert_eq!(rows.len(), ds.count(*split));
@@ -325,7 +325,7 @@ async fn export_reads_back_equal(extra: Vec<(String, String)>) {
         "{readme}"
     );
     // An unknown version is refused with the versions that exist.
-    let e = ssp_tui::dataset_export::export(&s, Some(7), &out)
+    let e = ssp_tui::learn::export::export(&s, Some(7), &out)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no dataset version 7"), "{e}");

@@ -37,7 +37,7 @@ async fn child_labeller() {
     };
     use std::io::Write;
     let settings = settings(std::path::Path::new(&dir), &child_extra());
-    let sup = ssp_tui::app::build_supervisor(&settings).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&settings).unwrap();
     let mut app = App::new(sup);
     let mut link = worker::spawn_for(&settings);
     app.label.connect(link.commands.clone());
@@ -239,7 +239,7 @@ async fn kill_and_check(extra: Vec<(String, String)>, acks_before_kill: usize) {
     );
 
     // Restart: a new app + worker resumes from exactly these labels.
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let mut app = App::new(sup);
     let mut link = worker::spawn_for(&s);
     app.label.connect(link.commands.clone());

@@ -34,7 +34,7 @@ async fn rig(extra: Vec<(String, String)>) -> Rig {
     let settings = settings(tmp.path(), &extra);
     let store = labels::open(&settings).unwrap();
     create_dataset(&settings, &store, 0, 400).await;
-    let sup = ssp_tui::app::build_supervisor(&settings).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&settings).unwrap();
     let mut app = App::new(sup);
     let mut link = worker::spawn(&settings, labels::open(&settings).unwrap());
     app.label.connect(link.commands.clone());
@@ -318,7 +318,7 @@ async fn renders_the_tweet_probability_lfs_keys_and_progress() {
 async fn without_a_dataset_the_pane_says_how_to_collect_one() {
     let tmp = tempfile::tempdir().unwrap();
     let settings = settings(tmp.path(), &[]);
-    let sup = ssp_tui::app::build_supervisor(&settings).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&settings).unwrap();
     let mut app = App::new(sup);
     let mut link = worker::spawn_for(&settings);
     app.label.connect(link.commands.clone());

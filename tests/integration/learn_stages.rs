@@ -140,7 +140,7 @@ async fn collect_then_classify(extra: Vec<(String, String)>) {
     env.extend(extra.clone());
     let s = settings(tmp.path(), &env);
     let loc = s.lake.tables.clone();
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     // collect reads the bronze table whoever writes it: the stream is started by name.
     for stage in ["source", "bronze", "collect"] {
         sup.start(stage).unwrap();

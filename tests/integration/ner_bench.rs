@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 /// it drains); returns (tweets, seconds, errors).
 async fn run_ner(lake: &Path, s: &Settings) -> (u64, f64, u64) {
     let _ = std::fs::remove_dir_all(lake.join("silver"));
-    let bus = ssp_tui::app::build_bus(s).unwrap();
+    let bus = ssp_tui::pipeline::build_bus(s).unwrap();
     let pipeline = Pipeline::new(s.clone(), bus);
     pipeline.completed.mark("bronze");
     let metrics = Arc::new(StageMetrics::default());
@@ -56,7 +56,7 @@ async fn bench_ner_stage_throughput() {
     write_replay(&replay, 10_000_000, &generated_texts(2024, n));
     // Bronze first (source + bronze, then stop): the benchmark times NER alone.
     let base = settings(&lake, &replay, &[("SSP__LAKE__ROLL_ROWS", "1000".into())]);
-    let sup = ssp_tui::app::build_supervisor(&base).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&base).unwrap();
     sup.start("bronze").unwrap();
     wait_state(
         &sup,

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// A `ner` run outside any supervisor (as another process would run it), with bronze
 /// marked completed so that it drains.
 fn lone_ner(s: &Settings) -> (StageContext, Arc<StageMetrics>) {
-    let bus = ssp_tui::app::build_bus(s).unwrap();
+    let bus = ssp_tui::pipeline::build_bus(s).unwrap();
     let pipeline = Pipeline::new(s.clone(), bus);
     pipeline.completed.mark("bronze");
     let metrics = Arc::new(StageMetrics::default());
@@ -47,7 +47,7 @@ async fn a_second_ner_on_the_same_lake_is_refused() {
             ("SSP__LAKE__ROLL_ROWS", "100".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("ner").unwrap();
     assert!(
         eventually(Duration::from_secs(30), || status(&sup, "ner").output > 0).await,
@@ -108,7 +108,7 @@ async fn an_unreadable_bronze_file_is_retried_and_never_skipped() {
     let replay = tmp.path().join("tweets.jsonl");
     let ids = write_replay(&replay, 12_000_000, &generated_texts(22, 400));
     let s = settings(&lake, &replay, &[("SSP__LAKE__ROLL_ROWS", "50".into())]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("bronze").unwrap();
     wait_state(
         &sup,

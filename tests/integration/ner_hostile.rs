@@ -160,7 +160,7 @@ async fn an_outage_and_a_burst_of_500s_delay_tweets_but_lose_none() {
             ("SSP__NER__TIMEOUT", "2".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("ner").unwrap();
     let waiting = eventually(Duration::from_secs(20), || {
         status(&sup, "ner").detail.contains("waiting for")
@@ -241,7 +241,7 @@ async fn stop_and_start_against_a_slow_service_is_exactly_once() {
             ("SSP__LAKE__ROLL_SECONDS", "0.3".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("ner").unwrap();
     assert!(
         eventually(Duration::from_secs(30), || silver_rows(&lake).len() >= 60).await,

@@ -59,7 +59,7 @@ fn app(tmp: &std::path::Path) -> App {
     let replay = tmp.join("none.jsonl");
     std::fs::write(&replay, "").unwrap();
     let s = settings(&tmp.join("lake"), &replay, &[]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     App::new(sup)
 }
 
@@ -251,7 +251,7 @@ async fn live_stage_feeds_the_pane_through_the_collector() {
     texts.push("Ram read a book on Friday 20/11/2019".into());
     write_replay(&replay, 4_000_000, &texts);
     let s = settings(&lake, &replay, &[]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let mut app = App::new(sup.clone());
     let mut collectors = ssp_tui::tui::collect::Collectors::spawn(sup.pipeline());
     sup.start("ner").unwrap();

@@ -215,7 +215,7 @@ async fn stopping_mid_way_and_starting_again_skips_nothing() {
             ("SSP__SOURCE__RATE", "3000".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("ner").unwrap();
     // Stop ner once it has written something, while the source is still going.
     assert!(
@@ -302,7 +302,7 @@ async fn start_now_skips_the_bronze_already_there_on_a_first_start() {
             ("SSP__NER__START", "now".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("bronze").unwrap();
     wait_state(
         &sup,

@@ -24,7 +24,7 @@ async fn run_to_completion(replay: &Path, lake: &Path, roll_rows: usize) -> Arc<
         ("SSP__LAKE__ROOT", lake.display().to_string()),
         ("SSP__LAKE__ROLL_ROWS", roll_rows.to_string()),
     ]);
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let started = sup.start("bronze").unwrap();
     assert_eq!(
         started,

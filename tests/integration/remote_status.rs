@@ -198,7 +198,7 @@ async fn a_bronze_whose_lake_is_unwritable_goes_stalled_and_recovers() {
             ),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     sup.start("bronze").unwrap();
     wait_until(&sup, "bronze", Duration::from_secs(30), "a commit", |s| {
         s.detail.contains("table version")

@@ -481,7 +481,7 @@ async fn the_worker_cancels_and_keeps_a_live_view_up_to_date() {
     let texts = ner_common::generated_texts(99, 30);
     ner_common::write_replay(&more, BASE + 10_000, &texts);
     let s2 = ner_common::settings(&lake.lake, &more, &[]);
-    let sup = ssp_tui::app::build_supervisor(&s2).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s2).unwrap();
     sup.start("bronze").unwrap();
     ner_common::wait_state(
         &sup,

@@ -59,7 +59,7 @@ async fn embedded_exact_counts_gold_snapshot_and_restart() {
     for rule in ["twitter", "seed"] {
         let lake = lake.join(rule);
         let s = replay_settings(&lake, &input, rule);
-        let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+        let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
         sup.start("trending").unwrap();
         wait_state(
             &sup,

@@ -205,7 +205,7 @@ async fn w_toggles_the_window_in_the_app() {
     let s = settings(&[("SSP__LAKE__ROOT", dir.path().display().to_string())]);
     fill(&s).await;
     let view = read_view(&s).await;
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     let mut app = ssp_tui::tui::app::App::new(sup);
     app.trending = Some(view);
     assert!(app.panes.contains(&PaneId::Trending));

@@ -90,7 +90,7 @@ async fn lake_input_exact_counts_for_both_rules() {
                 ("SSP__TRENDING__RULE", rule.into()),
             ],
         );
-        let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+        let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
         let started = sup.start("trending").unwrap();
         assert_eq!(started, ["source", "bronze", "trending"]);
         wait_state(
@@ -419,7 +419,7 @@ async fn bus_input_with_outages_exact_counts_and_offsets() {
             ("SSP__TRENDING__FLUSH_SECONDS", "0.1".into()),
         ],
     );
-    let sup = ssp_tui::app::build_supervisor(&s).unwrap();
+    let sup = ssp_tui::pipeline::build_supervisor(&s).unwrap();
     assert_eq!(sup.start("trending").unwrap(), ["source", "trending"]);
     for i in 0..6 {
         tokio::time::sleep(Duration::from_millis(150 + i * 40)).await;

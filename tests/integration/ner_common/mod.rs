@@ -177,7 +177,7 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
 
 /// Starts `ner` (and so bronze and the source) and waits until it completed.
 pub async fn run_to_completion(s: &Settings, timeout: Duration) -> Arc<Supervisor> {
-    let sup = ssp_tui::app::build_supervisor(s).expect("supervisor");
+    let sup = ssp_tui::pipeline::build_supervisor(s).expect("supervisor");
     let started = sup.start("ner").expect("start ner");
     assert!(started.contains(&"bronze".to_string()), "{started:?}");
     wait_state(&sup, "ner", StageState::Completed, timeout).await;

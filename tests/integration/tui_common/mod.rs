@@ -50,7 +50,7 @@ pub fn settings(tmp: &Path, extra: &[(&str, &str)]) -> Settings {
 /// A real supervisor over a temporary lake, and an `App` on it. Call inside a tokio runtime.
 pub fn app_on(tmp: &Path, extra: &[(&str, &str)]) -> (Arc<Supervisor>, App) {
     let s = settings(tmp, extra);
-    let sup = ssp_tui::app::build_supervisor(&s).expect("build_supervisor");
+    let sup = ssp_tui::pipeline::build_supervisor(&s).expect("build_supervisor");
     let app = App::new(sup.clone());
     (sup, app)
 }

@@ -2,14 +2,18 @@
 //! (a) serde_json parse-only of every line (generic `Value`, and our typed `Tweet::parse`),
 //! (b) replay -> embedded bus -> bronze Parquet, end to end, with peak memory.
 
+pub mod kafka;
+pub mod lake;
+pub mod trending;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::app;
 use crate::config::{Settings, SourceKind};
+use crate::pipeline;
 use crate::stage::StageState;
 use crate::tweet::Tweet;
 
@@ -75,7 +79,7 @@ pub async fn ingest(
     s.lake.set_root(dir.path().join("lake"));
     s.commands.clear();
     let rss_before = peak_rss_kb();
-    let sup = app::build_supervisor(&s)?;
+    let sup = pipeline::build_supervisor(&s)?;
     let t = Instant::now();
     sup.start("bronze")?;
     loop {

@@ -169,7 +169,7 @@ async fn build_lake(
     s.source.limit = 0;
     s.lake.set_root(root.to_path_buf());
     s.commands.clear();
-    let sup = crate::app::build_supervisor(&s)?;
+    let sup = crate::pipeline::build_supervisor(&s)?;
     let t = Instant::now();
     sup.start("bronze")?;
     loop {
@@ -227,7 +227,7 @@ async fn latency(
     s.trending.table = format!("bench_{:08x}", rand::random::<u32>());
     s.commands.clear();
     let st = store::open(&s).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sup = crate::app::build_supervisor(&s)?;
+    let sup = crate::pipeline::build_supervisor(&s)?;
     sup.start("trending")?;
     // Wait for the first batch (the stage is up and the store answers).
     let t = Instant::now();

@@ -74,7 +74,7 @@ async fn commit_rate(
     s.lake.set_root(temp.join(format!("rate-{roll}")));
     s.lake.roll_seconds = Duration::from_secs_f64(roll);
     s.commands.clear();
-    let sup = crate::app::build_supervisor(&s)?;
+    let sup = crate::pipeline::build_supervisor(&s)?;
     sup.start("bronze")?;
     let mut log = LakeConsumer::new(
         s.lake.tables.clone(),

@@ -9,10 +9,10 @@ use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
 
-use crate::app;
 use crate::bus::kafka::{client_config, KafkaBus};
 use crate::bus::Bus;
 use crate::config::{BusKind, Settings, SourceKind};
+use crate::pipeline;
 use crate::stage::StageState;
 
 pub struct KafkaBench<'a> {
@@ -65,7 +65,7 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     // The source stage: replay -> Kafka.
     s.kafka.topic = format!("bench_stage_{stamp}");
     s.lake.set_root(dir.path().join("lake-kafka"));
-    let sup = app::build_supervisor(&s)?;
+    let sup = pipeline::build_supervisor(&s)?;
     let t = Instant::now();
     sup.start("source")?;
     wait_done(&sup, "source").await?;
@@ -116,7 +116,7 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     let mut e = s.clone();
     e.pipeline.bus = BusKind::Embedded;
     e.lake.set_root(dir.path().join("lake-embedded"));
-    let sup_e = app::build_supervisor(&e)?;
+    let sup_e = pipeline::build_supervisor(&e)?;
     let t = Instant::now();
     sup_e.start("bronze")?;
     wait_done(&sup_e, "bronze").await?;
@@ -200,7 +200,7 @@ async fn latency(
     let mut s = s.clone();
     s.kafka.topic = format!("bench_latency_{}", chrono::Utc::now().format("%H%M%S"));
     s.lake.set_root(dir.join("lake-latency"));
-    let sup = app::build_supervisor(&s)?;
+    let sup = pipeline::build_supervisor(&s)?;
     sup.start("bronze")?;
     let bus = sup.pipeline().bus.clone();
     bus.ensure_topic(&s.kafka.topic, s.pipeline.partitions)
