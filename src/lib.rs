@@ -3,6 +3,10 @@
 //! The library holds everything; `main.rs` is only the command-line edge, so the tests in
 //! `tests/` drive the same code the binary runs.
 
+// Outside tests, a panic is a bug: errors are returned. The few real invariants that
+// expect() are allowed where they are, with the reason.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod backoff;
 pub mod bench;
 pub mod bus;

@@ -1,5 +1,9 @@
 //! The `ssp-tui` binary: parses the command line, loads config, hands over to the library.
 
+// Outside tests, a panic is a bug: errors are returned. The few real invariants that
+// expect() are allowed where they are, with the reason.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 

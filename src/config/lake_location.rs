@@ -35,8 +35,7 @@ impl LakeLocation {
     /// A local folder (made absolute against the current directory).
     pub fn local(dir: &Path) -> LakeLocation {
         let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let mut url = Url::from_directory_path(&abs)
-            .unwrap_or_else(|()| Url::parse("file:///").expect("static URL"));
+        let mut url = Url::from_directory_path(&abs).unwrap_or_else(|()| root_url());
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
@@ -77,6 +76,13 @@ impl LakeLocation {
             }
         }
     }
+}
+
+/// `file:///`, for a folder that has no URL form.
+fn root_url() -> Url {
+    // Invariant: a constant, valid URL.
+    #[allow(clippy::expect_used)]
+    Url::parse("file:///").expect("static URL")
 }
 
 #[cfg(test)]

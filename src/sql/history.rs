@@ -55,14 +55,11 @@ impl History {
             let text: String = self
                 .entries
                 .iter()
-                .map(|e| format!("{}\n", serde_json::to_string(e).expect("a string")))
+                .map(|e| format!("{}\n", serde_json::Value::from(e.as_str())))
                 .collect();
             Change::Replace(text)
         } else {
-            Change::Append(format!(
-                "{}\n",
-                serde_json::to_string(sql).expect("a string")
-            ))
+            Change::Append(format!("{}\n", serde_json::Value::from(sql)))
         };
         // From the TUI: on a blocking thread, never on the event loop.
         match tokio::runtime::Handle::try_current() {

@@ -168,9 +168,10 @@ fn events_batch(events: &[LabelEvent], current: bool) -> Result<RecordBatch, Sql
     if current {
         // `labels`: who labelled what, when; no event bookkeeping.
         for drop in ["kind", "prev_label", "seq"] {
-            let i = fields.iter().position(|(n, _)| *n == drop).expect("known");
-            fields.remove(i);
-            columns.remove(i);
+            if let Some(i) = fields.iter().position(|(n, _)| *n == drop) {
+                fields.remove(i);
+                columns.remove(i);
+            }
         }
     }
     batch(fields, columns)

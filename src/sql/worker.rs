@@ -197,7 +197,7 @@ fn export(
 fn query_runtime() -> &'static tokio::runtime::Handle {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(
                 std::thread::available_parallelism()
                     .map(|n| n.get())
@@ -205,8 +205,11 @@ fn query_runtime() -> &'static tokio::runtime::Handle {
             )
             .thread_name("ssp-sql")
             .enable_all()
-            .build()
-            .expect("the SQL query runtime")
+            .build();
+        // Invariant: without threads for queries no query can run; the OS refusing two
+        // threads at the first query is not something to recover from.
+        #[allow(clippy::expect_used)]
+        rt.expect("the SQL query runtime")
     })
     .handle()
 }

@@ -184,11 +184,10 @@ impl XApiSource {
                 }
                 continue;
             }
-            if self.body.is_none() {
+            let Some(body) = self.body.as_mut() else {
                 self.open().await?;
                 continue;
-            }
-            let body = self.body.as_mut().expect("checked");
+            };
             match tokio::time::timeout(self.stall, body.next()).await {
                 Err(_) => {
                     let why = format!(

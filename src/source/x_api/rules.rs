@@ -92,12 +92,13 @@ pub fn build_stream(
         }
         current.push(t);
         if current.len() > 1 && chars(&value(&current, filter)) > max_len {
-            let t = current.pop().expect("just pushed");
+            // The keyword just added starts the next rule.
+            let next = current.split_off(current.len() - 1);
             rules.push(RuleSpec {
                 value: value(&current, filter),
                 tag: tag.to_string(),
             });
-            current = vec![t];
+            current = next;
         }
     }
     rules.push(RuleSpec {
