@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 fn bus(messages: usize) -> EmbeddedBus {
     EmbeddedBus::new(Retention {
