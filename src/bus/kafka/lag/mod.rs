@@ -13,21 +13,24 @@
 //! others.
 
 mod admin;
+mod assignment;
+mod plan;
+mod tail;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rdkafka::client::{Client, DefaultClientContext};
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::Message as _;
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::types::RDKafkaType;
-use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, HealthCell};
 use crate::bus::{BusError, GroupLag, Message, Offsets, PartitionLag};
 use crate::config::KafkaSettings;
+use plan::{merge, plan};
+
+pub use assignment::assignment_partitions;
 
 /// Metadata and watermark requests.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -269,273 +272,5 @@ impl Inner {
                     .collect(),
             })
             .collect())
-    }
-
-    fn tail(&self, topic: &str, max: usize) -> Result<Vec<Message>, BusError> {
-        let mut slot = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            let partitions = self.partitions(topic)?;
-            let c: BaseConsumer = client_config(&self.settings)
-                .set("group.id", "ssp-tui-feed")
-                .set("enable.auto.commit", "false")
-                .create()
-                .map_err(broker)?;
-            let mut tpl = TopicPartitionList::new();
-            let per = (max / partitions.len().max(1)).max(1) as i64;
-            for p in &partitions {
-                tpl.add_partition_offset(topic, *p, Offset::OffsetTail(per))
-                    .map_err(broker)?;
-            }
-            c.assign(&tpl).map_err(broker)?;
-            *slot = Some(c);
-        }
-        let Some(c) = slot.as_ref() else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        while out.len() < max {
-            match c.poll(Duration::from_millis(if out.is_empty() { 50 } else { 0 })) {
-                Some(Ok(m)) => out.push(Message {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    key: m.key().map(Bytes::copy_from_slice),
-                    payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
-                    timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
-                    origin: None,
-                }),
-                Some(Err(e)) => return Err(broker(e)),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Which groups to ask this refresh: (offsets of, describe). Offsets: the configured groups,
-/// the groups of the topic, groups not seen before, and up to [`RECHECKS_PER_REFRESH`] of
-/// the others last asked [`RECHECK`] ago or more (the longest ago first). Describe: those of
-/// them that have members.
-fn plan(
-    known: &HashMap<String, Seen>,
-    listing: &[admin::Listing],
-    extra: &[String],
-    now: Instant,
-) -> (Vec<String>, Vec<String>) {
-    let mut ask: BTreeSet<&str> = extra.iter().map(String::as_str).collect();
-    let mut due: Vec<(Instant, &str)> = Vec::new();
-    for l in listing {
-        match known.get(&l.group) {
-            None => {
-                ask.insert(&l.group);
-            }
-            Some(s) if s.ours => {
-                ask.insert(&l.group);
-            }
-            Some(s) if now.saturating_duration_since(s.checked) >= RECHECK => {
-                due.push((s.checked, &l.group));
-            }
-            Some(_) => {}
-        }
-    }
-    due.sort();
-    ask.extend(due.into_iter().take(RECHECKS_PER_REFRESH).map(|(_, g)| g));
-    let active: BTreeSet<&str> = listing
-        .iter()
-        .filter(|l| l.active)
-        .map(|l| l.group.as_str())
-        .collect();
-    let describe = ask
-        .iter()
-        .filter(|g| active.contains(*g))
-        .map(|g| g.to_string())
-        .collect();
-    (ask.into_iter().map(str::to_string).collect(), describe)
-}
-
-/// Records the answers of a probe; returns the errors of the groups that got none (those
-/// keep what was known of them).
-fn merge(
-    known: &mut HashMap<String, Seen>,
-    mut probe: admin::Probe,
-    asked: &[String],
-    extra: &[String],
-    now: Instant,
-) -> Vec<String> {
-    let mut failed = Vec::new();
-    for group in asked {
-        match probe.offsets.remove(group) {
-            Some(Ok(committed)) => {
-                let members = probe.members.remove(group).unwrap_or_default();
-                let ours = extra.contains(group)
-                    || !members.is_empty()
-                    || committed.values().any(Option::is_some);
-                known.insert(
-                    group.clone(),
-                    Seen {
-                        ours,
-                        checked: now,
-                        committed,
-                        members,
-                    },
-                );
-            }
-            Some(Err(e)) => failed.push(format!("{group}: {e}")),
-            None => failed.push(format!("{group}: no answer")),
-        }
-    }
-    failed
-}
-
-/// Partitions of `topic` in a Kafka consumer-protocol assignment (as sent in group
-/// descriptions): version i16, [topic string, [partition i32]], user data.
-pub fn assignment_partitions(bytes: &[u8], topic: &str) -> Vec<i32> {
-    fn take<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
-        let (head, rest) = b.split_at_checked(N)?;
-        *b = rest;
-        head.try_into().ok()
-    }
-    let mut b = bytes;
-    let mut out = Vec::new();
-    let parse = |b: &mut &[u8], out: &mut Vec<i32>| -> Option<()> {
-        take::<2>(b)?;
-        let topics = i32::from_be_bytes(take::<4>(b)?);
-        for _ in 0..topics.max(0) {
-            let len = i16::from_be_bytes(take::<2>(b)?).max(0) as usize;
-            let (name, rest) = b.split_at_checked(len)?;
-            *b = rest;
-            let n = i32::from_be_bytes(take::<4>(b)?);
-            for _ in 0..n.max(0) {
-                let p = i32::from_be_bytes(take::<4>(b)?);
-                if name == topic.as_bytes() {
-                    out.push(p);
-                }
-            }
-        }
-        Some(())
-    };
-    let _ = parse(&mut b, &mut out);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_consumer_protocol_assignments() {
-        let mut b = vec![0, 1];
-        b.extend(2i32.to_be_bytes());
-        for (t, ps) in [("twitter_data", vec![0i32, 2]), ("other", vec![1])] {
-            b.extend((t.len() as i16).to_be_bytes());
-            b.extend(t.as_bytes());
-            b.extend((ps.len() as i32).to_be_bytes());
-            for p in ps {
-                b.extend(p.to_be_bytes());
-            }
-        }
-        b.extend((-1i32).to_be_bytes());
-        assert_eq!(assignment_partitions(&b, "twitter_data"), vec![0, 2]);
-        assert_eq!(assignment_partitions(&b, "other"), vec![1]);
-        assert!(assignment_partitions(&b[..9], "twitter_data").is_empty());
-        assert!(assignment_partitions(&[], "x").is_empty());
-    }
-
-    fn listing(group: &str, active: bool) -> admin::Listing {
-        admin::Listing {
-            group: group.to_string(),
-            active,
-        }
-    }
-
-    fn seen(ours: bool, checked: Instant) -> Seen {
-        Seen {
-            ours,
-            checked,
-            committed: admin::Committed::new(),
-            members: admin::Members::new(),
-        }
-    }
-
-    #[test]
-    fn a_refresh_asks_new_groups_ours_and_a_few_due_others() {
-        let t0 = Instant::now();
-        let now = t0 + RECHECK * 3;
-        let mut known = HashMap::new();
-        known.insert("ours".to_string(), seen(true, now));
-        known.insert("fresh-other".to_string(), seen(false, now));
-        let mut listed = vec![
-            listing("ours", true),
-            listing("fresh-other", false),
-            listing("new-active", true),
-            listing("new-empty", false),
-        ];
-        // Others checked long ago, at different times: the oldest are asked first.
-        for i in 0..RECHECKS_PER_REFRESH + 10 {
-            let name = format!("old-{i:03}");
-            known.insert(
-                name.clone(),
-                seen(false, t0 + Duration::from_millis(i as u64)),
-            );
-            listed.push(listing(&name, i % 2 == 0));
-        }
-        let extra = vec!["configured".to_string()];
-        let (offsets, describe) = plan(&known, &listed, &extra, now);
-        for g in ["ours", "new-active", "new-empty", "configured"] {
-            assert!(offsets.iter().any(|o| o == g), "{g} asked: {offsets:?}");
-        }
-        assert!(!offsets.iter().any(|o| o == "fresh-other"), "{offsets:?}");
-        let rechecked: Vec<&String> = offsets.iter().filter(|g| g.starts_with("old-")).collect();
-        assert_eq!(rechecked.len(), RECHECKS_PER_REFRESH);
-        assert!(
-            rechecked.iter().all(|g| g.as_str() < "old-025"),
-            "{rechecked:?}"
-        );
-        // Only groups with members are described (an empty group has no assignment).
-        assert!(describe.iter().any(|g| g == "ours"));
-        assert!(describe.iter().any(|g| g == "new-active"));
-        assert!(!describe
-            .iter()
-            .any(|g| g == "new-empty" || g == "configured"));
-        assert!(describe.iter().all(|g| offsets.contains(g)));
-    }
-
-    #[test]
-    fn groups_are_ours_by_commits_members_or_configuration() {
-        let now = Instant::now();
-        let mut known = HashMap::new();
-        known.insert("flaky".to_string(), seen(true, now));
-        let mut probe = admin::Probe::default();
-        let committed = |c: &[Option<i64>]| -> admin::Committed {
-            c.iter().enumerate().map(|(p, o)| (p as i32, *o)).collect()
-        };
-        probe
-            .offsets
-            .insert("committer".into(), Ok(committed(&[None, Some(5)])));
-        probe
-            .offsets
-            .insert("member".into(), Ok(committed(&[None, None])));
-        probe.members.insert(
-            "member".into(),
-            admin::Members::from([(0, "c@host".to_string())]),
-        );
-        probe
-            .offsets
-            .insert("other-topic".into(), Ok(committed(&[None, None])));
-        probe
-            .offsets
-            .insert("configured".into(), Ok(committed(&[None, None])));
-        probe
-            .offsets
-            .insert("flaky".into(), Err("timed out".into()));
-        let asked: Vec<String> = ["committer", "member", "other-topic", "configured", "flaky"]
-            .map(String::from)
-            .to_vec();
-        let failed = merge(&mut known, probe, &asked, &["configured".into()], now);
-        assert_eq!(failed, vec!["flaky: timed out".to_string()]);
-        let ours = |g: &str| known[g].ours;
-        assert!(ours("committer") && ours("member") && ours("configured"));
-        assert!(!ours("other-topic"));
-        assert!(ours("flaky"), "a failed answer keeps what was known");
-        assert_eq!(known["member"].members[&0], "c@host");
     }
 }
