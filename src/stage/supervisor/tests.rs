@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::bus::{embedded::Retention, EmbeddedBus};
-use crate::config::{CommandSettings, Settings};
+use crate::config::{CommandSettings, RestartPolicy, Settings};
 use crate::stage::command::CommandStage;
-use crate::stage::LogStream;
+use crate::stage::{Exit, LogStream, StageContext};
 
 fn pipeline() -> Arc<Pipeline> {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.ini");
