@@ -5,59 +5,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, PaneId};
 
+mod key;
 mod overrides;
+use key::{alt, bind, code, ctrl, k, matches};
+pub use key::{binding_label, key_label, Binding, Key};
 pub use overrides::{action_name, Keymap};
-
-#[derive(Debug, Clone, Copy)]
-pub struct Key {
-    pub code: KeyCode,
-    pub modifiers: KeyModifiers,
-}
-
-const fn k(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        modifiers: KeyModifiers::NONE,
-    }
-}
-
-const fn code(code: KeyCode) -> Key {
-    Key {
-        code,
-        modifiers: KeyModifiers::NONE,
-    }
-}
-
-const fn alt(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        modifiers: KeyModifiers::ALT,
-    }
-}
-
-const fn ctrl(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        modifiers: KeyModifiers::CONTROL,
-    }
-}
-
-pub struct Binding {
-    pub keys: &'static [Key],
-    pub action: Action,
-    pub desc: &'static str,
-    /// Shown in the footer (the rest only in the help overlay).
-    pub hint: bool,
-}
-
-const fn bind(keys: &'static [Key], action: Action, desc: &'static str, hint: bool) -> Binding {
-    Binding {
-        keys,
-        action,
-        desc,
-        hint,
-    }
-}
 
 const UP: Binding = bind(&[k('k'), code(KeyCode::Up)], Action::Up, "up", false);
 const DOWN: Binding = bind(&[k('j'), code(KeyCode::Down)], Action::Down, "down", false);
@@ -361,44 +313,4 @@ pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
         PaneId::Sql => SQL,
         PaneId::Pipeline => &[],
     }
-}
-
-fn matches(key: &Key, ev: &KeyEvent) -> bool {
-    let mods = ev.modifiers - KeyModifiers::SHIFT;
-    let want = key.modifiers - KeyModifiers::SHIFT;
-    match (key.code, ev.code) {
-        // Terminals report shifted letters as the upper-case char, with or without SHIFT.
-        (KeyCode::Char(a), KeyCode::Char(b)) => a == b && mods == want,
-        (a, b) => a == b && mods == want,
-    }
-}
-
-pub fn key_label(key: &Key) -> String {
-    let base = match key.code {
-        KeyCode::Char(' ') => "Space".to_string(),
-        KeyCode::Char(c) => c.to_string(),
-        KeyCode::Enter => "Enter".into(),
-        KeyCode::Tab => "Tab".into(),
-        KeyCode::BackTab => "Shift-Tab".into(),
-        KeyCode::Up => "↑".into(),
-        KeyCode::Down => "↓".into(),
-        KeyCode::PageUp => "PgUp".into(),
-        KeyCode::PageDown => "PgDn".into(),
-        KeyCode::Home => "Home".into(),
-        KeyCode::End => "End".into(),
-        KeyCode::Esc => "Esc".into(),
-        KeyCode::F(n) => format!("F{n}"),
-        other => format!("{other:?}"),
-    };
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
-        format!("Ctrl-{base}")
-    } else if key.modifiers.contains(KeyModifiers::ALT) {
-        format!("Alt-{base}")
-    } else {
-        base
-    }
-}
-
-pub fn binding_label(b: &Binding) -> String {
-    b.keys.iter().map(key_label).collect::<Vec<_>>().join("/")
 }
