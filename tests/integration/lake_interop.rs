@@ -114,7 +114,7 @@ fn save_model(lake: &Path, samples: &[Sample]) -> Model {
     for _ in 0..20 {
         for s in &samples[..120] {
             let y = if is_rust_kind(s) { 1.0 } else { 0.0 };
-            model.update(&featurize(&pick_text(&s.json), 12), y, 1.0);
+            model.update(&featurize(&s.expect.text, 12), y, 1.0);
         }
     }
     let meta = ModelMeta {
@@ -188,7 +188,7 @@ fn check_bronze(python: &str, lake: &Path, samples: &[Sample], (start, end): (i6
         let r = by_id
             .get(id)
             .unwrap_or_else(|| panic!("{id} missing in Python's read"));
-        let text = pick_text(&s.json);
+        let text = s.expect.text.clone();
         assert_eq!(r["hash"], sha256_hex(&text), "hash of {id}");
         assert_eq!(r["text"], text, "text of {id}");
         let e = &s.expect;
@@ -258,7 +258,7 @@ fn check_ner(
         let r = by_id
             .get(id)
             .unwrap_or_else(|| panic!("{id} missing in Python's silver/ner"));
-        let text = pick_text(&s.json);
+        let text = s.expect.text.clone();
         assert_eq!(r["text"], text, "silver text of {id}");
         assert_eq!(r["backend"], "rules", "backend of {id}");
         assert!(r["error"].is_null(), "error of {id}: {}", r["error"]);
@@ -354,7 +354,7 @@ fn check_ai_tweets(
     let mut positives = 0;
     for s in samples {
         let id = s.expect.id.as_str();
-        let text = pick_text(&s.json);
+        let text = s.expect.text.clone();
         let p = model.predict_text(&text);
         // The model learnt its lesson: the Rust kind, and only it, is AI.
         assert_eq!(p > THRESHOLD, is_rust_kind(s), "{id}: p = {p} for {text:?}");
