@@ -13,6 +13,7 @@ use super::ConfigError;
 /// Every action a key can be given to, by its `[keys]` name.
 pub const ACTIONS: &[&str] = &[
     "quit",
+    "back",
     "next_pane",
     "prev_pane",
     "zoom",

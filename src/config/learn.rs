@@ -19,11 +19,6 @@ pub fn scaled_splits(collect_size: usize) -> [usize; 3] {
 /// "Not labelled" / a labelling function that abstains (the seed's `ABSTAIN = -1`).
 pub const ABSTAIN: i32 = -1;
 
-/// Keys the Label pane (or the whole screen) uses itself: a label key may not be one of them.
-pub const RESERVED_KEYS: &[char] = &[
-    ' ', 'u', 'n', 'o', 't', 'v', 'q', 'z', '?', ':', 'S', 'X', 'Q',
-];
-
 /// One label of the label set: its name, the value stored, the key that gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelDef {
@@ -196,7 +191,8 @@ fn parse_labels(r: &Reader) -> Result<Vec<LabelDef>, ConfigError> {
     let raw_keys = r.string("learn", "keys", "1, 0");
     let keys = split_list(&raw_keys);
     let expected_keys = format!(
-        "one single-character key per label ({}), distinct, not one of Space u n o t q z ? : S X Q",
+        "one single-character key per label ({}), distinct (and free in the Label pane: \
+         the key map checks that when the screen starts)",
         labels.len()
     );
     if keys.len() != labels.len() {
@@ -207,9 +203,6 @@ fn parse_labels(r: &Reader) -> Result<Vec<LabelDef>, ConfigError> {
         let (Some(c), None) = (chars.next(), chars.next()) else {
             return Err(ConfigError::invalid("learn.keys", &raw_keys, expected_keys));
         };
-        if RESERVED_KEYS.contains(&c) {
-            return Err(ConfigError::invalid("learn.keys", &raw_keys, expected_keys));
-        }
         label.key = c;
     }
     if labels[0].key == labels[1].key {

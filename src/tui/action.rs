@@ -60,6 +60,9 @@ impl PaneId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Esc: leave a full screen or a page, cancel a running query, clear the focused pane's
+    /// filter or search.
+    Back,
     FocusNext,
     FocusPrev,
     ToggleZoom,

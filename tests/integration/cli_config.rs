@@ -300,8 +300,15 @@ fn bad_keys_exit_2_naming_the_action_and_the_clash() {
     );
     expect_config_error(
         dir.path(),
-        &with(env, &[("SSP__KEYS__QUIT", "1")]),
+        &with(env.clone(), &[("SSP__KEYS__QUIT", "1")]),
         &[],
         &["1 is a label key", "quit"],
+    );
+    // A label key the Label pane already uses (j scrolls down there).
+    expect_config_error(
+        dir.path(),
+        &with(env, &[("SSP__LEARN__KEYS", "j, 0")]),
+        &[],
+        &["[learn] keys: j is already down", "[keys] down"],
     );
 }

@@ -147,8 +147,12 @@ async fn label_keys_come_from_config() {
         ("SSP__LEARN__LABELS", "YES=1, NO=0"),
         ("SSP__LEARN__KEYS", "y, x"),
         ("SSP__LEARN__POSITIVE", "YES"),
+        // y copies by default: the key map refuses it as a label key until copy moves.
+        ("SSP__KEYS__COPY", "c"),
     ]))
     .await;
+    let label_keys: Vec<char> = r.settings.learn.labels.iter().map(|l| l.key).collect();
+    assert!(ssp_tui::tui::keymap::Keymap::new(&r.settings.keys, &label_keys).is_ok());
     let first = r.app.label.current.clone().unwrap();
     r.app.handle_key(key('1'));
     assert!(r.app.label.pending.is_none(), "1 is not a label key here");

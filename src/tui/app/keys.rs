@@ -1,5 +1,6 @@
-//! Keys: a pending yes/no question, the open input line, the stage page and the help overlay,
-//! the SQL editor and `Esc` come first; every other key goes through the keymap to `update`.
+//! Keys: a pending yes/no question, the open input line and the SQL editor take keys as text;
+//! the stage page, the help overlay, the Label pane's label keys and every other key go through
+//! the keymap's tables.
 
 use crossterm::event::KeyEvent;
 
@@ -93,61 +94,35 @@ impl App {
             return;
         }
         if self.detail.stage.is_some() {
-            // A stage's page: Esc, q or Enter close it, ↑↓ / PgUp / PgDn scroll.
-            use crossterm::event::KeyCode;
-            match key.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => self.detail.close(),
-                KeyCode::Char('j') | KeyCode::Down => self.detail.scroll += 1,
-                KeyCode::Char('k') | KeyCode::Up => {
-                    self.detail.scroll = self.detail.scroll.saturating_sub(1)
-                }
-                KeyCode::PageDown => self.detail.scroll += 10,
-                KeyCode::PageUp => self.detail.scroll = self.detail.scroll.saturating_sub(10),
-                KeyCode::Char('?') => self.help = true,
-                KeyCode::Char('y') => self.copy(),
+            // A stage's page: scrolls; Enter (again), back or quit close it.
+            match self.keymap.lookup_in(keymap::PAGE, &key) {
+                Some(Action::OpenDetail | Action::Back | Action::Quit) => self.detail.close(),
+                Some(Action::Down) => self.detail.scroll += 1,
+                Some(Action::Up) => self.detail.scroll = self.detail.scroll.saturating_sub(1),
+                Some(Action::PageDown) => self.detail.scroll += 10,
+                Some(Action::PageUp) => self.detail.scroll = self.detail.scroll.saturating_sub(10),
+                Some(Action::ToggleHelp) => self.help = true,
+                Some(Action::Copy) => self.copy(),
                 _ => {}
             }
             return;
         }
         if self.help {
-            // ?, q or Esc close the overlay, j / k scroll it; other keys are ignored.
-            use crossterm::event::KeyCode;
-            match key.code {
-                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
-                KeyCode::Char('j') | KeyCode::Down => self.help_scroll += 1,
-                KeyCode::Char('k') | KeyCode::Up => {
-                    self.help_scroll = self.help_scroll.saturating_sub(1)
-                }
+            // help, back or quit close the overlay; it scrolls; other keys are ignored.
+            match self.keymap.lookup_in(keymap::HELP, &key) {
+                Some(Action::ToggleHelp | Action::Back | Action::Quit) => self.help = false,
+                Some(Action::Down) => self.help_scroll += 1,
+                Some(Action::Up) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some(Action::PageDown) => self.help_scroll += 10,
+                Some(Action::PageUp) => self.help_scroll = self.help_scroll.saturating_sub(10),
                 _ => {}
             }
             return;
         }
-        if self.focus == PaneId::Sql {
-            if self.sql.focus == SqlFocus::Editor {
-                if let SqlKeyOutcome::Say(text, error) = self.sql.editor_key(key) {
-                    self.say(text, error);
-                }
-                return;
-            }
-            if key.code == crossterm::event::KeyCode::Esc {
-                // Esc cancels a running query, else leaves the pane.
-                if !self.sql.cancel() {
-                    self.focus = self.prev_focus;
-                }
-                return;
-            }
-        }
-        if self.focus == PaneId::Pipeline && key.code == crossterm::event::KeyCode::Esc {
-            self.focus = self.prev_focus;
-            return;
-        }
-        if key.code == crossterm::event::KeyCode::Esc {
-            // Esc clears the focused pane's filter or search.
-            match self.focus {
-                PaneId::Feed => self.feed.set_filter(None),
-                PaneId::Logs => self.logs.set_search(None),
-                PaneId::Label => self.label.review = None,
-                _ => {}
+        if self.focus == PaneId::Sql && self.sql.focus == SqlFocus::Editor {
+            // The editor takes keys as text (its own Esc moves to the grid).
+            if let SqlKeyOutcome::Say(text, error) = self.sql.editor_key(key) {
+                self.say(text, error);
             }
             return;
         }

@@ -184,6 +184,19 @@ impl App {
         self.focus = pane;
     }
 
+    /// `back` (Esc): the SQL grid cancels a running query, else a full screen returns to the
+    /// pane before it; the Feed, Logs and Label panes drop their filter, search or review.
+    fn back(&mut self) {
+        match self.focus {
+            PaneId::Sql if self.sql.cancel() => {}
+            PaneId::Sql | PaneId::Pipeline => self.focus = self.prev_focus,
+            PaneId::Feed => self.feed.set_filter(None),
+            PaneId::Logs => self.logs.set_search(None),
+            PaneId::Label => self.label.review = None,
+            _ => {}
+        }
+    }
+
     fn cycle_focus(&mut self, step: isize) {
         if self.focus.full_screen() {
             self.focus = self.prev_focus;

@@ -25,6 +25,7 @@ impl App {
                     self.pending_quit = true;
                 }
             },
+            Action::Back => self.back(),
             Action::FocusNext => self.cycle_focus(1),
             Action::FocusPrev => self.cycle_focus(-1),
             Action::ToggleZoom => self.zoom = !self.zoom,

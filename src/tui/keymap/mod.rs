@@ -28,6 +28,12 @@ pub static GLOBAL: &[Binding] = &[
         "quit (stops stages, flushes)",
         true,
     ),
+    bind(
+        &[code(KeyCode::Esc)],
+        Action::Back,
+        "back: close, cancel the query, clear the filter",
+        false,
+    ),
     bind(&[code(KeyCode::Tab)], Action::FocusNext, "next pane", true),
     bind(
         &[code(KeyCode::BackTab)],
@@ -299,6 +305,23 @@ pub static SQL: &[Binding] = &[
         false,
     ),
 ];
+
+/// A stage's page (Enter on a stage): scrolls; Enter, `back` or `quit` close it.
+pub static PAGE: &[Binding] = &[
+    UP,
+    DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    bind(
+        &[code(KeyCode::Enter)],
+        Action::OpenDetail,
+        "close the page",
+        false,
+    ),
+];
+
+/// The help overlay: scrolls; `help`, `back` or `quit` close it.
+pub static HELP: &[Binding] = &[UP, DOWN, PAGE_UP, PAGE_DOWN];
 
 pub fn pane_bindings(pane: PaneId) -> &'static [Binding] {
     match pane {

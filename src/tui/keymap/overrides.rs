@@ -1,6 +1,8 @@
 //! `[keys]` applied to the key table: the keys a user gave an action replace its built-in
 //! ones everywhere the action is bound. A key given to two actions that can meet (the same
-//! pane, or a pane and the global table) is refused, naming both; so is a label key.
+//! pane, or a pane and the global table) is refused, naming both. A label key (`[learn] keys`)
+//! may not be a key the Label pane or the whole screen already uses: that rule is read from
+//! the tables here, so it cannot fall behind them.
 
 use crossterm::event::KeyEvent;
 
@@ -12,6 +14,7 @@ use crate::tui::action::{Action, PaneId};
 pub fn action_name(a: &Action) -> Option<&'static str> {
     Some(match a {
         Action::Quit => "quit",
+        Action::Back => "back",
         Action::FocusNext => "next_pane",
         Action::FocusPrev => "prev_pane",
         Action::ToggleZoom => "zoom",
@@ -105,7 +108,12 @@ impl Keymap {
 
     /// The focused pane's bindings win over the global ones.
     pub fn lookup(&self, pane: PaneId, ev: &KeyEvent) -> Option<Action> {
-        pane_bindings(pane)
+        self.lookup_in(pane_bindings(pane), ev)
+    }
+
+    /// `table`'s bindings (a pane, the page, the help overlay), then the global ones.
+    pub fn lookup_in(&self, table: &[Binding], ev: &KeyEvent) -> Option<Action> {
+        table
             .iter()
             .chain(GLOBAL.iter())
             .find(|b| self.keys(b).iter().any(|key| matches(key, ev)))
@@ -148,19 +156,29 @@ impl Keymap {
                         ));
                     }
                 }
-                if a_over && (pane == PaneId::Label) {
+                if pane == PaneId::Label {
                     if let Some(c) = self.keys(a).iter().find_map(|k| match k.code {
                         crossterm::event::KeyCode::Char(c)
-                            if k.modifiers.is_empty() && label_keys.contains(&c) =>
+                            if (k.modifiers - crossterm::event::KeyModifiers::SHIFT).is_empty()
+                                && label_keys.contains(&c) =>
                         {
                             Some(c)
                         }
                         _ => None,
                     }) {
-                        return Err(format!(
-                            "[keys]: {c} is a label key ([learn] keys) and cannot also be {}",
-                            describe(a)
-                        ));
+                        return Err(if a_over {
+                            format!(
+                                "[keys]: {c} is a label key ([learn] keys) and cannot also be {}",
+                                describe(a)
+                            )
+                        } else {
+                            format!(
+                                "[learn] keys: {c} is already {} where labels are given; choose \
+                                 another label key, or move that action with [keys] {}",
+                                describe(a),
+                                action_name(&a.action).unwrap_or("…")
+                            )
+                        });
                     }
                 }
             }
@@ -223,6 +241,18 @@ mod tests {
         );
         let e = Keymap::new(&o(&[("quit", "1")]), &['1', '0']).unwrap_err();
         assert!(e.contains("1 is a label key"), "{e}");
+        // A label key on a key the Label pane or the screen uses: refused, naming the action,
+        // unless [keys] moves that action elsewhere.
+        for (c, action) in [('u', "undo"), ('j', "down"), ('y', "copy"), ('Q', "sql")] {
+            let e = Keymap::new(&o(&[]), &[c, '0']).unwrap_err();
+            assert!(
+                e.starts_with(&format!("[learn] keys: {c} is already {action}")),
+                "{e}"
+            );
+        }
+        assert!(Keymap::new(&o(&[("copy", "c")]), &['y', 'x']).is_ok());
+        // Keys of other panes only (s starts a stage, w is the Trending window) are free.
+        assert!(Keymap::new(&o(&[]), &['s', 'w']).is_ok());
         // The same key for two actions that never meet (two panes) is fine.
         assert!(Keymap::new(&o(&[("pause", "w")]), &[]).is_ok());
     }
