@@ -85,6 +85,8 @@ fn replay_samples() -> (Vec<Sample>, HashMap<String, Vec<Span>>) {
             json: v1_tweet(id, text, "known", created),
             expect: Expect {
                 id: id.to_string(),
+                // One line each: kept as written.
+                text: text.to_string(),
                 author: Some("known".into()),
                 source: None,
                 hashtags: Vec::new(),

@@ -133,7 +133,12 @@ async fn both_apis_agree_with_spacy_on_known_sentences() {
         return;
     };
     let texts = known_texts();
-    let Some(truth) = truth("both_apis_agree_with_spacy_on_known_sentences", &url, &texts).await
+    let Some(truth) = truth(
+        "both_apis_agree_with_spacy_on_known_sentences",
+        &url,
+        &texts,
+    )
+    .await
     else {
         return;
     };
