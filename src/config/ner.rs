@@ -154,13 +154,7 @@ pub(super) fn parse(r: &Reader) -> Result<NerSettings, ConfigError> {
         )?,
         backoff,
         backoff_max,
-        max_response_bytes: r.parse(
-            "ner",
-            "max_response_bytes",
-            4 << 20,
-            "a whole number of bytes >= 1024",
-            |v| v >= 1024,
-        )?,
+        max_response_bytes: r.at_least("ner", "max_response_bytes", 4 << 20, 1024, "bytes")?,
         start: r.choice(
             "ner",
             "start",

@@ -116,6 +116,19 @@ impl Reader {
         }
     }
 
+    /// A whole number of `unit` no smaller than `min` (the expected form names both).
+    pub fn at_least<T: FromStr + Copy + PartialOrd + std::fmt::Display>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+        min: T,
+        unit: &str,
+    ) -> Result<T, ConfigError> {
+        let expected = format!("a whole number of {unit} >= {min}");
+        self.parse(section, key, default, &expected, |v| v >= min)
+    }
+
     pub fn bool(&self, section: &str, key: &str, default: bool) -> Result<bool, ConfigError> {
         let Some(raw) = self.raw(section, key) else {
             return Ok(default);

@@ -182,19 +182,13 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
             "a whole number from 1 to 1024",
             |v| (1..=1024).contains(&v),
         )?,
-        bus_capacity: r.parse(
-            "pipeline",
-            "bus_capacity",
-            200_000,
-            "a whole number of messages >= 1",
-            |v| v >= 1,
-        )?,
-        bus_capacity_bytes: r.parse(
+        bus_capacity: r.at_least("pipeline", "bus_capacity", 200_000, 1, "messages")?,
+        bus_capacity_bytes: r.at_least(
             "pipeline",
             "bus_capacity_bytes",
             128 << 20,
-            "a whole number of bytes >= 65536",
-            |v| v >= 65536,
+            65536,
+            "bytes",
         )?,
     };
     let source = parse_source(r)?;
@@ -213,20 +207,8 @@ pub(super) fn parse(r: &Reader) -> Result<Settings, ConfigError> {
     let lake = LakeSettings {
         root: local,
         tables,
-        roll_rows: r.parse(
-            "lake",
-            "roll_rows",
-            20_000,
-            "a whole number of rows >= 1",
-            |v| v >= 1,
-        )?,
-        roll_bytes: r.parse(
-            "lake",
-            "roll_bytes",
-            64 << 20,
-            "a whole number of bytes >= 1024",
-            |v| v >= 1024,
-        )?,
+        roll_rows: r.at_least("lake", "roll_rows", 20_000, 1, "rows")?,
+        roll_bytes: r.at_least("lake", "roll_bytes", 64 << 20, 1024, "bytes")?,
         roll_seconds: Duration::from_secs_f64(r.parse(
             "lake",
             "roll_seconds",
