@@ -31,7 +31,7 @@ pub static GLOBAL: &[Binding] = &[
     bind(
         &[code(KeyCode::Esc)],
         Action::Back,
-        "back: close, cancel the query, clear the filter",
+        "back: close, cancel, clear filter",
         false,
     ),
     bind(&[code(KeyCode::Tab)], Action::FocusNext, "next pane", true),
