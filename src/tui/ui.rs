@@ -241,24 +241,32 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
         .iter()
         .chain(keymap::GLOBAL.iter())
         .filter(|b| b.hint);
+    // `?` always shows, at the right end; the hints before it are whole ones that fit.
+    let help = Line::from(vec![
+        Span::styled(" ? ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(" help "),
+    ]);
+    let room = usize::from(area.width).saturating_sub(help.width());
+    let mut used: usize = spans.iter().map(Span::width).sum();
     let mut seen = Vec::new();
     for b in hints {
         let label = app.keymap.label(b);
         if seen.contains(&label) || b.action == crate::tui::action::Action::ToggleHelp {
             continue;
         }
-        spans.push(Span::styled(
+        let key = Span::styled(
             format!(" {label} "),
             Style::default().fg(Color::Black).bg(Color::DarkGray),
-        ));
-        spans.push(Span::raw(format!(" {}  ", b.desc)));
+        );
+        let desc = Span::raw(format!(" {}  ", b.desc));
+        used += key.width() + desc.width();
+        if used > room {
+            break;
+        }
+        spans.push(key);
+        spans.push(desc);
         seen.push(label);
     }
-    // `?` always shows, at the right end, however many hints the width cuts off.
-    let help = Line::from(vec![
-        Span::styled(" ? ", Style::default().fg(Color::Black).bg(Color::Cyan)),
-        Span::raw(" help "),
-    ]);
     let [hints_area, help_area] =
         Layout::horizontal([Constraint::Min(1), Constraint::Length(help.width() as u16)])
             .areas(area);
