@@ -1,5 +1,6 @@
 //! `ssp-tui bench kafka`: throughput through a real broker, in one run, with references:
-//! a bare rdkafka producer vs the source stage, a bare rdkafka consumer vs the bronze stage,
+//! a bare rdkafka producer vs the source stage, a bare rdkafka consumer (receiving only, and
+//! receiving and parsing) vs the bronze stage,
 //! the embedded bus; and end-to-end latency (send -> bronze file visible), p50 / p99.
 
 use std::path::Path;
@@ -8,12 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
+use rdkafka::Message as _;
 
 use crate::bus::kafka::{client_config, KafkaBus};
 use crate::bus::Bus;
 use crate::config::{BusKind, Settings, SourceKind};
 use crate::pipeline;
 use crate::stage::StageState;
+use crate::tweet::Tweet;
 
 pub struct KafkaBench<'a> {
     pub input: &'a Path,
@@ -77,12 +80,20 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
         source_rate / bare_rate
     );
 
-    // Bare consumer on the same topic.
-    let bare_c = bare_consume(&s, &s.kafka.topic, b.count)?;
+    // Bare consumers on the same topic: one that only receives, one that also parses each
+    // tweet (serde_json typed, `Tweet::parse`, on its polling thread), as the ingest bench's
+    // baseline does.
+    let bare_c = bare_consume(&s, &s.kafka.topic, b.count, false)?;
     println!(
         "bare rdkafka consumer       : {:>9.0} tweets/s {:>7.1} MB/s",
         bare_c,
         bare_c * mb / b.count as f64
+    );
+    let bare_parse = bare_consume(&s, &s.kafka.topic, b.count, true)?;
+    println!(
+        "bare consumer + typed parse : {:>9.0} tweets/s {:>7.1} MB/s",
+        bare_parse,
+        bare_parse * mb / b.count as f64
     );
 
     // The bronze stage drains the same topic (the source's delivered offsets are known).
@@ -106,10 +117,11 @@ pub async fn run(settings: &Settings, b: KafkaBench<'_>) -> anyhow::Result<()> {
     wait_done(&sup, "bronze").await?;
     let bronze_rate = b.count as f64 / first.elapsed().as_secs_f64();
     println!(
-        "bronze stage <- kafka       : {:>9.0} tweets/s {:>7.1} MB/s  ({:.2}x bare consumer)",
+        "bronze stage <- kafka       : {:>9.0} tweets/s {:>7.1} MB/s  ({:.2}x bare consumer, {:.2}x bare consumer + parse)",
         bronze_rate,
         bronze_rate * mb / b.count as f64,
-        bronze_rate / bare_c
+        bronze_rate / bare_c,
+        bronze_rate / bare_parse
     );
 
     // The embedded bus, same input, end to end.
@@ -169,23 +181,34 @@ fn bare_produce(s: &Settings, topic: &str, payloads: &[&[u8]]) -> anyhow::Result
     Ok(payloads.len() as f64 / t.elapsed().as_secs_f64())
 }
 
-fn bare_consume(s: &Settings, topic: &str, n: usize) -> anyhow::Result<f64> {
+fn bare_consume(s: &Settings, topic: &str, n: usize, parse: bool) -> anyhow::Result<f64> {
     let c: BaseConsumer = client_config(&s.kafka)
-        .set("group.id", format!("bench-bare-{}", std::process::id()))
+        .set(
+            "group.id",
+            format!("bench-bare-{}-{parse}", std::process::id()),
+        )
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // As the stages' consumer: no 1 s pause whenever the local queue fills.
+        .set("fetch.queue.backoff.ms", "10")
         .create()?;
     c.subscribe(&[topic])?;
-    let mut got = 0usize;
+    let (mut got, mut parsed) = (0usize, 0usize);
     let mut t: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(600);
     while got < n && Instant::now() < deadline {
-        if let Some(Ok(_)) = c.poll(Duration::from_millis(100)) {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
             t.get_or_insert_with(Instant::now);
             got += 1;
+            if parse {
+                parsed += Tweet::parse(m.payload().unwrap_or_default()).is_ok() as usize;
+            }
         }
     }
     anyhow::ensure!(got == n, "bare consumer read {got} of {n}");
+    if parse {
+        tracing::debug!(parsed, of = n, "bare consumer + parse");
+    }
     Ok(n as f64 / t.map_or(1.0, |t| t.elapsed().as_secs_f64()))
 }
 

@@ -13,6 +13,7 @@ impl Run<'_> {
             self.ctx.metrics.committed();
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let rolled = match self.writer.roll().await {
             Ok(r) => r,
             Err(crate::lake::LakeError::Table(e))
@@ -27,7 +28,13 @@ impl Run<'_> {
             }
             Err(e) => return Err(e).context("committing to the bronze table"),
         };
-        tracing::debug!(version = ?rolled.version, rows = rolled.rows, files = rolled.files, "bronze commit");
+        tracing::debug!(
+            version = ?rolled.version,
+            rows = rolled.rows,
+            files = rolled.files,
+            ms = started.elapsed().as_millis() as u64,
+            "bronze commit"
+        );
         if rolled.dead_letters > 0 {
             self.ctx.log.event(format!(
                 "{} malformed records sent to the dead-letter file",
