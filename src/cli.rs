@@ -68,6 +68,10 @@ pub enum Command {
         /// the output.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         repeat: u32,
+        /// With --repeat: each run in a new engine (tables opened and footers read anew, as a
+        /// new process would, without the process start), for timing a cold query.
+        #[arg(long)]
+        fresh: bool,
     },
     /// Labelled datasets (built by the `collect` stage, labelled in the Label pane).
     Dataset {

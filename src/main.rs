@@ -108,6 +108,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
             out,
             timing,
             repeat,
+            fresh,
         }) => {
             let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
             let opts = ssp_tui::sql::headless::Options {
@@ -115,6 +116,7 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
                 out_file: out.as_deref(),
                 timing,
                 repeat,
+                fresh,
             };
             Ok(runtime.block_on(ssp_tui::sql::headless::run(
                 &settings,

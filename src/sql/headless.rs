@@ -17,6 +17,8 @@ pub struct Options<'a> {
     pub timing: bool,
     /// Runs in the same engine (the last result is the output).
     pub repeat: u32,
+    /// Each run in a new engine instead.
+    pub fresh: bool,
 }
 
 /// Runs `sql` and returns the exit code; the result goes to `out` (or the file
@@ -33,16 +35,23 @@ pub async fn run(
         out_file,
         timing,
         repeat,
+        fresh,
     } = opts;
-    let mut engine = match SqlEngine::new(settings, settings.sql.memory_mb) {
-        Ok(e) => e,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return 1;
-        }
-    };
+    let mut engine = None;
     let mut result = None;
     for _ in 0..repeat.max(1) {
+        if fresh || engine.is_none() {
+            engine = match SqlEngine::new(settings, settings.sql.memory_mb) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return 1;
+                }
+            };
+        }
+        let Some(engine) = engine.as_mut() else {
+            return 1;
+        };
         let r = match engine.run(sql, usize::MAX).await {
             Ok(r) => r,
             Err(e) => {
