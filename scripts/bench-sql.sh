@@ -6,7 +6,7 @@
 #
 # Environment: INPUT (default ../shared/data/tweets-v1-sample.jsonl), REPEAT (default 1000),
 # SSP_BENCH_LAKE (built once, reused; default /tmp/ssp-bench-sql-lake), SSP_BENCH_VENV (a
-# virtualenv for DuckDB; default /tmp/ssp-bench-venv).
+# virtualenv for DuckDB and the deltalake package; default /tmp/ssp-bench-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ BIN="$(realpath "$BIN")"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -c 'import duckdb' 2>/dev/null || "$VENV/bin/pip" install --quiet duckdb
+"$VENV/bin/python" -c 'import duckdb, deltalake' 2>/dev/null || "$VENV/bin/pip" install --quiet duckdb deltalake
 
 if [ ! -d "$LAKE/lake/silver/ner/_delta_log" ]; then
     echo "== building the lake: $REPEAT x $INPUT -> bronze -> silver/ner"
