@@ -182,6 +182,25 @@ async fn headless_queries_give_the_known_answers() {
     let rows = lake.rows("select count(*) as n, count(distinct id_str) as ids from bronze");
     assert_eq!((int(&rows[0]["n"]), int(&rows[0]["ids"])), (n, n));
 
+    // Timing runs (the benchmark's, in one engine or, with --fresh, a new one per run): the
+    // same answer, and one timing line per run.
+    for fresh in [true, false] {
+        let mut args = vec!["sql", "select count(*) as n from bronze", "--format", "csv"];
+        args.extend(["--timing", "--repeat", "3"]);
+        if fresh {
+            args.push("--fresh");
+        }
+        let (code, out, err) =
+            ner_common::run_bin(&lake.dir, &args, &lake.env(), Duration::from_secs(60));
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, format!("n\n{n}\n"));
+        let timings = err
+            .lines()
+            .filter(|l| l.contains("(opening tables "))
+            .count();
+        assert_eq!(timings, 3, "fresh={fresh}: {err}");
+    }
+
     // Group-by: authors are user{i % 7}.
     let rows =
         lake.rows("select author, count(*) as n from bronze group by author order by author");
