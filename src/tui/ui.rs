@@ -136,7 +136,9 @@ fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
 }
 
 /// The bordered block of a pane; its title always contains the pane's name.
-pub fn pane_block(title: String, focused: bool) -> Block<'static> {
+/// A pane's border and title for a pane `width` cells wide (its direct key is left out when it
+/// would run into the title).
+pub fn pane_block(title: String, focused: bool, width: u16) -> Block<'static> {
     let style = if focused {
         Style::default()
             .fg(Color::Cyan)
@@ -148,7 +150,9 @@ pub fn pane_block(title: String, focused: bool) -> Block<'static> {
     let key = PaneId::ALL
         .iter()
         .find(|p| title.starts_with(p.title()) && !p.full_screen())
-        .map(|p| format!(" Alt-{} ", p.number()));
+        .map(|p| format!(" Alt-{} ", p.number()))
+        // Corners, the title's spaces and a gap of one.
+        .filter(|k| Line::from(title.as_str()).width() + k.len() + 5 <= width as usize);
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
@@ -272,4 +276,34 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &mut App) {
             .areas(area);
     f.render_widget(Paragraph::new(Line::from(spans)), hints_area);
     f.render_widget(Paragraph::new(help), help_area);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::widgets::Widget as _;
+
+    use super::*;
+
+    fn top_border(title: &str, width: u16) -> String {
+        let area = Rect::new(0, 0, width, 3);
+        let mut buf = Buffer::empty(area);
+        pane_block(title.to_string(), true, width).render(area, &mut buf);
+        (0..width).map(|x| buf[(x, 0)].symbol()).collect()
+    }
+
+    #[test]
+    fn the_direct_key_is_shown_only_where_it_fits_beside_the_title() {
+        let title = "Stages · 1 of 11 shown";
+        let wide = top_border(title, 60);
+        assert!(wide.contains(title) && wide.contains("Alt-1"), "{wide}");
+        // 22 cells of title, 7 of key, 5 of corners and gaps.
+        let exact = top_border(title, 34);
+        assert!(exact.contains(title) && exact.contains("Alt-1"), "{exact}");
+        let narrow = top_border(title, 33);
+        assert!(
+            narrow.contains(title) && !narrow.contains("Alt-"),
+            "{narrow}"
+        );
+    }
 }

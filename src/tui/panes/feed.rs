@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             app.label.label_name(app.label.positive)
         ));
     }
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, area.width);
     let inner = block.inner(area);
     let rows = inner.height as usize;
     let tweets = app.feed.visible(rows);

@@ -267,7 +267,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             PendingKind::Undo => " · undoing…",
         });
     }
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let message = match &s.state {

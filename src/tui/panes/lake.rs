@@ -15,7 +15,7 @@ use crate::tui::format;
 use crate::tui::ui::pane_block;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let block = pane_block("Lake".into(), focused);
+    let block = pane_block("Lake".into(), focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(stats) = &app.lake else {

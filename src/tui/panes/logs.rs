@@ -18,7 +18,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         title.push_str(&format!(" [/{s} · {} match]", v.match_count()));
     }
     let n = v.lines.len();
-    let inner = pane_block(String::new(), focused).inner(area);
+    let inner = pane_block(String::new(), focused, area.width).inner(area);
     let rows = inner.height as usize;
     let width = inner.width.max(1) as usize;
     // The last line shown: a search match sits mid-view, with the lines after it below.
@@ -58,7 +58,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         .enumerate()
         .map(|(i, l)| log_line(l, needle.as_deref(), v.current_match == Some(start + i)))
         .collect();
-    let mut p = Paragraph::new(lines).block(pane_block(title, focused));
+    let mut p = Paragraph::new(lines).block(pane_block(title, focused, area.width));
     if v.wrap {
         p = p.wrap(Wrap { trim: false });
     } else {

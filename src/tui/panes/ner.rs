@@ -229,7 +229,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         Some(_) => "NER · rules".to_string(),
         None => "NER".to_string(),
     };
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(s) = &app.ner else {

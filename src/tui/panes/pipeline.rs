@@ -19,7 +19,7 @@ use crate::tui::ui::pane_block;
 const DIM: Style = Style::new().fg(Color::DarkGray);
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let block = pane_block("Pipeline".into(), true);
+    let block = pane_block("Pipeline".into(), true, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let view = pipeline::view(app, &app.shape);

@@ -27,7 +27,7 @@ pub fn render(f: &mut Frame, area: Rect, view: &mut SqlView, focused: bool) {
     if view.watching.is_some() {
         title.push_str(" · live");
     }
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let editor_h = (view.editor.lines().len() as u16 + 2)

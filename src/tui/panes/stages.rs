@@ -84,7 +84,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     };
     let table = Table::new(rows, widths)
         .header(header)
-        .block(pane_block(title, focused))
+        .block(pane_block(title, focused, area.width))
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
         .highlight_symbol("▶ ");
     let mut state = TableState::default().with_selected(Some(app.selected));

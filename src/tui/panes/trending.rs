@@ -45,7 +45,7 @@ pub fn render(
     window_mode: bool,
     focused: bool,
 ) {
-    let block = pane_block(title(view, window_mode), focused);
+    let block = pane_block(title(view, window_mode), focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(view) = view else {

@@ -24,7 +24,7 @@ pub fn draw_view(f: &mut Frame, area: Rect, v: &LagView, focused: bool) {
         (false, Some(g)) => format!("Lag · {}", g.topic),
         _ => "Lag".to_string(),
     };
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, area.width);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let down = v.broker_down();
