@@ -41,7 +41,7 @@ pub(super) struct InFlight {
 
 impl Run<'_> {
     pub(super) fn inflight_rows(&self) -> u64 {
-        self.inflight.as_ref().map_or(0, |f| f.todo.len() as u64)
+        self.inflight.iter().map(|f| f.todo.len() as u64).sum()
     }
 
     /// Decides, in order, which messages of `batch` are new (resume points may need the
@@ -107,9 +107,17 @@ impl Run<'_> {
         Ok(Some(InFlight { now, todo, job }))
     }
 
-    /// Appends the batch in flight, in order, once its parse is done.
+    /// Appends every batch in flight, in order.
     pub(super) async fn append_inflight(&mut self) -> anyhow::Result<()> {
-        let Some(InFlight { now, todo, job }) = self.inflight.take() else {
+        while !self.inflight.is_empty() {
+            self.append_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Appends the oldest batch in flight once its parse is done.
+    pub(super) async fn append_oldest(&mut self) -> anyhow::Result<()> {
+        let Some(InFlight { now, todo, job }) = self.inflight.pop_front() else {
             return Ok(());
         };
         let topic = self.ctx.pipeline.topic().to_string();

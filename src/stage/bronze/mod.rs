@@ -14,7 +14,7 @@ mod commit;
 mod parse;
 mod resume;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +30,8 @@ use batch::InFlight;
 use resume::ReplayInput;
 
 const BATCH: usize = 2048;
+/// Batches read and parsing before the oldest is appended.
+const IN_FLIGHT: usize = 2;
 const POLL: Duration = Duration::from_millis(100);
 
 /// Transaction id of one replay input on one bus partition of a topic with `partitions`
@@ -127,7 +129,7 @@ impl Stage for BronzeStage {
             revoked,
             positions: consumer.positions(),
             commit_failing: false,
-            inflight: None,
+            inflight: VecDeque::new(),
             bus_apps: HashMap::new(),
         };
         run.consume(&mut *consumer).await
@@ -151,8 +153,8 @@ struct Run<'a> {
     positions: Offsets,
     /// The last bus offset commit failed (said once until one works again).
     commit_failing: bool,
-    /// The batch being parsed (appended before the next one, and before any commit).
-    inflight: Option<InFlight>,
+    /// Batches being parsed, oldest first (appended in order, and all before any commit).
+    inflight: VecDeque<InFlight>,
     /// Partition -> its bus transaction id.
     bus_apps: HashMap<i32, Arc<str>>,
 }
@@ -187,10 +189,14 @@ impl Run<'_> {
             if !idle {
                 self.ctx.metrics.waiting();
             }
-            // This batch's parse runs while the one before it is appended.
-            let next = self.decide(consumer, batch).await?;
-            self.append_inflight().await?;
-            self.inflight = next;
+            // This batch's parse runs while older ones are appended; up to IN_FLIGHT
+            // batches parse at once, so neither the pool nor this task waits on a late one.
+            if let Some(next) = self.decide(consumer, batch).await? {
+                self.inflight.push_back(next);
+            }
+            while self.inflight.len() > IN_FLIGHT {
+                self.append_oldest().await?;
+            }
             if idle {
                 self.append_inflight().await?;
             }

@@ -25,7 +25,7 @@ impl Run<'_> {
                 "{why}: dropping uncommitted rows, resuming from the table"
             ));
         }
-        self.inflight = None;
+        self.inflight.clear();
         self.writer.discard();
         self.next.clear();
         self.seeking.clear();
