@@ -40,19 +40,19 @@ pub async fn run(
     let mut engine = None;
     let mut result = None;
     for _ in 0..repeat.max(1) {
-        if fresh || engine.is_none() {
-            engine = match SqlEngine::new(settings, settings.sql.memory_mb) {
-                Ok(e) => Some(e),
+        let mut current = match engine.take() {
+            Some(e) if !fresh => e,
+            _ => match SqlEngine::new(settings, settings.sql.memory_mb) {
+                Ok(e) => e,
                 Err(e) => {
                     let _ = writeln!(err, "error: {e}");
                     return 1;
                 }
-            };
-        }
-        let Some(engine) = engine.as_mut() else {
-            return 1;
+            },
         };
-        let r = match engine.run(sql, usize::MAX).await {
+        let run = current.run(sql, usize::MAX).await;
+        engine = Some(current);
+        let r = match run {
             Ok(r) => r,
             Err(e) => {
                 let _ = writeln!(err, "error: {}", e.message);

@@ -135,9 +135,8 @@ fn pane_areas(body: Rect, app: &App) -> Vec<(PaneId, Rect)> {
     out
 }
 
-/// The bordered block of a pane; its title always contains the pane's name.
-/// A pane's border and title for a pane `width` cells wide (its direct key is left out when it
-/// would run into the title).
+/// The bordered block of a pane `width` cells wide; its title always contains the pane's name,
+/// and its direct key (`Alt-N`) shows on the right where it does not run into the title.
 pub fn pane_block(title: String, focused: bool, width: u16) -> Block<'static> {
     let style = if focused {
         Style::default()

@@ -1,5 +1,5 @@
-//! Parsing a batch's new messages into tweets, on rayon's pool while the batch before it
-//! is appended.
+//! Parsing a batch's new messages into tweets, on rayon's pool while the batches before it
+//! are appended.
 
 use crate::bus::Message;
 use crate::tweet::Tweet;
@@ -9,7 +9,7 @@ pub(super) type Parsed = Vec<Result<(Tweet, String), String>>;
 pub(super) type ParseResult = std::thread::Result<(Vec<Message>, Parsed)>;
 
 /// The parse of one batch's new messages: done already (small batches) or running on rayon's
-/// pool (every core) while the runtime thread appends the batch before it.
+/// pool (every core) while the runtime thread appends the batches before it.
 pub(super) enum ParseJob {
     Done(Vec<Message>, Parsed),
     Running(tokio::sync::oneshot::Receiver<ParseResult>),
