@@ -1,15 +1,16 @@
 """Driver of scripts/bench-sql.sh: each query in ssp-tui (`ssp-tui sql --timing`, the engine's
 own time: opening the tables, planning, running) and in DuckDB over the same Parquet files
-(read_parquet, hive partitions), cold and warm for both engines, best of 3, with the ratios;
-the answers are compared too. DuckDB cold is timed two ways: globbing the table's folder (what
-the issue asks; it does not read the Delta log, so it would also count files a compaction
-replaced), and over the table's live files as the Python `deltalake` package lists them from
-the log (how DuckDB reads a Delta table without its delta extension; the log is read anew on
-each run, as ssp-tui does).
+(read_parquet of the table's folder, hive partitions), best of 3, with the ratios; the answers
+are compared too. Both engines are timed alike three ways: in a new process per run, as a new
+engine / connection in a process that has run the query before, and warm (tables open, the
+query run before). DuckDB's glob does not read the Delta log (it would also count files a
+compaction replaced), so it is also timed over the table's live files as the Python
+`deltalake` package lists them from the log, read in the timed span.
 Usage: bench_sql.py <ssp-tui binary> <lake folder>."""
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -57,13 +58,27 @@ QUERIES = [
 ]
 
 
-def ssp(sql, repeat=1):
-    """(best seconds, rows): a fresh process; with `repeat`, the best of that many runs in it."""
+def ssp(sql, repeat=1, fresh=False):
+    """(seconds of each run, rows): a new process running `sql` `repeat` times, in one engine
+    (tables stay open) or, with `fresh`, in a new engine per run."""
     env = dict(os.environ, SSP__LAKE__ROOT=LAKE, SSP__LOG__DIR="/tmp/ssp-bench-sql-logs")
-    p = subprocess.run([BIN, "sql", sql, "--format", "csv", "--timing", "--repeat", str(repeat)],
+    args = [BIN, "sql", sql, "--format", "csv", "--timing", "--repeat", str(repeat)]
+    p = subprocess.run(args + (["--fresh"] if fresh else []),
                        capture_output=True, text=True, env=env, check=True)
-    secs = min(float(l.split(" in ")[1].split(" ")[0]) for l in p.stderr.strip().splitlines())
+    secs = [float(l.split(" in ")[1].split(" ")[0]) for l in p.stderr.strip().splitlines()]
     return secs, [tuple(r) for r in csv.reader(io.StringIO(p.stdout))][1:]
+
+
+def best(runs):
+    """The fastest of several (seconds, rows)."""
+    return min(runs, key=lambda r: r[0])
+
+
+def connect():
+    """A new DuckDB database, without the progress bar it draws on stdout for long queries."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def duck(con, sql):
@@ -74,12 +89,33 @@ def duck(con, sql):
 
 def duck_cold(sql):
     """A new DuckDB database per run (nothing cached: files globbed and footers read anew)."""
-    return duck(duckdb.connect(), sql)
+    return duck(connect(), sql)
+
+
+DUCK_PROCESS = """
+import duckdb, json, sys, time
+t = time.perf_counter()
+con = duckdb.connect()
+connecting = time.perf_counter() - t
+con.execute("SET enable_progress_bar = false")
+t = time.perf_counter()
+rows = con.execute(sys.argv[1]).fetchall()
+secs = connecting + time.perf_counter() - t
+print(json.dumps([secs, [["" if v is None else str(v) for v in r] for r in rows]]))
+"""
+
+
+def duck_process(sql):
+    """DuckDB in a new Python process (`import duckdb` untimed, as ssp-tui's process start is):
+    connecting and running the query, timed inside."""
+    p = subprocess.run([sys.executable, "-c", DUCK_PROCESS, sql], capture_output=True, text=True, check=True)
+    secs, rows = json.loads(p.stdout)
+    return secs, [tuple(r) for r in rows]
 
 
 def duck_delta(sql):
     """As duck_cold, over each table's live files read from its Delta log in the timed span."""
-    con = duckdb.connect()
+    con = connect()
     t = time.perf_counter()
     for name, glob in ((SILVER, "silver/ner"), (BRONZE, "bronze")):
         if name in sql:
@@ -89,20 +125,32 @@ def duck_delta(sql):
     return time.perf_counter() - t, [tuple("" if v is None else str(v) for v in r) for r in rows]
 
 
-con = duckdb.connect()
+con = connect()
 n = con.execute(f"SELECT count(*) FROM {BRONZE}").fetchone()[0]
-print(f"bronze: {n} rows; duckdb {duckdb.__version__}; {os.cpu_count()} cores")
-print("cold: ssp-tui in a new process per run (tables opened each time), DuckDB on a new")
-print("      connection per run; each engine's own time, best of 3; 'duck+log': DuckDB over")
-print("      the live files of each table's Delta log (deltalake, read in the timed span);")
-print("warm: ssp-tui 3 runs in one engine (tables stay open, as in the SQL pane), DuckDB on one")
-print("      connection that has run the query before; best of 3.")
-print(f"{'query':<22} {'cold s':>8} {'duck cold':>9} {'duck+log':>8} {'warm s':>8} {'duck warm':>9} {'cold':>7} {'vs+log':>7} {'warm':>7}  same answer")
+print(f"bronze: {n} rows; duckdb {duckdb.__version__}; {os.cpu_count()} cores; best of 3 of each, each engine's own time")
+print("process: each engine in a new process per run (ssp-tui sql; python -c 'import duckdb; ...'),")
+print("         connecting / opening the tables and running the query timed inside")
+print("engine:  a new engine in a process that has run the query before (ssp-tui --fresh, 3 runs")
+print("         before the 3 timed; a new")
+print("         DuckDB connection), tables opened anew; 'duck+log': the same over the live files")
+print("         of each table's Delta log (deltalake, read in the timed span)")
+print("warm:    ssp-tui 3 runs in one engine (tables stay open, as in the SQL pane), DuckDB on one")
+print("         connection that has run the query before")
+print("milliseconds, then the ratios ours / DuckDB")
+print(f"{'query':<22} {'process':>15} {'engine':>24} {'warm':>15}  {'process':>7} {'engine':>7} {'vs+log':>7} {'warm':>7}  same")
+print(f"{'':<22} {'ours':>7} {'duck':>7} {'ours':>7} {'duck':>7} {'+log':>8} {'ours':>7} {'duck':>7}")
 for name, ours, theirs in QUERIES:
-    a = min((ssp(ours) for _ in range(3)), key=lambda r: r[0])
-    w = ssp(ours, repeat=3)
-    bc = min((duck_cold(theirs) for _ in range(3)), key=lambda r: r[0])
-    bl = min((duck_delta(theirs) for _ in range(3)), key=lambda r: r[0])
-    b = min((duck(con, theirs) for _ in range(3)), key=lambda r: r[0])
-    same = all([tuple(x) for x in r[1]] == b[1] for r in (a, w, bc, bl))
-    print(f"{name:<22} {a[0]:>8.3f} {bc[0]:>9.3f} {bl[0]:>8.3f} {w[0]:>8.3f} {b[0]:>9.3f} {a[0] / bc[0]:>6.2f}x {a[0] / bl[0]:>6.2f}x {w[0] / b[0]:>6.2f}x  {same}")
+    proc = best([(s[0], r) for s, r in (ssp(ours) for _ in range(3))])
+    secs, rows = ssp(ours, repeat=6, fresh=True)
+    engine = (min(secs[3:]), rows)  # the best of 3 after 3 that warm the process up
+    secs, rows = ssp(ours, repeat=3)
+    warm = (min(secs), rows)
+    dproc = best(duck_process(theirs) for _ in range(3))
+    dengine = best(duck_cold(theirs) for _ in range(3))
+    dlog = best(duck_delta(theirs) for _ in range(3))
+    dwarm = best(duck(con, theirs) for _ in range(3))
+    same = all([tuple(x) for x in r[1]] == dwarm[1] for r in (proc, engine, warm, dproc, dengine, dlog))
+    ms = [f"{r[0] * 1000:>7.1f}" for r in (proc, dproc, engine, dengine)] + [f"{dlog[0] * 1000:>8.1f}"]
+    ms += [f"{r[0] * 1000:>7.1f}" for r in (warm, dwarm)]
+    print(f"{name:<22} {' '.join(ms)}  {proc[0] / dproc[0]:>6.2f}x {engine[0] / dengine[0]:>6.2f}x "
+          f"{engine[0] / dlog[0]:>6.2f}x {warm[0] / dwarm[0]:>6.2f}x  {same}")

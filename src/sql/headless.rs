@@ -66,7 +66,7 @@ pub async fn run(
         if timing {
             let _ = writeln!(
                 err,
-                "{} {} in {:.3} s (opening tables {:.3} s, planning {:.3} s)",
+                "{} {} in {:.4} s (opening tables {:.4} s, planning {:.4} s)",
                 r.rows,
                 output::rows_noun(r.rows),
                 r.elapsed.as_secs_f64(),
