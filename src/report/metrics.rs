@@ -20,6 +20,8 @@ pub struct StageMetrics {
     latency: Mutex<LatencyWindow>,
     /// The bronze table version a lake-reading stage has handled (see [`Self::read_to`]).
     read_version: Mutex<Option<i64>>,
+    /// The table version this stage last committed (bronze; see [`Self::wrote`]).
+    write_version: Mutex<Option<i64>>,
 }
 
 impl StageMetrics {
@@ -92,6 +94,13 @@ impl StageMetrics {
     }
     pub fn read_version(&self) -> Option<i64> {
         *self.read_version.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// A stage that writes the bronze table committed `version`.
+    pub fn wrote(&self, version: i64) {
+        *self.write_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
+    }
+    pub fn write_version(&self) -> Option<i64> {
+        *self.write_version.lock().unwrap_or_else(|e| e.into_inner())
     }
     /// p50 / p99 of the latencies of the last 30 s.
     pub fn latency(&self) -> Option<LatencySummary> {

@@ -43,6 +43,7 @@ impl Run<'_> {
         }
         if let Some(v) = rolled.version {
             self.ctx.metrics.set_detail(format!("table version {v}"));
+            self.ctx.metrics.wrote(v);
         }
         self.ctx.metrics.committed();
         // Only a monitoring copy: the table is the truth, so a failure here loses nothing.

@@ -22,6 +22,12 @@ pub use runner::error_text;
 /// Lines kept per stage log.
 const LOG_LINES: usize = 2000;
 
+/// Stages that write the bronze table, stopped (and flushed) first on shutdown.
+const UPSTREAM: [&str; 2] = ["source", "bronze"];
+
+/// How long, at shutdown, the lake's readers may take to handle bronze's last commit.
+const READER_GRACE: Duration = Duration::from_secs(3);
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SupervisorError {
     #[error("no stage named {name:?} (stages: {known})")]
@@ -262,15 +268,47 @@ impl Supervisor {
         }))
     }
 
-    /// Stops every stage and waits until all have flushed (or `timeout` passed).
+    /// Stops every stage and waits until all have flushed (or `timeout` passed). The writers
+    /// of bronze stop first; the lake's readers then get up to [`READER_GRACE`] to handle
+    /// bronze's last commit, so silver and the trending counts end where bronze does.
     pub async fn shutdown(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let upstream = |e: &&Entry| UPSTREAM.contains(&e.stage.name());
+        for e in self.entries.iter().filter(upstream) {
+            let _ = self.stop(e.stage.name());
+        }
+        let tasks: Vec<JoinHandle<()>> = self
+            .entries
+            .iter()
+            .filter(upstream)
+            .filter_map(|e| lock(&e.run).task.take())
+            .collect();
+        let _ = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
+        let last = self
+            .entry("bronze")
+            .ok()
+            .and_then(|e| e.metrics.write_version());
+        if let Some(last) = last {
+            let grace = deadline.min(tokio::time::Instant::now() + READER_GRACE);
+            while !self.readers_reached(last) && tokio::time::Instant::now() < grace {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         self.stop_all();
         let tasks: Vec<JoinHandle<()>> = self
             .entries
             .iter()
             .filter_map(|e| lock(&e.run).task.take())
             .collect();
-        let _ = tokio::time::timeout(timeout, futures::future::join_all(tasks)).await;
+        let _ = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
+    }
+
+    /// True when every running stage that reads the bronze table has handled `version`.
+    fn readers_reached(&self, version: i64) -> bool {
+        self.entries.iter().all(|e| {
+            let running = lock(&e.run).state == Some(StageState::Running);
+            !running || e.metrics.read_version().is_none_or(|r| r >= version)
+        })
     }
 
     /// Waits for a stage's current run task to end.

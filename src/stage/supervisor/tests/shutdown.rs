@@ -137,3 +137,85 @@ async fn command_stage_that_ignores_sigterm_is_killed_after_the_timeout() {
     assert!(log.snapshot().iter().any(|l| l.text.contains("killing")));
     assert_eq!(sup.state("stubborn"), Some(StageState::Stopped));
 }
+
+/// Stands for bronze: on stop it flushes, committing table version `last`.
+struct TableWriter {
+    table: Arc<std::sync::atomic::AtomicI64>,
+    last: i64,
+}
+
+#[async_trait]
+impl Stage for TableWriter {
+    fn name(&self) -> &str {
+        "bronze"
+    }
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+    async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        ctx.cancel.cancelled().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.table.store(self.last, Ordering::SeqCst);
+        ctx.metrics.wrote(self.last);
+        Ok(Exit::Cancelled)
+    }
+}
+
+/// Stands for a lake reader (ner, trending): handles new table versions every 100 ms.
+struct TableReader {
+    table: Arc<std::sync::atomic::AtomicI64>,
+}
+
+#[async_trait]
+impl Stage for TableReader {
+    fn name(&self) -> &str {
+        "reader"
+    }
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+    async fn run(&self, ctx: StageContext) -> anyhow::Result<Exit> {
+        ctx.metrics.read_to(0);
+        loop {
+            tokio::select! {
+                _ = ctx.cancel.cancelled() => return Ok(Exit::Cancelled),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            let v = self.table.load(Ordering::SeqCst);
+            if ctx.metrics.read_version() < Some(v) {
+                ctx.metrics.read_to(v);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutdown_stops_bronze_first_and_lets_readers_handle_its_last_commit() {
+    let table = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let reader = Arc::new(TableReader {
+        table: table.clone(),
+    });
+    let sup = Supervisor::new(
+        pipeline(),
+        vec![
+            Arc::new(TableWriter {
+                table: table.clone(),
+                last: 7,
+            }),
+            reader,
+        ],
+        Backoff::default(),
+    );
+    sup.start("bronze").unwrap();
+    sup.start("reader").unwrap();
+    wait_for(&sup, "reader", StageState::Running).await;
+    sup.shutdown(Duration::from_secs(10)).await;
+    let read = sup.entry("reader").unwrap().metrics.read_version();
+    assert_eq!(
+        read,
+        Some(7),
+        "the reader stopped before bronze's last commit"
+    );
+    assert_eq!(sup.state("bronze"), Some(StageState::Stopped));
+    assert_eq!(sup.state("reader"), Some(StageState::Stopped));
+}
