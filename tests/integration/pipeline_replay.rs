@@ -250,6 +250,54 @@ fn headless_finite_replay_exits_by_itself() {
     assert_no_leftovers(&lake);
 }
 
+/// Ctrl-C on `run source bronze ner` stops the source and bronze first, so ner handles
+/// bronze's last commit (here its only one: nothing rolls by time) before it stops: silver
+/// holds every tweet of bronze, as Python's `deltalake` reads both.
+#[test]
+fn ctrl_c_leaves_silver_where_bronze_ends() {
+    let Some(python) = pydelta_python() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let env = [
+        ("SSP__LAKE__ROOT", lake.display().to_string()),
+        (
+            "SSP__LOG__DIR",
+            tmp.path().join("logs").display().to_string(),
+        ),
+        ("SSP__SOURCE__RATE", "1000".to_string()),
+        ("SSP__LAKE__ROLL_SECONDS", "60".to_string()),
+    ];
+    let child = spawn(
+        tmp.path(),
+        &env,
+        &["run", "source", "bronze", "ner", "--every", "0.5"],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let run = finish(child, Duration::from_secs(60));
+    assert_eq!(run.code(), Some(0), "{run}");
+    let bronze = read_latest(&python, &lake, "bronze");
+    let silver = read_latest(&python, &lake, "silver/ner");
+    let (bronze, silver) = (bronze.by_id(), silver.by_id());
+    assert!(
+        bronze.len() > 500,
+        "{} rows flushed at the stop",
+        bronze.len()
+    );
+    let mut b: Vec<&str> = bronze.keys().copied().collect();
+    let mut s: Vec<&str> = silver.keys().copied().collect();
+    b.sort_unstable();
+    s.sort_unstable();
+    assert_eq!(s.len(), b.len(), "silver rows vs bronze rows");
+    assert_eq!(s, b, "silver holds exactly bronze's tweets");
+}
+
 /// `ssp-tui run source bronze | head -1`: the reader goes away after one line, the run goes
 /// on, and Ctrl-C (SIGINT) still flushes bronze and exits 0.
 #[test]
