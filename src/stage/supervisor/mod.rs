@@ -273,17 +273,8 @@ impl Supervisor {
     /// bronze's last commit, so silver and the trending counts end where bronze does.
     pub async fn shutdown(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        let upstream = |e: &&Entry| UPSTREAM.contains(&e.stage.name());
-        for e in self.entries.iter().filter(upstream) {
-            let _ = self.stop(e.stage.name());
-        }
-        let tasks: Vec<JoinHandle<()>> = self
-            .entries
-            .iter()
-            .filter(upstream)
-            .filter_map(|e| lock(&e.run).task.take())
-            .collect();
-        let _ = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
+        let upstream = |e: &Entry| UPSTREAM.contains(&e.stage.name());
+        self.stop_and_join(upstream, deadline).await;
         let last = self
             .entry("bronze")
             .ok()
@@ -294,12 +285,17 @@ impl Supervisor {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        self.stop_all();
-        let tasks: Vec<JoinHandle<()>> = self
-            .entries
-            .iter()
-            .filter_map(|e| lock(&e.run).task.take())
-            .collect();
+        self.stop_and_join(|_| true, deadline).await;
+    }
+
+    /// Stops the stages `pick` chooses and waits for them to flush (until `deadline`).
+    async fn stop_and_join(&self, pick: impl Fn(&Entry) -> bool, deadline: tokio::time::Instant) {
+        let picked = || self.entries.iter().filter(|e| pick(e));
+        for e in picked() {
+            let _ = self.stop(e.stage.name());
+        }
+        let tasks: Vec<JoinHandle<()>> =
+            picked().filter_map(|e| lock(&e.run).task.take()).collect();
         let _ = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
     }
 
