@@ -57,7 +57,7 @@ fetch_libs() {
 node_pid() {
     local pid
     pid="$(cat "$DIR/node-$1/kafka.pid" 2>/dev/null)" || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $DIR/" || return 1
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $DIR/" || return 1
     echo "$pid"
 }
 
