@@ -250,6 +250,26 @@ fn headless_finite_replay_exits_by_itself() {
     assert_no_leftovers(&lake);
 }
 
+/// A headless run in `dir` at `rate` tweets/s that rolls nothing by time (60 s): what its
+/// tables hold when it is interrupted, its stop flushed.
+fn interrupted_run_env(dir: &Path, rate: u32) -> [(&'static str, String); 4] {
+    [
+        ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
+        ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
+        ("SSP__SOURCE__RATE", rate.to_string()),
+        ("SSP__LAKE__ROLL_SECONDS", "60".to_string()),
+    ]
+}
+
+/// Ctrl-C.
+fn interrupt(child: &std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
 /// Ctrl-C on `run source bronze ner` stops the source and bronze first, so ner handles
 /// bronze's last commit (here its only one: nothing rolls by time) before it stops: silver
 /// holds every tweet of bronze, as Python's `deltalake` reads both.
@@ -260,26 +280,14 @@ fn ctrl_c_leaves_silver_where_bronze_ends() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
-    let env = [
-        ("SSP__LAKE__ROOT", lake.display().to_string()),
-        (
-            "SSP__LOG__DIR",
-            tmp.path().join("logs").display().to_string(),
-        ),
-        ("SSP__SOURCE__RATE", "1000".to_string()),
-        ("SSP__LAKE__ROLL_SECONDS", "60".to_string()),
-    ];
+    let env = interrupted_run_env(tmp.path(), 1000);
     let child = spawn(
         tmp.path(),
         &env,
         &["run", "source", "bronze", "ner", "--every", "0.5"],
     );
     std::thread::sleep(Duration::from_secs(3));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    interrupt(&child);
     let run = finish(child, Duration::from_secs(60));
     assert_eq!(run.code(), Some(0), "{run}");
     let bronze = read_latest(&python, &lake, "bronze");
@@ -305,15 +313,7 @@ fn a_closed_stdout_never_fails_a_headless_run() {
     use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
-    let env = [
-        ("SSP__LAKE__ROOT", lake.display().to_string()),
-        (
-            "SSP__LOG__DIR",
-            tmp.path().join("logs").display().to_string(),
-        ),
-        ("SSP__SOURCE__RATE", "500".to_string()),
-        ("SSP__LAKE__ROLL_SECONDS", "60".to_string()),
-    ];
+    let env = interrupted_run_env(tmp.path(), 500);
     let mut child = spawn(
         tmp.path(),
         &env,
@@ -330,11 +330,7 @@ fn a_closed_stdout_never_fails_a_headless_run() {
         child.try_wait().unwrap().is_none(),
         "still running without a reader"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    interrupt(&child);
     let run = finish(child, Duration::from_secs(60));
     assert_eq!(run.code(), Some(0), "{run}");
     // Nothing rolled by time (60 s): the rows are there because the stop flushed them.
