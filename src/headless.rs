@@ -58,12 +58,16 @@ pub async fn run(
     }
     let publisher = Publisher::start(&sup);
     let stall_watch = sup.spawn_stall_watch().map(AbortOnDrop);
+    // One receiver each for the whole run: a `ctrl_c()` future made afresh on every turn of
+    // the loop missed a Ctrl-C that arrived between two turns (the signal driver runs on a
+    // worker thread, this loop on the caller's), and the run went on as if never asked to stop.
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut print = tokio::time::interval(every);
     let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
             _ = term.recv() => break,
             _ = print.tick() => print_status(&sup, &started, out)?,
             // A state change is seen at once; the tick is a fallback for a missed wake-up.
