@@ -113,6 +113,13 @@ impl LakeConsumer {
         self.next.map(|n| n - 1).filter(|v| *v >= 0)
     }
 
+    /// The last version handled, -1 before version 0 (nothing read yet); `None` while a
+    /// [`StartAt::Now`] consumer has not yet decided where it starts. What a reader reports
+    /// from its start, so a shutdown waits for it to reach the writer's last commit.
+    pub fn handled(&self) -> Option<i64> {
+        self.next.map(|n| n - 1)
+    }
+
     /// The table, opened on first use; `None` while it does not exist yet.
     async fn table(&mut self) -> Result<Option<&DeltaTable>, TableError> {
         if self.table.is_none() {

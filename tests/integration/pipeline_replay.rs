@@ -272,7 +272,8 @@ fn interrupt(child: &std::process::Child) {
 
 /// Ctrl-C on `run source bronze ner` stops the source and bronze first, so ner handles
 /// bronze's last commit (here its only one: nothing rolls by time) before it stops: silver
-/// holds every tweet of bronze, as Python's `deltalake` reads both.
+/// holds every tweet of bronze, as Python's `deltalake` reads both. Twice on one lake: the
+/// second time ner resumes from its checkpoint and has read nothing new when bronze commits.
 #[test]
 fn ctrl_c_leaves_silver_where_bronze_ends() {
     let Some(python) = pydelta_python() else {
@@ -281,29 +282,37 @@ fn ctrl_c_leaves_silver_where_bronze_ends() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     let env = interrupted_run_env(tmp.path(), 1000);
-    let child = spawn(
-        tmp.path(),
-        &env,
-        &["run", "source", "bronze", "ner", "--every", "0.5"],
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    interrupt(&child);
-    let run = finish(child, Duration::from_secs(60));
-    assert_eq!(run.code(), Some(0), "{run}");
-    let bronze = read_latest(&python, &lake, "bronze");
-    let silver = read_latest(&python, &lake, "silver/ner");
-    let (bronze, silver) = (bronze.by_id(), silver.by_id());
-    assert!(
-        bronze.len() > 500,
-        "{} rows flushed at the stop",
-        bronze.len()
-    );
-    let mut b: Vec<&str> = bronze.keys().copied().collect();
-    let mut s: Vec<&str> = silver.keys().copied().collect();
-    b.sort_unstable();
-    s.sort_unstable();
-    assert_eq!(s.len(), b.len(), "silver rows vs bronze rows");
-    assert_eq!(s, b, "silver holds exactly bronze's tweets");
+    let mut flushed = 0;
+    for start in 1..=2 {
+        let child = spawn(
+            tmp.path(),
+            &env,
+            &["run", "source", "bronze", "ner", "--every", "0.5"],
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        interrupt(&child);
+        let run = finish(child, Duration::from_secs(60));
+        assert_eq!(run.code(), Some(0), "start {start}: {run}");
+        let bronze = read_latest(&python, &lake, "bronze");
+        let silver = read_latest(&python, &lake, "silver/ner");
+        let (bronze, silver) = (bronze.by_id(), silver.by_id());
+        assert!(
+            bronze.len() > flushed + 500,
+            "start {start}: {} rows in bronze after the stop, {flushed} before",
+            bronze.len()
+        );
+        flushed = bronze.len();
+        let mut b: Vec<&str> = bronze.keys().copied().collect();
+        let mut s: Vec<&str> = silver.keys().copied().collect();
+        b.sort_unstable();
+        s.sort_unstable();
+        assert_eq!(
+            s.len(),
+            b.len(),
+            "start {start}: silver rows vs bronze rows"
+        );
+        assert_eq!(s, b, "start {start}: silver holds exactly bronze's tweets");
+    }
 }
 
 /// `ssp-tui run source bronze | head -1`: the reader goes away after one line, the run goes

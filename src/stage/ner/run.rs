@@ -77,6 +77,9 @@ impl Runner<'_> {
         if !self.backend.wait_ready(&ctx.cancel, &ctx.log).await {
             return Ok(Exit::Cancelled);
         }
+        if let Some(v) = bronze.handled() {
+            ctx.metrics.read_to(v);
+        }
         let mut pending = Pending::default();
         let mut attempt = 0u32;
         let mut record_skip = done.is_none() && start == StartAt::Now;
@@ -100,6 +103,7 @@ impl Runner<'_> {
                 // A first start at "now": remember what was skipped.
                 if let Some(v) = bronze.position() {
                     pending.last = Some(v);
+                    ctx.metrics.read_to(v);
                     self.commit(&mut silver, &mut pending).await?;
                     ctx.log.event(format!("skipped bronze up to version {v}"));
                 }

@@ -39,6 +39,9 @@ impl Run<'_> {
         };
         let mut consumer =
             LakeConsumer::new(p.location.clone(), bronze::TABLE, self.lake_version, start);
+        if let Some(v) = consumer.handled() {
+            self.ctx.metrics.read_to(v);
+        }
         let threads = match self.settings.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -118,6 +121,7 @@ impl Run<'_> {
             .max();
         if known.is_none_or(|k| at > k) {
             self.pending_version = Some(at);
+            self.ctx.metrics.read_to(at);
             self.ctx.log.event(format!(
                 "start = now: bronze versions up to {at} are not counted"
             ));
