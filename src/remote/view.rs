@@ -166,6 +166,12 @@ impl RemoteView {
         let Some(row) = self.stages().into_iter().find(|r| r.name == name) else {
             return Err(format!("no remote stage {name}"));
         };
+        if row.report.state == "exited" {
+            return Err(format!(
+                "{name}: its process (pid {}) has exited; start it again on {} (`ssp-tui run {}`)",
+                row.report.pid, row.report.host, row.report.stage
+            ));
+        }
         let c = Command {
             id: format!("{:016x}", rand::random::<u64>()),
             instance: row.report.instance.clone(),

@@ -15,6 +15,8 @@ pub enum StageState {
     Stalled,
     /// A stage of another process whose heartbeats stopped.
     Lost,
+    /// A stage of another process that has exited: history, listed for a while.
+    Exited,
 }
 
 impl StageState {
@@ -29,6 +31,7 @@ impl StageState {
             StageState::Completed => "completed",
             StageState::Stalled => "stalled",
             StageState::Lost => "lost",
+            StageState::Exited => "exited",
         }
     }
 
@@ -44,14 +47,12 @@ impl StageState {
         )
     }
 
-    /// The state a label names (a remote stage's report); `exited` reads as stopped.
+    /// The state a label names (a remote stage's report).
     pub fn from_label(label: &str) -> Option<StageState> {
         use StageState::*;
-        if label == "exited" {
-            return Some(Stopped);
-        }
         [
             Stopped, Starting, Running, Stopping, Failed, BackingOff, Completed, Stalled, Lost,
+            Exited,
         ]
         .into_iter()
         .find(|s| s.label() == label)

@@ -119,8 +119,9 @@ fn rank(s: StageState) -> u8 {
         Failed => 3,
         Completed => 4,
         Stopped => 5,
+        Exited => 6,
         // A process that stopped answering says least about where the stage is.
-        Lost => 6,
+        Lost => 7,
     }
 }
 
@@ -151,11 +152,17 @@ pub fn view(app: &App, shape: &Shape) -> PipelineView {
             StageState::Lost => 2,
             _ => 1,
         };
+        // Running instances: the one furthest behind. None running: they share one checkpoint,
+        // and the one that got furthest (the last to run) says where it is.
         let best = instances(stages, stage).map(rank_of).min();
-        let read = instances(stages, stage)
+        let reads = instances(stages, stage)
             .filter(|s| Some(rank_of(s)) == best)
-            .filter_map(|s| s.read_version)
-            .min();
+            .filter_map(|s| s.read_version);
+        let read = if best == Some(0) {
+            reads.min()
+        } else {
+            reads.max()
+        };
         match (bronze_version, read) {
             (Some(b), Some(r)) => Backlog::Versions((b - r).max(0)),
             _ => Backlog::None,

@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::action::PaneId;
 use super::app::App;
 use super::{keymap, panes};
+use crate::stage::StageState;
 
 /// Width the Stages table needs to show every column.
 pub const STAGES_MIN_WIDTH: u16 = 84;
@@ -186,6 +187,16 @@ pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App, pane: PaneId) {
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App) {
     let running = app.stages.iter().filter(|s| s.state.is_active()).count();
+    // Stages of processes that exited are history: listed, not counted as stages.
+    let exited = app
+        .stages
+        .iter()
+        .filter(|s| s.state == StageState::Exited)
+        .count();
+    let history = match exited {
+        0 => String::new(),
+        n => format!(" · {n} rows from exited processes"),
+    };
     let line = Line::from(vec![
         Span::styled(
             " ssp-tui ",
@@ -197,8 +208,8 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App) {
             Style::default().fg(Color::Green),
         ),
         Span::raw(format!(
-            "· {running}/{} stages running · feed {} · lake {}",
-            app.stages.len(),
+            "· {running}/{} stages running{history} · feed {} · lake {}",
+            app.stages.len() - exited,
             super::format::count(app.feed.received),
             app.lake_root
         )),

@@ -123,6 +123,64 @@ async fn headless_stages_are_seen_commanded_and_lost() {
     assert!(killed.elapsed() < Duration::from_secs(6));
 }
 
+/// A process that exited gracefully says so last; its stages stay listed as `exited`, and a
+/// command to one is refused at once, naming the host to start it on, rather than sent to a
+/// process that can never answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_to_an_exited_process_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let env = [
+        ("SSP__LAKE__ROOT", lake.display().to_string()),
+        (
+            "SSP__LOG__DIR",
+            dir.path().join("logs").display().to_string(),
+        ),
+        ("SSP__SOURCE__RATE", "200".to_string()),
+        ("SSP_HOSTNAME", "writer-b".to_string()),
+    ];
+    let child = spawn(dir.path(), &env, &["run", "source", "bronze"]);
+    let s = settings(&lake, &[]);
+    let channel = remote::open(&s, "test-viewer").unwrap();
+    let view = RemoteView::spawn(
+        channel,
+        "test-viewer".into(),
+        s.control.interval,
+        s.control.lost_after,
+    );
+    wait_row(&view, "bronze@writer-b", Duration::from_secs(30), |r| {
+        r.report.state == "running"
+    })
+    .await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let run = finish(child, Duration::from_secs(60));
+    assert_eq!(run.code(), Some(0), "{run}");
+    let row = wait_row(&view, "bronze@writer-b", Duration::from_secs(15), |r| {
+        r.report.state == "exited"
+    })
+    .await;
+    assert!(!row.lost, "an exit is not a lost heartbeat");
+    assert_eq!(
+        StageState::from_label(&row.report.state),
+        Some(StageState::Exited)
+    );
+    let err = view
+        .command("bronze@writer-b", Action::Start)
+        .expect_err("a start sent to an exited process");
+    assert!(
+        err.contains("has exited")
+            && err.contains("writer-b")
+            && err.contains("ssp-tui run bronze"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(view.take_outcomes().is_empty(), "nothing was sent");
+}
+
 #[test]
 fn attach_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -876,6 +876,64 @@ async fn pipeline_view_shows_backlogs_rates_and_latency() {
     assert_eq!(app.focus, PaneId::Pipeline, ":pipeline opens it");
 }
 
+/// Earlier headless runs on the same lake leave their stages listed as history (`exited`):
+/// the header counts them apart, and a stage none runs is as far as the furthest of its
+/// stopped copies got (they share one checkpoint), not as the oldest.
+#[tokio::test]
+async fn stages_of_exited_processes_are_history_in_the_header_and_the_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_sup, mut app) = app_on(tmp.path(), &[]);
+    let with_read = |name: &str, state, v| StageStatus {
+        read_version: Some(v),
+        ..status(name, state)
+    };
+    app.stages = vec![
+        running("source", 10.0),
+        status("bronze", StageState::Completed),
+        with_read("ner", StageState::Completed, 19),
+        with_read("ner@hosta:101", StageState::Exited, 2),
+        with_read("ner@hosta:102", StageState::Exited, 11),
+        with_read("trending@hosta:101", StageState::Exited, 7),
+        with_read("trending@hosta:102", StageState::Exited, 12),
+    ];
+    app.lake = Some(LakeStats {
+        bronze: LayerStats {
+            version: Some(19),
+            ..layer(19, 3456, 2048)
+        },
+        silver: layer(19, 3456, 512),
+        gold: layer(1, 42, 100),
+        dead_letter: 0,
+    });
+    let lines = lines_of(&grid_of(&mut app, 160, 48));
+    assert!(
+        lines[0].contains("1/3 stages running · 4 rows from exited processes"),
+        "{}",
+        lines[0]
+    );
+    app.handle_key(key('P'));
+    let lines = lines_of(&grid_of(&mut app, 160, 48));
+    let shown = screen(&lines);
+    let row = |stage: &str| {
+        lines
+            .iter()
+            .filter(|l| l.contains(" ─▶ "))
+            .find(|l| l.split_whitespace().any(|word| word == stage))
+            .unwrap_or_else(|| panic!("no {stage} row:\n{shown}"))
+            .clone()
+    };
+    let ner = row("ner");
+    assert!(
+        ner.contains("up to date") && ner.contains("completed"),
+        "the local ner that completed, not its exited copies: {ner}"
+    );
+    let trending = row("trending");
+    assert!(
+        trending.contains("7 versions behind") && trending.contains("exited"),
+        "the furthest exited copy (12 of 19): {trending}"
+    );
+}
+
 /// Emoji as real tweets carry them: variation selectors, ZWJ sequences, skin tones, flags,
 /// keycaps, CJK and combining marks.
 const EMOJI_TEXTS: [&str; 8] = [

@@ -18,6 +18,7 @@ pub fn state_color(state: StageState) -> Color {
         StageState::Failed | StageState::Stalled | StageState::Lost => Color::Red,
         StageState::Completed => Color::Blue,
         StageState::Stopped => Color::Gray,
+        StageState::Exited => Color::DarkGray,
     }
 }
 
