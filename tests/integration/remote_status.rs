@@ -27,6 +27,28 @@ fn settings(lake: &Path, extra: &[(&str, String)]) -> Settings {
     Settings::load_with_env(Some(&repo_config()), &env).unwrap()
 }
 
+/// A headless run in `dir` (lake `dir/lake`) at 200 tweets/s that names itself `host`.
+fn headless_env(dir: &Path, host: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("SSP__LAKE__ROOT", dir.join("lake").display().to_string()),
+        ("SSP__LOG__DIR", dir.join("logs").display().to_string()),
+        ("SSP__SOURCE__RATE", "200".to_string()),
+        ("SSP_HOSTNAME", host.to_string()),
+    ]
+}
+
+/// A view of the stages published on `lake`, as another process sees them.
+fn viewer(lake: &Path) -> std::sync::Arc<RemoteView> {
+    let s = settings(lake, &[]);
+    let channel = remote::open(&s, "test-viewer").unwrap();
+    RemoteView::spawn(
+        channel,
+        "test-viewer".into(),
+        s.control.interval,
+        s.control.lost_after,
+    )
+}
+
 /// The view's row for `name`, once `ok` holds (panics with the rows after `timeout`).
 async fn wait_row(
     view: &RemoteView,
@@ -63,25 +85,10 @@ async fn wait_outcome(view: &RemoteView, timeout: Duration) -> (String, bool) {
 async fn headless_stages_are_seen_commanded_and_lost() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let env = [
-        ("SSP__LAKE__ROOT", lake.display().to_string()),
-        (
-            "SSP__LOG__DIR",
-            dir.path().join("logs").display().to_string(),
-        ),
-        ("SSP__SOURCE__RATE", "200".to_string()),
-        ("SSP__LAKE__ROLL_SECONDS", "0.5".to_string()),
-        ("SSP_HOSTNAME", "writer-a".to_string()),
-    ];
+    let mut env = headless_env(dir.path(), "writer-a");
+    env.push(("SSP__LAKE__ROLL_SECONDS", "0.5".to_string()));
     let mut child = spawn(dir.path(), &env, &["run", "source", "bronze"]);
-    let s = settings(&lake, &[]);
-    let channel = remote::open(&s, "test-viewer").unwrap();
-    let view = RemoteView::spawn(
-        channel,
-        "test-viewer".into(),
-        s.control.interval,
-        s.control.lost_after,
-    );
+    let view = viewer(&lake);
     let running = |r: &RemoteStage| r.report.state == "running" && !r.lost;
     let bronze = wait_row(&view, "bronze@writer-a", Duration::from_secs(30), running).await;
     wait_row(&view, "source@writer-a", Duration::from_secs(5), running).await;
@@ -130,24 +137,9 @@ async fn headless_stages_are_seen_commanded_and_lost() {
 async fn a_command_to_an_exited_process_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let env = [
-        ("SSP__LAKE__ROOT", lake.display().to_string()),
-        (
-            "SSP__LOG__DIR",
-            dir.path().join("logs").display().to_string(),
-        ),
-        ("SSP__SOURCE__RATE", "200".to_string()),
-        ("SSP_HOSTNAME", "writer-b".to_string()),
-    ];
+    let env = headless_env(dir.path(), "writer-b");
     let child = spawn(dir.path(), &env, &["run", "source", "bronze"]);
-    let s = settings(&lake, &[]);
-    let channel = remote::open(&s, "test-viewer").unwrap();
-    let view = RemoteView::spawn(
-        channel,
-        "test-viewer".into(),
-        s.control.interval,
-        s.control.lost_after,
-    );
+    let view = viewer(&lake);
     wait_row(&view, "bronze@writer-b", Duration::from_secs(30), |r| {
         r.report.state == "running"
     })

@@ -755,6 +755,16 @@ async fn logs_wrap_scroll_sideways_centre_matches_and_hold() {
     assert!(text.contains("line 69"), "following again:\n{text}");
 }
 
+/// The Pipeline view's hop row for `stage` (panics with the screen, at `size`, when none).
+fn pipeline_row(lines: &[String], stage: &str, size: &str) -> String {
+    lines
+        .iter()
+        .filter(|l| l.contains(" ─▶ "))
+        .find(|l| l.split_whitespace().any(|word| word == stage))
+        .unwrap_or_else(|| panic!("no {stage} row at {size}:\n{}", screen(lines)))
+        .clone()
+}
+
 fn running(name: &str, rate: f64) -> StageStatus {
     StageStatus {
         rate,
@@ -821,14 +831,7 @@ async fn pipeline_view_shows_backlogs_rates_and_latency() {
     for (w, h) in [(80, 24), (160, 48)] {
         let lines = lines_of(&grid_of(&mut app, w, h));
         let shown = screen(&lines);
-        let row = |stage: &str| {
-            lines
-                .iter()
-                .filter(|l| l.contains(" ─▶ "))
-                .find(|l| l.split_whitespace().any(|word| word == stage))
-                .unwrap_or_else(|| panic!("no {stage} row at {w}x{h}:\n{shown}"))
-                .clone()
-        };
+        let row = |stage: &str| pipeline_row(&lines, stage, &format!("{w}x{h}"));
         let source = row("source");
         assert!(
             source.contains("running") && source.contains(" 1000 ") && source.contains("bus"),
@@ -913,15 +916,7 @@ async fn stages_of_exited_processes_are_history_in_the_header_and_the_pipeline()
     );
     app.handle_key(key('P'));
     let lines = lines_of(&grid_of(&mut app, 160, 48));
-    let shown = screen(&lines);
-    let row = |stage: &str| {
-        lines
-            .iter()
-            .filter(|l| l.contains(" ─▶ "))
-            .find(|l| l.split_whitespace().any(|word| word == stage))
-            .unwrap_or_else(|| panic!("no {stage} row:\n{shown}"))
-            .clone()
-    };
+    let row = |stage: &str| pipeline_row(&lines, stage, "160x48");
     let ner = row("ner");
     assert!(
         ner.contains("up to date") && ner.contains("completed"),
