@@ -110,7 +110,7 @@ impl LakeConsumer {
     /// The last version handed out (or skipped by [`StartAt::Now`]): the checkpoint to store
     /// once everything before it is processed. `None` before the table exists.
     pub fn position(&self) -> Option<i64> {
-        self.next.map(|n| n - 1).filter(|v| *v >= 0)
+        self.handled().filter(|v| *v >= 0)
     }
 
     /// The last version handled, -1 before version 0 (nothing read yet); `None` while a
