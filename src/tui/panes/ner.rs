@@ -158,7 +158,8 @@ fn header_lines(s: &NerStatus, now_ms: i64) -> Vec<Line<'static>> {
     };
     let mut more = vec![Span::styled(errors, err_style)];
     more.push(Span::raw(format!(
-        " · pending {} file(s) · silver {} file(s) / {} rows",
+        // What this run wrote: the Lake pane has the table's totals.
+        " · pending {} files · silver +{} files / +{} rows",
         s.pending_files,
         s.silver_files,
         format::count(s.silver_rows)
