@@ -48,6 +48,12 @@ pub async fn run(
     every: Duration,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<i32> {
+    // One receiver each for the whole run, made before any stage starts (until then a signal
+    // ends the process at once, a running bronze unflushed). A `ctrl_c()` future made afresh on
+    // every turn of the loop missed a Ctrl-C that arrived between two turns (the signal driver
+    // runs on a worker thread, this loop on the caller's), and the run never stopped.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
     // A closed stdout (`| head -1`) must not stop the stages: status lines are then dropped.
     let out = &mut Lossy { out, closed: false };
     // Exactly the named stages: a dependency elsewhere is waited for by the stage itself.
@@ -58,11 +64,6 @@ pub async fn run(
     }
     let publisher = Publisher::start(&sup);
     let stall_watch = sup.spawn_stall_watch().map(AbortOnDrop);
-    // One receiver each for the whole run: a `ctrl_c()` future made afresh on every turn of
-    // the loop missed a Ctrl-C that arrived between two turns (the signal driver runs on a
-    // worker thread, this loop on the caller's), and the run went on as if never asked to stop.
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
     let mut print = tokio::time::interval(every);
     let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {

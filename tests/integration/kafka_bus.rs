@@ -106,6 +106,7 @@ fn sigkilled_bronze_writer_resumes_without_loss_or_duplicates() {
         dir.path(),
         "bronze-final.log",
     );
+    wait_started(dir.path(), "bronze-final.log", Duration::from_secs(60));
     let rows = wait_rows(dir.path(), ids.len(), Duration::from_secs(120));
     sigterm(&last);
     assert!(wait_exit(&mut last, Duration::from_secs(60)).success());

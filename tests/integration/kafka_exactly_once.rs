@@ -87,6 +87,7 @@ fn two_writers_a_failed_offset_commit_a_kill_and_a_takeover_leave_each_tweet_onc
     );
 
     assert!(wait_exit(&mut source, Duration::from_secs(120)).success());
+    wait_started(dir.path(), "b2.out", Duration::from_secs(60));
     let rows = wait_rows(dir.path(), ids.len(), Duration::from_secs(120));
     sigterm(&b2);
     assert!(wait_exit(&mut b2, Duration::from_secs(60)).success());

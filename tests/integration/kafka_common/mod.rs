@@ -96,6 +96,23 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
     }
 }
 
+/// Waits until the headless run logging to `dir/log` has printed its first status line: it
+/// then handles SIGTERM (a signal before that ends it at once, with no clean exit).
+pub fn wait_started(dir: &Path, log: &str, limit: Duration) {
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(dir.join(log))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("bronze "))
+    {
+        assert!(
+            t0.elapsed() < limit,
+            "{log}: no status line within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn sigterm(child: &Child) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
